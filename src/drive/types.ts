@@ -1,0 +1,85 @@
+// The contract between src/sync and src/drive. src/drive implements it; src/sync only uses it.
+import type { AuthConfig } from '../config/index.js';
+import type { Logger } from '../log/index.js';
+
+export const FOLDER_MIME = 'application/vnd.google-apps.folder';
+
+/** What we read back about a Drive item. */
+export interface DriveFileInfo {
+  id: string;
+  name: string;
+  mimeType: string;
+  parents: string[];
+  trashed: boolean;
+  /** Bytes; null for folders and Google docs. */
+  size: number | null;
+  md5Checksum: string | null;
+  appProperties: Record<string, string>;
+}
+
+/** Where a resumable upload stands: persisted by the caller so a restart continues. */
+export interface UploadCheckpoint {
+  sessionUri: string;
+  /** Bytes Drive has confirmed. */
+  offset: number;
+}
+
+export interface UploadRequest {
+  /** Reserved with reserveIds() and stored by the caller BEFORE this call. */
+  fileId: string;
+  name: string;
+  parentId: string;
+  localPath: string;
+  mimeType?: string;
+  appProperties: Record<string, string>;
+  /** 'create' for a new Drive file; 'update' for a new revision of an existing one (same id). */
+  mode: 'create' | 'update';
+  /** Session stored by an earlier attempt (resumable uploads only). */
+  resume?: UploadCheckpoint | null;
+  /** Called after the session starts and after every confirmed chunk (null: forget the session). Awaited. */
+  onCheckpoint?: (cp: UploadCheckpoint | null) => Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface UploadResult {
+  file: DriveFileInfo;
+  /** Local file facts the upload was verified against. */
+  size: number;
+  md5: string;
+  /** Content bytes put on the wire by this call. */
+  bytesSent: number;
+  /** True when Drive already had this id with the same content (409 or finished session): nothing was re-sent. */
+  alreadyPresent: boolean;
+  /** True when an earlier resumable session was continued. */
+  resumed: boolean;
+}
+
+export interface DriveClient {
+  /** The endpoint every request goes to (token requests included). */
+  readonly endpoint: string;
+  /** files.generateIds, batched (≤ 1000 a call) and pooled: n ids cost about n/1000 requests. */
+  reserveIds(count: number): Promise<string[]>;
+  /** Find-then-create each level under parentId (name + parent + folder mime + not trashed). Cached; concurrent calls share one request. Returns the last level's id. */
+  ensureFolderPath(parentId: string, names: readonly string[]): Promise<string>;
+  /** files.get; null when Drive answers 404. */
+  getFile(id: string): Promise<DriveFileInfo | null>;
+  /** Uploads (multipart below the threshold, resumable at or above), verifies md5, handles 409 by comparing. Throws DriveError. */
+  upload(req: UploadRequest): Promise<UploadResult>;
+  /** When uploads are paused for the account (daily cap), the epoch ms they resume; else null. */
+  uploadsPausedUntil(): number | null;
+  /** check-config: fetch a token, read the root folder (and shared drive). One line per problem; [] when all is well. */
+  checkAccess(): Promise<string[]>;
+}
+
+export interface DriveClientOptions {
+  endpoint: string;
+  auth: AuthConfig;
+  rootFolderId: string;
+  sharedDriveId: string | null;
+  resumableThresholdBytes: number;
+  chunkSizeBytes: number;
+  log: Logger;
+  /** Injected for tests. */
+  now?: () => number;
+  random?: () => number;
+}
