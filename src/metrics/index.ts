@@ -1,0 +1,1 @@
+export { createNoopMetrics, type Metrics, type UploadOutcome } from './types.js';
