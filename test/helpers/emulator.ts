@@ -27,8 +27,8 @@ export function routeToEmulator<T extends OAuth2Client>(auth: T, baseUrl: string
   return auth;
 }
 
-export function oauthClient(emu: Emulator, refreshToken = 'rt-test'): OAuth2Client {
-  const auth = new OAuth2Client({ clientId: 'client-id.apps.googleusercontent.com', clientSecret: 'secret' });
+export function oauthClient(emu: Emulator, refreshToken = 'rt-test', forceRefreshOnFailure = false): OAuth2Client {
+  const auth = new OAuth2Client({ clientId: 'client-id.apps.googleusercontent.com', clientSecret: 'secret', forceRefreshOnFailure });
   auth.setCredentials({ refresh_token: refreshToken });
   return routeToEmulator(auth, emu.url);
 }
