@@ -85,7 +85,10 @@ export const configSchema = z
         chunk_size_bytes: positiveInt
           .refine((n) => n % (256 * 1024) === 0, 'expected a multiple of 262144 (256 KiB), as Drive requires')
           .default(8 * 1024 * 1024),
+        /** How long a claimed row stays ours without a sign of life (a crashed worker's rows return after it). */
         lease_ms: positiveInt.default(120000),
+        /** On SIGTERM, uploads in flight get this long to finish before they are checkpointed and stopped. */
+        drain_timeout_ms: nonNegInt.default(75000),
       })
       .strict()
       .default({
@@ -96,6 +99,7 @@ export const configSchema = z
         resumable_threshold_bytes: 8 * 1024 * 1024,
         chunk_size_bytes: 8 * 1024 * 1024,
         lease_ms: 120000,
+        drain_timeout_ms: 75000,
       }),
     log: z
       .object({

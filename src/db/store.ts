@@ -9,7 +9,7 @@ export interface UploadStore {
   /** Record a stable local file of an enabled job. 'unchanged' costs nothing downstream. */
   upsertFile(jobId: string, relPath: string, stat: { size: number; mtimeMs: number }): Promise<'inserted' | 'requeued' | 'updated' | 'unchanged'>;
   /** Claim up to `limit` due rows (pending and due, or uploading with an expired lease) in ONE statement. */
-  claimDue(owner: string, limit: number, leaseMs: number): Promise<FileRow[]>;
+  claimDue(owner: string, limit: number, leaseMs: number, jobId?: string): Promise<FileRow[]>;
   /** Extend a lease we hold; false when the row is no longer ours. */
   extendLease(rowId: number, owner: string, leaseMs: number): Promise<boolean>;
   saveReservedId(rowId: number, owner: string, driveId: string): Promise<boolean>;
@@ -35,6 +35,10 @@ export interface UploadStore {
   setJobEnabled(jobId: string, enabled: boolean, pattern?: string | null): Promise<boolean>;
   report(jobId?: string): Promise<JobReport[]>;
   countDue(): Promise<number>;
+  /** Earliest time a row becomes due (next attempt or lease expiry) for enabled jobs; null when none. */
+  nextDueAt(jobId?: string): Promise<number | null>;
+  /** What we know of a job's files, for a directory walk that skips unchanged files without writing. */
+  fileStats(jobId: string): Promise<Map<string, { size: number | null; mtimeMs: number | null; status: UploadStatus }>>;
   getRow(rowId: number): Promise<FileRow | null>;
   /** Whether batch_jobs has a `status` column (else every job counts as finished). */
   readonly hasStatusColumn: boolean;
@@ -111,25 +115,28 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
       return changed(upd) ? 'updated' : 'unchanged';
     },
 
-    async claimDue(owner, limit, leaseMs) {
+    async claimDue(owner, limit, leaseMs, jobId) {
       const t = now();
+      // The job filter is spliced in only when asked for, so the common query keeps its plan.
+      const jobFilter = jobId === undefined ? '' : 'AND batch_job_id = ?';
+      const jobArg = jobId === undefined ? [] : [jobId];
       return db.all<FileRow[]>(
         `UPDATE batch_file_drive_metadata
             SET upload_status = 'uploading', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
           WHERE id IN (
             SELECT id FROM (
               SELECT id FROM (SELECT id FROM batch_file_drive_metadata
-                               WHERE upload_status = 'uploading' AND lease_until < ?
+                               WHERE upload_status = 'uploading' AND lease_until < ? ${jobFilter}
                                  AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})
                                ORDER BY lease_until LIMIT ?)
               UNION ALL
               SELECT id FROM (SELECT id FROM batch_file_drive_metadata
-                               WHERE upload_status = 'pending' AND next_attempt_at <= ?
+                               WHERE upload_status = 'pending' AND next_attempt_at <= ? ${jobFilter}
                                  AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})
                                ORDER BY next_attempt_at LIMIT ?)
             ) LIMIT ?)
           RETURNING *`,
-        owner, t + leaseMs, sqlTimestamp(t), t, limit, t, limit, limit,
+        owner, t + leaseMs, sqlTimestamp(t), t, ...jobArg, limit, t, ...jobArg, limit, limit,
       );
     },
 
@@ -337,6 +344,27 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
         t, t,
       );
       return r?.n ?? 0;
+    },
+
+    async nextDueAt(jobId) {
+      const jobFilter = jobId === undefined ? '' : 'AND batch_job_id = ?';
+      const jobArg = jobId === undefined ? [] : [jobId];
+      const r = await db.get<{ a: number | null; b: number | null }>(
+        `SELECT (SELECT min(next_attempt_at) FROM batch_file_drive_metadata WHERE upload_status = 'pending' ${jobFilter}
+                   AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})) AS a,
+                (SELECT min(lease_until) FROM batch_file_drive_metadata WHERE upload_status = 'uploading' ${jobFilter}) AS b`,
+        ...jobArg, ...jobArg,
+      );
+      const vals = [r?.a, r?.b].filter((v): v is number => typeof v === 'number');
+      return vals.length ? Math.min(...vals) : null;
+    },
+
+    async fileStats(jobId) {
+      const rows = await db.all<{ f: string; s: number | null; m: number | null; st: UploadStatus }[]>(
+        'SELECT original_filename AS f, local_size AS s, local_mtime_ms AS m, upload_status AS st FROM batch_file_drive_metadata WHERE batch_job_id = ?',
+        jobId,
+      );
+      return new Map(rows.map((r) => [r.f, { size: r.s, mtimeMs: r.m, status: r.st }]));
     },
 
     async getRow(rowId) {

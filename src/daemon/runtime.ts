@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Writable } from 'node:stream';
+import type { Config } from '../config/index.js';
+import { assertMigrated, createStore, openDatabase, type Db } from '../db/index.js';
+import { createDriveClient } from '../drive/index.js';
+import { createLogger, type Logger } from '../log/index.js';
+import { createNoopMetrics, type Metrics } from '../metrics/index.js';
+import type { SyncContext } from '../sync/index.js';
+
+export interface RuntimeOptions {
+  env: NodeJS.ProcessEnv;
+  logStream?: Writable | undefined;
+  now?: (() => number) | undefined;
+  random?: (() => number) | undefined;
+  metrics?: Metrics | undefined;
+}
+
+export interface Runtime {
+  ctx: SyncContext;
+  db: Db;
+  close(): Promise<void>;
+}
+
+export function loggerFor(cfg: Readonly<Config>, opts: Pick<RuntimeOptions, 'env' | 'logStream'>): Logger {
+  return createLogger({
+    level: cfg.log.level,
+    format: cfg.log.format,
+    // Under systemd stdout/stderr go to journald: a <N> prefix sets each line's priority.
+    journald: cfg.log.format === 'text' && Boolean(opts.env.JOURNAL_STREAM),
+    stream: opts.logStream,
+  });
+}
+
+/** Opens the database (refusing an unmigrated one), the store and the Drive client: the context every pass uses. */
+export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: RuntimeOptions): Promise<Runtime> {
+  const now = opts.now ?? Date.now;
+  const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
+  try {
+    await assertMigrated(db);
+    const store = await createStore(db, { now, finalJobStatuses: cfg.database.final_job_statuses });
+    const drive = await createDriveClient({
+      endpoint: cfg.drive.api_endpoint,
+      auth: cfg.auth,
+      rootFolderId: cfg.drive.root_folder_id,
+      sharedDriveId: cfg.drive.shared_drive_id,
+      resumableThresholdBytes: cfg.upload.resumable_threshold_bytes,
+      chunkSizeBytes: cfg.upload.chunk_size_bytes,
+      log: log.child({ scope: 'drive' }),
+      now,
+      random: opts.random ?? Math.random,
+    });
+    const ctx: SyncContext = {
+      config: cfg,
+      log,
+      now,
+      random: opts.random ?? Math.random,
+      store,
+      drive,
+      metrics: opts.metrics ?? createNoopMetrics(),
+      owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+      jobFolders: new Map(),
+    };
+    return { ctx, db, close: () => db.close() };
+  } catch (e) {
+    await db.close().catch(() => undefined);
+    throw e;
+  }
+}

@@ -1,0 +1,25 @@
+import type { Config } from '../config/index.js';
+import type { DriveClient } from '../drive/index.js';
+import type { UploadStore } from '../db/index.js';
+import type { Logger } from '../log/index.js';
+import type { Metrics } from '../metrics/index.js';
+
+/** Everything a sync pass needs, passed explicitly (no singletons). */
+export interface SyncContext {
+  readonly config: Readonly<Config>;
+  readonly log: Logger;
+  /** Epoch ms; injected so tests control time. */
+  readonly now: () => number;
+  readonly random: () => number;
+  readonly store: UploadStore;
+  readonly drive: DriveClient;
+  readonly metrics: Metrics;
+  /** Lease owner id of this process (host:pid:random). */
+  readonly owner: string;
+  /** Job folder look-ups in flight, so concurrent rows of one job share one. */
+  readonly jobFolders: Map<string, Promise<string>>;
+}
+
+export const folderUrl = (id: string) => `https://drive.google.com/drive/folders/${id}`;
+export const fileUrl = (id: string) => `https://drive.google.com/file/d/${id}/view`;
+export const previewUrl = (id: string) => `https://drive.google.com/file/d/${id}/preview`;

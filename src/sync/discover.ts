@@ -1,0 +1,85 @@
+import { join } from 'node:path';
+import type { EnabledJob } from '../db/index.js';
+import { createIgnoreMatcher, isSafeJobId, walkJobDir, type FileReady } from '../watch/index.js';
+import type { SyncContext } from './context.js';
+import { ensureJobFolder } from './folders.js';
+import { decide } from './outcome.js';
+
+export interface ScanSummary {
+  jobs: number;
+  files: number;
+  inserted: number;
+  changed: number;
+  unchanged: number;
+  ms: number;
+}
+
+/**
+ * Scheduled and start-up scan: for every Drive-enabled job, make its folder (once), walk its
+ * directory for files missed while the daemon was down, and recompute its status. Unchanged
+ * files cost one in-memory comparison: no Drive request, no database write.
+ */
+export async function scanJobs(ctx: SyncContext, opts: { jobId?: string; signal?: AbortSignal } = {}): Promise<ScanSummary> {
+  const started = ctx.now();
+  const ignored = createIgnoreMatcher(ctx.config.watch.ignore);
+  const jobs = await ctx.store.listEnabledJobs(opts.jobId);
+  const sum: ScanSummary = { jobs: jobs.length, files: 0, inserted: 0, changed: 0, unchanged: 0, ms: 0 };
+  for (const job of jobs) {
+    if (opts.signal?.aborted) break;
+    if (!isSafeJobId(job.jobId)) {
+      ctx.log.error('job id cannot be a directory name; skipped', { job: job.jobId });
+      continue;
+    }
+    await ensureFolderLogged(ctx, job);
+    const known = await ctx.store.fileStats(job.jobId);
+    const files = await walkJobDir(join(ctx.config.watch.output_dir, job.jobId), ignored);
+    for (const f of files) {
+      sum.files++;
+      const k = known.get(f.relPath);
+      if (k && k.size === f.size && k.mtimeMs === Math.floor(f.mtimeMs)) {
+        sum.unchanged++;
+        continue;
+      }
+      const r = await ctx.store.upsertFile(job.jobId, f.relPath, { size: f.size, mtimeMs: f.mtimeMs });
+      if (r === 'inserted') sum.inserted++;
+      else if (r === 'unchanged') sum.unchanged++;
+      else sum.changed++;
+    }
+    await recomputeJob(ctx, job.jobId);
+  }
+  sum.ms = ctx.now() - started;
+  ctx.metrics.scanCompleted(ctx.now());
+  ctx.log.info('scan done', { ...sum });
+  return sum;
+}
+
+async function ensureFolderLogged(ctx: SyncContext, job: EnabledJob): Promise<void> {
+  try {
+    await ensureJobFolder(ctx, job);
+  } catch (e) {
+    // Rows of this job will retry (or fail with the same message) when they are uploaded.
+    const d = decide(e);
+    (d.action === 'fail' ? ctx.log.error : ctx.log.warning)('cannot make the job folder yet', { job: job.jobId, error_class: d.reason, error: d.message });
+  }
+}
+
+/** Recomputes batch_jobs.drive_upload_status and logs a change. */
+export async function recomputeJob(ctx: SyncContext, jobId: string): Promise<void> {
+  const ch = await ctx.store.recomputeJobStatus(jobId);
+  if (ch) {
+    const level = ch.to === 'failed' ? 'error' : 'notice';
+    ctx.log[level]('job status changed', { job: jobId, from: ch.from, to: ch.to });
+  }
+}
+
+/**
+ * A stable file reported by the watcher: record it if its job is Drive-enabled.
+ * Returns true when the reconciler has new work.
+ */
+export async function onFileReady(ctx: SyncContext, f: FileReady, isEnabled: (jobId: string) => Promise<boolean>): Promise<boolean> {
+  if (!(await isEnabled(f.jobId))) return false;
+  const r = await ctx.store.upsertFile(f.jobId, f.relPath, { size: f.size, mtimeMs: f.mtimeMs });
+  if (r === 'unchanged') return false;
+  ctx.log.debug('file detected', { job: f.jobId, file: f.relPath, bytes: f.size, change: r });
+  return true;
+}

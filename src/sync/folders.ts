@@ -1,0 +1,34 @@
+import { parseFolderPattern, renderFolderPattern } from '../config/index.js';
+import type { EnabledJob } from '../db/index.js';
+import { folderUrl, type SyncContext } from './context.js';
+
+/**
+ * The job's Drive folder id: stored in batch_drive_metadata once made, else rendered from the
+ * job's own pattern or drive.folder_pattern and found-or-created level by level.
+ */
+export async function ensureJobFolder(ctx: SyncContext, job: EnabledJob): Promise<string> {
+  const stored = await ctx.store.getJobFolder(job.jobId);
+  if (stored) return stored.folderId;
+  const inflight = ctx.jobFolders.get(job.jobId);
+  if (inflight) return inflight;
+  const p = (async () => {
+    const pattern = parseFolderPattern(job.pattern ?? ctx.config.drive.folder_pattern);
+    const names = renderFolderPattern(pattern, job.jobId, job.row, new Date(ctx.now()));
+    const id = await ctx.drive.ensureFolderPath(ctx.config.drive.root_folder_id, names);
+    await ctx.store.saveJobFolder(job.jobId, { folderId: id, url: folderUrl(id), path: names.join('/') });
+    ctx.log.info('job folder ready', { job: job.jobId, folder: names.join('/'), drive_id: id });
+    return id;
+  })();
+  ctx.jobFolders.set(job.jobId, p);
+  try {
+    return await p;
+  } finally {
+    ctx.jobFolders.delete(job.jobId);
+  }
+}
+
+/** Parent folder of a file: the job folder, or its mirrored sub-folder for `pages/p-001.png`. */
+export async function ensureParentFolder(ctx: SyncContext, jobFolderId: string, relPath: string): Promise<string> {
+  const dirs = relPath.split('/').slice(0, -1);
+  return dirs.length ? ctx.drive.ensureFolderPath(jobFolderId, dirs) : jobFolderId;
+}

@@ -1,0 +1,7 @@
+export { type SyncContext, folderUrl, fileUrl, previewUrl } from './context.js';
+export { scanJobs, onFileReady, recomputeJob, type ScanSummary } from './discover.js';
+export { drainDue, type DrainSummary, type DrainSignals } from './reconciler.js';
+export { uploadRow, type RowResult } from './upload-row.js';
+export { decide, type ErrorDecision } from './outcome.js';
+export { ensureJobFolder } from './folders.js';
+export { fitAppProperty, fileAppProperties } from './app-properties.js';

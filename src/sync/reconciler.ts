@@ -1,0 +1,77 @@
+import type { EnabledJob, FileRow } from '../db/index.js';
+import type { SyncContext } from './context.js';
+import { recomputeJob } from './discover.js';
+import { uploadRow, type RowResult } from './upload-row.js';
+
+export interface DrainSummary {
+  uploaded: number;
+  failed: number;
+  retried: number;
+  paused: number;
+}
+
+export interface DrainSignals {
+  /** Stop claiming new rows (shutdown started). */
+  stopClaiming: AbortSignal;
+  /** Abort uploads in flight (drain deadline passed); their rows go back to pending. */
+  abortUploads: AbortSignal;
+  /** Only this job's rows (`sync --once --job`). */
+  jobId?: string;
+  /** Called whenever a row finishes: proof of progress for the systemd watchdog. */
+  onProgress?: () => void;
+}
+
+/**
+ * Claims due rows with a lease and uploads them with `upload.concurrency` workers until
+ * nothing is due. One claim statement per free slot; leases make two daemons safe together.
+ */
+export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise<DrainSummary> {
+  const sum: DrainSummary = { uploaded: 0, failed: 0, retried: 0, paused: 0 };
+  const inflight = new Set<Promise<void>>();
+  const jobs = new Map<string, Promise<EnabledJob | undefined>>();
+  const touched = new Set<string>();
+  const jobOf = (id: string) => {
+    let p = jobs.get(id);
+    if (!p) {
+      p = ctx.store.listEnabledJobs(id).then((j) => j[0]);
+      jobs.set(id, p);
+    }
+    return p;
+  };
+  const run = async (row: FileRow) => {
+    const r: RowResult = await uploadRow(ctx, row, await jobOf(row.batch_job_id), signals.abortUploads);
+    if (r === 'uploaded') sum.uploaded++;
+    else if (r === 'failed') sum.failed++;
+    else if (r === 'retry') sum.retried++;
+    else if (r === 'paused') sum.paused++;
+    signals.onProgress?.();
+    if (!touched.has(row.batch_job_id)) {
+      touched.add(row.batch_job_id);
+      // First outcome of a job in this drain: status moves at once (e.g. pending → in_progress).
+      await recomputeJob(ctx, row.batch_job_id);
+    }
+  };
+  let exhausted = false;
+  while (!signals.stopClaiming.aborted) {
+    const paused = ctx.drive.uploadsPausedUntil();
+    const free = ctx.config.upload.concurrency - inflight.size;
+    if (!exhausted && free > 0 && !(paused && paused > ctx.now())) {
+      const rows = await ctx.store.claimDue(ctx.owner, free, ctx.config.upload.lease_ms, signals.jobId);
+      if (rows.length < free) exhausted = true;
+      for (const row of rows) {
+        const p: Promise<void> = run(row)
+          .catch((e: unknown) => ctx.log.error('unexpected error in upload worker', { job: row.batch_job_id, file: row.original_filename, error: String(e) }))
+          .finally(() => inflight.delete(p));
+        inflight.add(p);
+      }
+    }
+    if (inflight.size === 0) break;
+    await Promise.race(inflight);
+    // A finished upload may have made room for rows that became due meanwhile.
+    exhausted = false;
+  }
+  await Promise.all(inflight);
+  for (const jobId of touched) await recomputeJob(ctx, jobId);
+  ctx.metrics.setQueueDepth(await ctx.store.countDue());
+  return sum;
+}

@@ -1,0 +1,122 @@
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { retryDelayMs } from '../drive/index.js';
+import type { EnabledJob, FileRow } from '../db/index.js';
+import { resolveJobFile, LocalFileError } from '../watch/index.js';
+import { fileAppProperties } from './app-properties.js';
+import { fileUrl, previewUrl, type SyncContext } from './context.js';
+import { ensureJobFolder, ensureParentFolder } from './folders.js';
+import { decide } from './outcome.js';
+
+export type RowResult = 'uploaded' | 'failed' | 'retry' | 'paused' | 'lost';
+
+/**
+ * Uploads one claimed row and records the outcome. Never throws: every error becomes a row state.
+ * Exactly once: the Drive id is reserved and stored before the first byte, so any retry or
+ * restart re-sends to the same id and Drive answers 409 instead of keeping a duplicate.
+ */
+export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob | undefined, signal: AbortSignal): Promise<RowResult> {
+  const { store, log, owner } = ctx;
+  const cfg = ctx.config;
+  const started = ctx.now();
+  const meta = { job: row.batch_job_id, file: row.original_filename, attempt: row.attempts };
+  let bytes = row.local_size ?? 0;
+  try {
+    if (!job) throw new LocalFileError(`job ${row.batch_job_id} is no longer Drive-enabled`, { retryable: true, code: 'disabled' });
+    const local = await resolveJobFile(cfg.watch.output_dir, row.batch_job_id, row.original_filename);
+    bytes = local.size;
+    // A file modified moments ago may still be written (e.g. a row the batch system inserted
+    // before closing the file): wait until it has been still for stability_ms.
+    const quietAt = local.mtimeMs + cfg.watch.stability_ms;
+    if (quietAt > ctx.now()) {
+      await store.markRetry(row.id, owner, { error: 'file still being written', reason: 'local:unstable', nextAttemptAt: Math.ceil(quietAt) + 50, refund: true });
+      return 'paused';
+    }
+    const jobFolderId = await ensureJobFolder(ctx, job);
+    const parentId = await ensureParentFolder(ctx, jobFolderId, row.original_filename);
+    let fileId = row.drive_file_id ?? row.reserved_drive_id;
+    if (!fileId) {
+      const [id] = await ctx.drive.reserveIds(1);
+      if (!id) throw new Error('files.generateIds returned no id');
+      if (!(await store.saveReservedId(row.id, owner, id))) return lostLease(ctx, row);
+      fileId = id;
+    }
+    const res = await ctx.drive.upload({
+      fileId,
+      name: basename(row.original_filename),
+      parentId,
+      localPath: local.absPath,
+      appProperties: fileAppProperties(row.batch_job_id, row.id),
+      mode: row.drive_file_id ? 'update' : 'create',
+      resume: row.resumable_session_uri ? { sessionUri: row.resumable_session_uri, offset: row.resumable_offset ?? 0 } : null,
+      onCheckpoint: async (cp) => {
+        if (!(await store.saveCheckpoint(row.id, owner, cp?.sessionUri ?? null, cp?.offset ?? null, cfg.upload.lease_ms))) {
+          throw new LocalFileError('lease lost to another worker', { retryable: true, code: 'lease' });
+        }
+      },
+      signal,
+    });
+    const ok = await store.markUploaded(row.id, owner, {
+      driveFileId: res.file.id,
+      fileUrl: fileUrl(res.file.id),
+      previewUrl: previewUrl(res.file.id),
+      size: res.size,
+      mtimeMs: local.mtimeMs,
+      md5: res.md5,
+    });
+    if (!ok) return lostLease(ctx, row);
+    const ms = ctx.now() - started;
+    ctx.metrics.uploadOutcome('uploaded', 'ok', res.bytesSent, ms);
+    log.info('uploaded', {
+      ...meta,
+      bytes: res.size,
+      drive_id: res.file.id,
+      ms,
+      sent: res.bytesSent,
+      ...(res.alreadyPresent ? { already_present: true } : {}),
+      ...(res.resumed ? { resumed: true } : {}),
+      ...(row.drive_file_id ? { revision: true } : {}),
+    });
+    // Changed while it was being sent: queue a new revision now rather than at the next scan.
+    const after = await stat(local.absPath).catch(() => null);
+    if (after && (after.size !== res.size || Math.floor(after.mtimeMs) !== Math.floor(local.mtimeMs))) {
+      await store.upsertFile(row.batch_job_id, row.original_filename, { size: after.size, mtimeMs: after.mtimeMs });
+    }
+    return 'uploaded';
+  } catch (e) {
+    const d = decide(e);
+    const ms = ctx.now() - started;
+    const errMeta = { ...meta, bytes, ms, error_class: d.reason, error: d.message };
+    if (signal.aborted && d.action !== 'fail') {
+      // Shutdown: put the row back at once, checkpoint kept, attempt refunded.
+      await store.markRetry(row.id, owner, { error: 'interrupted by shutdown', reason: 'shutdown', nextAttemptAt: ctx.now(), refund: true });
+      log.notice('upload interrupted by shutdown; will resume', errMeta);
+      return 'retry';
+    }
+    if (d.action === 'pause') {
+      const pausedUntil = ctx.drive.uploadsPausedUntil();
+      const next = pausedUntil ?? ctx.now() + retryDelayMs(row.attempts, { baseMs: cfg.upload.backoff_base_ms, maxMs: cfg.upload.backoff_max_ms }, ctx.random, d.retryAfterMs);
+      await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: next, refund: true });
+      ctx.metrics.uploadOutcome('retry', d.reason, 0, ms);
+      (d.reason.startsWith('auth') ? log.error : log.debug)('upload waiting for Drive', { ...errMeta, retry_in_ms: next - ctx.now() });
+      return 'paused';
+    }
+    if (d.action === 'retry' && row.attempts < cfg.upload.max_attempts) {
+      const delay = retryDelayMs(row.attempts, { baseMs: cfg.upload.backoff_base_ms, maxMs: cfg.upload.backoff_max_ms }, ctx.random, d.retryAfterMs);
+      if (!(await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: ctx.now() + delay }))) return lostLease(ctx, row);
+      ctx.metrics.uploadOutcome('retry', d.reason, 0, ms);
+      log.warning('upload failed, will retry', { ...errMeta, retry_in_ms: delay, max_attempts: cfg.upload.max_attempts });
+      return 'retry';
+    }
+    const message = d.action === 'retry' ? `${d.message} (gave up after ${row.attempts} attempts)` : d.message;
+    if (!(await store.markFailed(row.id, owner, { error: message, reason: d.reason }))) return lostLease(ctx, row);
+    ctx.metrics.uploadOutcome('failed', d.reason, 0, ms);
+    log.error('upload failed permanently', { ...errMeta, error: message });
+    return 'failed';
+  }
+}
+
+function lostLease(ctx: SyncContext, row: FileRow): RowResult {
+  ctx.log.warning('lease lost: another worker owns this row now; leaving it', { job: row.batch_job_id, file: row.original_filename });
+  return 'lost';
+}
