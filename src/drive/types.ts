@@ -1,6 +1,8 @@
 // The contract between src/sync and src/drive. src/drive implements it; src/sync only uses it.
 import type { AuthConfig } from '../config/index.js';
 import type { Logger } from '../log/index.js';
+import type { DailyCapOptions } from './daily-cap.js';
+import type { PacerOptions } from './pacer.js';
 
 export const FOLDER_MIME = 'application/vnd.google-apps.folder';
 
@@ -39,6 +41,12 @@ export interface UploadRequest {
   /** Called after the session starts and after every confirmed chunk (null: forget the session). Awaited. */
   onCheckpoint?: (cp: UploadCheckpoint | null) => Promise<void>;
   signal?: AbortSignal;
+  /**
+   * Set when an earlier attempt may already have reached Drive (a retry or a restart). The client
+   * then asks Drive first (one files.get) instead of re-sending the bytes to learn it from a 409.
+   * Without it the 409 path still guarantees one file per id.
+   */
+  maybeExists?: boolean;
 }
 
 export interface UploadResult {
@@ -82,4 +90,14 @@ export interface DriveClientOptions {
   /** Injected for tests. */
   now?: () => number;
   random?: () => number;
+  /** Injected for tests (waits of the pacer); default a real timer. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Tuning of the adaptive write pacer (see pacer.ts). */
+  pacer?: Partial<PacerOptions>;
+  /** Tuning of the daily-upload-cap detector (see daily-cap.ts). */
+  dailyCap?: Partial<DailyCapOptions>;
+  /** Local retries of a write Drive answered with a rate limit (after the pacer's wait); default 5. */
+  maxRateLimitRetries?: number;
+  /** Ids fetched per files.generateIds call (≤ 1000); default 1000. */
+  idBatchSize?: number;
 }

@@ -1,0 +1,108 @@
+// createDriveClient: the one object the rest of the daemon uses to talk to Google Drive.
+import { drive_v3 } from '@googleapis/drive';
+import { createDriveAuth } from './auth.js';
+import { FILE_FIELDS, makeCall, makeWrite, toInfo, type DriveCore } from './core.js';
+import { createDailyCapGuard } from './daily-cap.js';
+import { DriveError } from './errors.js';
+import { createFolderResolver } from './folders.js';
+import { createIdPool } from './id-pool.js';
+import { createPacer, defaultSleep } from './pacer.js';
+import type { DriveClient, DriveClientOptions, DriveFileInfo } from './types.js';
+import { createUploader } from './upload.js';
+
+/**
+ * Reads the credentials (ConfigError naming the file when they are unusable) and returns a
+ * DriveClient whose every request, token requests included, goes to `opts.endpoint`.
+ */
+export async function createDriveClient(opts: DriveClientOptions): Promise<DriveClient> {
+  const endpoint = opts.endpoint.replace(/\/+$/, '');
+  const now = opts.now ?? (() => Date.now());
+  const sleep = opts.sleep ?? defaultSleep;
+  const log = opts.log.child({ module: 'drive' });
+  const auth = await createDriveAuth(opts.auth, endpoint);
+  // googleapis-common bundles its own google-auth-library copy: same runtime shape, other types.
+  type ApiAuth = NonNullable<ConstructorParameters<typeof drive_v3.Drive>[0]['auth']>;
+  const api = new drive_v3.Drive({ auth: auth.client as unknown as ApiAuth, rootUrl: endpoint + '/' });
+  const pacer = createPacer({ now, sleep, ...opts.pacer });
+  const cap = createDailyCapGuard({ pacer, now, log, ...(opts.dailyCap ? { options: opts.dailyCap } : {}) });
+  const call = makeCall(auth);
+  const write = makeWrite({ call, pacer, cap, maxRateLimitRetries: opts.maxRateLimitRetries ?? 5 });
+
+  async function getFile(id: string, signal?: AbortSignal): Promise<DriveFileInfo | null> {
+    try {
+      const res = await call(() =>
+        api.files.get({ fileId: id, fields: FILE_FIELDS, supportsAllDrives: true }, { retry: false, ...(signal ? { signal } : {}) }),
+      );
+      return toInfo(res.data);
+    } catch (e) {
+      if (e instanceof DriveError && e.status === 404) return null;
+      throw e;
+    }
+  }
+
+  const core: DriveCore = {
+    endpoint,
+    api,
+    auth,
+    pacer,
+    cap,
+    log,
+    sharedDriveId: opts.sharedDriveId,
+    rootFolderId: opts.rootFolderId,
+    resumableThresholdBytes: opts.resumableThresholdBytes,
+    chunkSizeBytes: opts.chunkSizeBytes,
+    maxRateLimitRetries: opts.maxRateLimitRetries ?? 5,
+    now,
+    call,
+    write,
+    getFile,
+  };
+  const folders = createFolderResolver(core);
+  const upload = createUploader(core);
+  const ids = createIdPool(core, { batchSize: opts.idBatchSize ?? 1000 });
+
+  async function checkAccess(): Promise<string[]> {
+    const problems: string[] = [];
+    const who = auth.accountEmail ?? 'this account';
+    if (opts.auth.type === 'service_account' && !opts.auth.subject && !opts.sharedDriveId) {
+      problems.push('service accounts have no storage quota: set drive.shared_drive_id or auth.subject');
+    }
+    try {
+      await auth.ensureToken();
+    } catch (e) {
+      // ensureToken's message already reads "auth: cannot get a token: <reason>".
+      problems.push(e instanceof Error ? e.message : String(e));
+      return problems;
+    }
+    try {
+      const root = await getFile(opts.rootFolderId);
+      if (!root) problems.push(`drive.root_folder_id ${opts.rootFolderId}: not found or not shared with ${who}`);
+      else if (root.mimeType !== 'application/vnd.google-apps.folder') {
+        problems.push(`drive.root_folder_id ${opts.rootFolderId}: is a ${root.mimeType}, not a folder`);
+      } else if (root.trashed) problems.push(`drive.root_folder_id ${opts.rootFolderId}: is in the trash`);
+    } catch (e) {
+      problems.push(`drive.root_folder_id ${opts.rootFolderId}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (opts.sharedDriveId) {
+      const id = opts.sharedDriveId;
+      try {
+        await call(() => api.drives.get({ driveId: id, fields: 'id,name' }, { retry: false }));
+      } catch (e) {
+        if (e instanceof DriveError && e.status === 404) problems.push(`drive.shared_drive_id ${id}: not found or ${who} is not a member`);
+        else problems.push(`drive.shared_drive_id ${id}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    return problems;
+  }
+
+  return {
+    endpoint,
+    reserveIds: (n) => ids.take(n),
+    ensureFolderPath: (parentId, names) => folders.ensureFolderPath(parentId, names),
+    getFile: (id) => getFile(id),
+    upload,
+    uploadsPausedUntil: () => cap.pausedUntil(),
+    checkAccess,
+  };
+}
+

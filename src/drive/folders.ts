@@ -1,0 +1,128 @@
+// Find-or-create of folder paths. Folders are found before they are created (name + parent +
+// folder mime + not trashed), so restarts and other workers reuse what exists; within one
+// process concurrent callers share one in-flight lookup per (parent, name).
+import type { drive_v3 } from '@googleapis/drive';
+import type { DriveCore } from './core.js';
+import { PermanentDriveError } from './errors.js';
+import { FOLDER_MIME } from './types.js';
+
+/** Escapes a value for a single-quoted string in a Drive `q` expression. */
+export function escapeQueryValue(v: string): string {
+  return v.replace(/\\/g, '\\\\').replace(/'/g, "\\'");
+}
+
+export interface FolderResolver {
+  ensureFolderPath(parentId: string, names: readonly string[]): Promise<string>;
+}
+
+interface Found {
+  id: string;
+  createdTime: string;
+}
+
+// Oldest first, id as the tie-break: every process picks the same one.
+function oldest(list: Found[]): Found | undefined {
+  return [...list].sort((a, b) => (a.createdTime < b.createdTime ? -1 : a.createdTime > b.createdTime ? 1 : a.id < b.id ? -1 : 1))[0];
+}
+
+export function createFolderResolver(core: DriveCore, opts: { maxCached?: number } = {}): FolderResolver {
+  const maxCached = opts.maxCached ?? 10_000;
+  const cache = new Map<string, string>();
+  const inflight = new Map<string, Promise<string>>();
+
+  function remember(key: string, id: string): void {
+    cache.delete(key);
+    cache.set(key, id);
+    if (cache.size > maxCached) {
+      const first = cache.keys().next();
+      if (!first.done) cache.delete(first.value);
+    }
+  }
+
+  async function list(parentId: string, name: string): Promise<Found[]> {
+    const q = `name = '${escapeQueryValue(name)}' and '${escapeQueryValue(parentId)}' in parents and mimeType = '${FOLDER_MIME}' and trashed = false`;
+    const out: Found[] = [];
+    let pageToken: string | undefined;
+    do {
+      const params: drive_v3.Params$Resource$Files$List = {
+        q,
+        fields: 'nextPageToken, files(id,name,createdTime)',
+        pageSize: 100,
+        supportsAllDrives: true,
+        includeItemsFromAllDrives: true,
+      };
+      if (core.sharedDriveId) {
+        params.corpora = 'drive';
+        params.driveId = core.sharedDriveId;
+      }
+      if (pageToken) params.pageToken = pageToken;
+      const res = await core.call(() => core.api.files.list(params, { retry: false }));
+      for (const f of res.data.files ?? []) {
+        // Exact name only: the query's match rules are Drive's, the folder name is ours.
+        if (f.id && f.name === name) out.push({ id: f.id, createdTime: f.createdTime ?? '' });
+      }
+      pageToken = res.data.nextPageToken ?? undefined; // pages may be empty while a token is set
+    } while (pageToken);
+    return out;
+  }
+
+  async function findOrCreate(parentId: string, name: string): Promise<string> {
+    const found = oldest(await list(parentId, name));
+    if (found) return found.id;
+    const created = await core.write(
+      () =>
+        core.api.files.create(
+          { requestBody: { name, mimeType: FOLDER_MIME, parents: [parentId] }, fields: 'id,createdTime', supportsAllDrives: true },
+          { retry: false },
+        ),
+      { contentUpload: false },
+    );
+    const id = created.data.id;
+    if (!id) throw new PermanentDriveError(`Drive files.create returned no id for folder ${JSON.stringify(name)}`);
+    // Another process may have raced us: look again and converge on the oldest.
+    const all = await list(parentId, name);
+    const winner = oldest(all.some((f) => f.id === id) ? all : [...all, { id, createdTime: created.data.createdTime ?? '' }]);
+    if (winner && winner.id !== id) {
+      core.log.info(`folder ${JSON.stringify(name)} was created concurrently elsewhere: using ${winner.id}, trashing duplicate ${id}`);
+      await core.write(
+        () => core.api.files.update({ fileId: id, requestBody: { trashed: true }, supportsAllDrives: true, fields: 'id' }, { retry: false }),
+        { contentUpload: false },
+      );
+      return winner.id;
+    }
+    return id;
+  }
+
+  function child(parentId: string, name: string): Promise<string> {
+    const key = `${parentId}\u0000${name}`;
+    const hit = cache.get(key);
+    if (hit !== undefined) return Promise.resolve(hit);
+    let p = inflight.get(key);
+    if (!p) {
+      p = findOrCreate(parentId, name).then(
+        (id) => {
+          inflight.delete(key);
+          remember(key, id);
+          return id;
+        },
+        (e: unknown) => {
+          inflight.delete(key);
+          throw e;
+        },
+      );
+      inflight.set(key, p);
+    }
+    return p;
+  }
+
+  return {
+    async ensureFolderPath(parentId: string, names: readonly string[]): Promise<string> {
+      let id = parentId;
+      for (const name of names) {
+        if (name === '') throw new PermanentDriveError('empty folder name in path');
+        id = await child(id, name);
+      }
+      return id;
+    },
+  };
+}

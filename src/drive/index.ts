@@ -1,0 +1,30 @@
+// Public API of src/drive: everything the daemon says to Google Drive.
+export { createDriveClient } from './client.js';
+export {
+  DriveError,
+  RetryableDriveError,
+  DriveChecksumError,
+  RateLimitError,
+  DriveAuthError,
+  PermanentDriveError,
+  DailyCapError,
+  LocalFileError,
+  classifyDriveError,
+  retryDelayMs,
+  parseRetryAfter,
+  type DriveErrorKind,
+  type RetryDelayPolicy,
+} from './errors.js';
+export { createPacer, DEFAULT_PACER_OPTIONS, type Pacer, type PacerOptions, type PacerPermit, type PacerStats } from './pacer.js';
+export { DEFAULT_DAILY_CAP_OPTIONS, type DailyCapOptions } from './daily-cap.js';
+export { endpointRewriter, GOOGLE_ENDPOINT } from './auth.js';
+export { escapeQueryValue } from './folders.js';
+export {
+  FOLDER_MIME,
+  type DriveClient,
+  type DriveClientOptions,
+  type DriveFileInfo,
+  type UploadCheckpoint,
+  type UploadRequest,
+  type UploadResult,
+} from './types.js';

@@ -1,0 +1,233 @@
+// Adaptive pacer for Drive's per-account write quota (about 3 writes/s sustained).
+//
+// AIMD with an estimate: writes are spaced 1/rate apart. Each success that had to wait for its
+// slot (the pacer was the bottleneck) adds a constant to the rate — fast before the first
+// rejection ("slow start"), slow afterwards. A rate-limit answer cuts the rate once per epoch
+// (answers to writes sent before the last cut are ignored) to 97 % of the measured accepted
+// rate (see estimate()). The cut stays
+// within [minCut, maxCut] of the current rate so a noisy estimate cannot collapse or keep it.
+
+export interface PacerOptions {
+  /** Writes per second to start with. */
+  initialRatePerSec: number;
+  /** Floor and ceiling of the rate. */
+  minRatePerSec: number;
+  maxRatePerSec: number;
+  /** Added to the rate per paced success before the first rejection (exponential ramp of ~this fraction per second). */
+  slowStartStep: number;
+  /** Added to the rate per paced success after a rejection. */
+  additiveStep: number;
+  /** The cut is clamped to [minCut, maxCut] × current rate. */
+  minCut: number;
+  maxCut: number;
+  /** Share of the estimated quota to run at after a cut. */
+  targetShare: number;
+  /** Window of successes the estimate looks at, in ms. */
+  windowMs: number;
+  /** Burst the quota is assumed to allow before the first rejection, in seconds of rate. */
+  assumedBurstSec: number;
+  /** Observer of each cut (tests, metrics). */
+  onCut?: (e: { at: number; estimatePerSec: number | null; ratePerSec: number }) => void;
+  now: () => number;
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** One granted write slot: report how it went exactly once. */
+export interface PacerPermit {
+  success(): void;
+  /** A 403/429 rate-limit answer; retryAfterMs from the Retry-After header. */
+  rateLimited(retryAfterMs?: number): void;
+  /** Any other outcome (does not change the rate). */
+  done(): void;
+}
+
+export interface PacerStats {
+  ratePerSec: number;
+  granted: number;
+  successes: number;
+  rejections: number;
+  cuts: number;
+  slowStart: boolean;
+}
+
+export interface Pacer {
+  /** Waits for the next write slot. Rejects with the signal's reason when aborted. */
+  acquire(signal?: AbortSignal): Promise<PacerPermit>;
+  ratePerSec(): number;
+  atFloor(): boolean;
+  stats(): PacerStats;
+}
+
+/** Sleep with abort, for the real clock. */
+export function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export const DEFAULT_PACER_OPTIONS: Omit<PacerOptions, 'now' | 'sleep' | 'onCut'> = {
+  initialRatePerSec: 3,
+  minRatePerSec: 0.2,
+  maxRatePerSec: 100,
+  slowStartStep: 0.25,
+  additiveStep: 0.001,
+  minCut: 0.5,
+  maxCut: 0.9,
+  targetShare: 0.97,
+  windowMs: 30_000,
+  assumedBurstSec: 1,
+};
+
+interface Waiter {
+  resolve: (p: PacerPermit) => void;
+  reject: (e: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+  /** The slot was not free when asked for: the pacer, not demand, set the pace. */
+  waited: boolean;
+}
+
+/** Creates the shared write pacer of one Drive account. */
+export function createPacer(opts: Partial<PacerOptions> = {}): Pacer {
+  const o: PacerOptions = {
+    ...DEFAULT_PACER_OPTIONS,
+    now: () => Date.now(),
+    sleep: defaultSleep,
+    ...opts,
+  };
+  let rate = clamp(o.initialRatePerSec);
+  let nextAt = 0;
+  let epoch = 0;
+  let slowStart = true;
+  const successTimes: number[] = [];
+  const queue: Waiter[] = [];
+  let pumping = false;
+  const st = { granted: 0, successes: 0, rejections: 0, cuts: 0 };
+
+  function clamp(r: number): number {
+    return Math.min(o.maxRatePerSec, Math.max(o.minRatePerSec, r));
+  }
+
+  function prune(now: number): void {
+    const from = now - o.windowMs;
+    let i = 0;
+    while (i < successTimes.length && (successTimes[i] ?? 0) < from) i++;
+    if (i > 0) successTimes.splice(0, i);
+  }
+
+  // The quota's bucket is empty at a rejection, so for every window W ending now the quota R
+  // satisfies successes(W) <= R*W + burst = R*(W + assumedBurstSec): each window gives a lower
+  // bound on R, and the window that starts when the bucket was last full makes it tight.
+  function estimate(now: number): number | null {
+    prune(now);
+    let best: number | null = null;
+    const n = successTimes.length;
+    for (let i = 0; i < n; i++) {
+      const w = (now - (successTimes[i] ?? now)) / 1000;
+      const r = (n - i) / (w + o.assumedBurstSec);
+      if (best === null || r > best) best = r;
+    }
+    return best;
+  }
+
+  async function pump(): Promise<void> {
+    if (pumping) return;
+    pumping = true;
+    try {
+      while (queue.length > 0) {
+        const now = o.now();
+        if (now < nextAt) {
+          for (const q of queue) q.waited = true;
+          // nextAt may move later while we sleep (a cut); the loop re-checks.
+          await o.sleep(nextAt - now);
+          continue;
+        }
+        const w = queue.shift();
+        if (!w) break;
+        w.signal?.removeEventListener('abort', w.onAbort);
+        nextAt = now + 1000 / rate;
+        st.granted++;
+        w.resolve(makePermit(epoch, w.waited));
+      }
+    } finally {
+      pumping = false;
+    }
+  }
+
+  function makePermit(permitEpoch: number, saturated: boolean): PacerPermit {
+    let settled = false;
+    return {
+      success() {
+        if (settled) return;
+        settled = true;
+        const now = o.now();
+        st.successes++;
+        successTimes.push(now);
+        prune(now);
+        if (saturated) rate = clamp(rate + (slowStart ? o.slowStartStep : o.additiveStep));
+      },
+      rateLimited(retryAfterMs?: number) {
+        if (settled) return;
+        settled = true;
+        st.rejections++;
+        const now = o.now();
+        if (permitEpoch === epoch) {
+          const est = estimate(now);
+          const target = est === null ? rate * o.maxCut : est * o.targetShare;
+          rate = clamp(Math.min(rate * o.maxCut, Math.max(rate * o.minCut, target)));
+          epoch++;
+          st.cuts++;
+          slowStart = false;
+          o.onCut?.({ at: now, estimatePerSec: est, ratePerSec: rate });
+        }
+        nextAt = Math.max(nextAt, now + Math.max(retryAfterMs ?? 0, 1000 / rate));
+      },
+      done() {
+        settled = true;
+      },
+    };
+  }
+
+  return {
+    acquire(signal?: AbortSignal): Promise<PacerPermit> {
+      return new Promise<PacerPermit>((resolve, reject) => {
+        if (signal?.aborted) {
+          reject(signal.reason);
+          return;
+        }
+        const w: Waiter = {
+          resolve,
+          reject,
+          signal,
+          waited: false,
+          onAbort: () => {
+            const i = queue.indexOf(w);
+            if (i >= 0) queue.splice(i, 1);
+            reject(signal?.reason);
+          },
+        };
+        signal?.addEventListener('abort', w.onAbort, { once: true });
+        queue.push(w);
+        void pump().catch((e: unknown) => {
+          // sleep() only fails if the injected sleep is broken: fail every waiter rather than hang.
+          for (const q of queue.splice(0)) q.reject(e);
+        });
+      });
+    },
+    ratePerSec: () => rate,
+    atFloor: () => rate <= o.minRatePerSec * 1.0001,
+    stats: () => ({ ratePerSec: rate, ...st, slowStart }),
+  };
+}

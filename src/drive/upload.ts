@@ -1,0 +1,337 @@
+// Uploads: multipart below the threshold, our own resumable protocol at or above it.
+// Bodies stream from disk (one read stream per request or chunk); the md5 is computed from the
+// same read where possible and Drive's md5 and size are checked against it afterwards.
+import { createHash, type Hash } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Transform, type Readable } from 'node:stream';
+import type { drive_v3 } from '@googleapis/drive';
+import { FILE_FIELDS, toInfo, type DriveCore } from './core.js';
+import { DriveChecksumError, DriveError, PermanentDriveError, RetryableDriveError } from './errors.js';
+import { localError, md5File, sameFile, statLocal } from './local-file.js';
+import type { DriveFileInfo, UploadCheckpoint, UploadRequest, UploadResult } from './types.js';
+
+const GRANULE = 256 * 1024;
+
+/** Hashes the file's bytes as they are read, once, in order: positions before `at` are skipped. */
+interface RunningHash {
+  hash: Hash;
+  at: number;
+}
+
+interface Sent {
+  file: DriveFileInfo;
+  bytesSent: number;
+  /** md5 of the local bytes read while sending, when the whole file was read in order. */
+  md5: string | null;
+  resumed: boolean;
+  alreadyPresent: boolean;
+}
+
+// A read stream of [start, end] piped through a tap that feeds the running hash.
+async function openBody(
+  path: string,
+  start: number,
+  end: number,
+  running: RunningHash | null,
+  counter: { bytes: number },
+  onReadError: (e: unknown) => void,
+): Promise<Readable> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw localError(path, e);
+  }
+  const src = fh.createReadStream({ start, end, highWaterMark: 1 << 20 });
+  let pos = start;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (running && pos <= running.at && pos + chunk.length > running.at) {
+        running.hash.update(chunk.subarray(running.at - pos));
+        running.at = pos + chunk.length;
+      }
+      pos += chunk.length;
+      counter.bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  src.on('error', (e) => {
+    tap.destroy(e);
+    onReadError(e);
+  });
+  tap.on('close', () => src.destroy());
+  src.pipe(tap);
+  return tap;
+}
+
+function linkedAbort(signal: AbortSignal | undefined): AbortController {
+  const ac = new AbortController();
+  if (signal) {
+    if (signal.aborted) ac.abort(signal.reason);
+    else signal.addEventListener('abort', () => ac.abort(signal.reason), { once: true });
+  }
+  return ac;
+}
+
+export function createUploader(core: DriveCore) {
+  const metaFor = (req: UploadRequest, mode: 'create' | 'update'): drive_v3.Schema$File => {
+    const m: drive_v3.Schema$File = { name: req.name, appProperties: req.appProperties };
+    if (req.mimeType) m.mimeType = req.mimeType;
+    if (mode === 'create') {
+      m.id = req.fileId;
+      m.parents = [req.parentId];
+    }
+    return m;
+  };
+
+  async function multipart(req: UploadRequest, mode: 'create' | 'update', st: Stats): Promise<Sent> {
+    const counter = { bytes: 0 };
+    let running: RunningHash | null = null;
+    const res = await core.write(
+      async () => {
+        running = { hash: createHash('md5'), at: 0 };
+        const ac = linkedAbort(req.signal);
+        // A read error must end the request: the generated client's multipart pipe would not.
+        const body = await openBody(req.localPath, 0, Math.max(0, st.size - 1), running, counter, (e) => ac.abort(e));
+        try {
+          const media = { mimeType: req.mimeType ?? 'application/octet-stream', body };
+          const opts = { retry: false, signal: ac.signal };
+          if (mode === 'create') {
+            return await core.api.files.create(
+              { requestBody: metaFor(req, 'create'), media, fields: FILE_FIELDS, supportsAllDrives: true },
+              opts,
+            );
+          }
+          return await core.api.files.update(
+            { fileId: req.fileId, requestBody: metaFor(req, 'update'), media, fields: FILE_FIELDS, supportsAllDrives: true },
+            opts,
+          );
+        } finally {
+          body.destroy();
+        }
+      },
+      { contentUpload: true, signal: req.signal },
+    );
+    const r = running as RunningHash | null;
+    const md5 = r && r.at === st.size ? r.hash.digest('hex') : null;
+    return { file: toInfo(res.data), bytesSent: counter.bytes, md5, resumed: false, alreadyPresent: false };
+  }
+
+  // --- resumable ---------------------------------------------------------------------------
+
+  async function checkpoint(req: UploadRequest, cp: UploadCheckpoint | null): Promise<void> {
+    // Not classified: the caller's own errors (e.g. a lost lease) pass through unchanged.
+    if (req.onCheckpoint) await req.onCheckpoint(cp);
+  }
+
+  async function initiate(req: UploadRequest, mode: 'create' | 'update', size: number): Promise<string> {
+    const base = core.endpoint.replace(/\/+$/, '');
+    const url =
+      mode === 'create'
+        ? `${base}/upload/drive/v3/files?uploadType=resumable&supportsAllDrives=true&fields=${encodeURIComponent(FILE_FIELDS)}`
+        : `${base}/upload/drive/v3/files/${encodeURIComponent(req.fileId)}?uploadType=resumable&supportsAllDrives=true&fields=${encodeURIComponent(FILE_FIELDS)}`;
+    const res = await core.write(
+      () =>
+        core.auth.client.request({
+          url,
+          method: mode === 'create' ? 'POST' : 'PATCH',
+          data: metaFor(req, mode),
+          headers: {
+            'Content-Type': 'application/json; charset=UTF-8',
+            'X-Upload-Content-Type': req.mimeType ?? 'application/octet-stream',
+            'X-Upload-Content-Length': String(size),
+          },
+          retry: false,
+          ...(req.signal ? { signal: req.signal } : {}),
+        }),
+      { contentUpload: true, signal: req.signal },
+    );
+    const loc = res.headers.get('location');
+    if (!loc) throw new RetryableDriveError('Drive started a resumable upload without a Location header', { reason: 'noLocation' });
+    return new URL(loc, base + '/').href;
+  }
+
+  type PutAnswer = { done: true; file: drive_v3.Schema$File } | { done: false; offset: number };
+
+  async function put(
+    req: UploadRequest,
+    sessionUri: string,
+    size: number,
+    range: { start: number; end: number } | null,
+    running: RunningHash | null,
+    counter: { bytes: number },
+  ): Promise<PutAnswer> {
+    const res = await core.call(async () => {
+      const ac = linkedAbort(req.signal);
+      const body = range ? await openBody(req.localPath, range.start, range.end, running, counter, (e) => ac.abort(e)) : undefined;
+      try {
+        return await core.auth.client.request<drive_v3.Schema$File>({
+          url: sessionUri,
+          method: 'PUT',
+          ...(body ? { data: body } : {}),
+          headers: {
+            'Content-Range': range ? `bytes ${range.start}-${range.end}/${size}` : `bytes */${size}`,
+            'Content-Length': String(range ? range.end - range.start + 1 : 0),
+          },
+          validateStatus: (s) => (s >= 200 && s < 300) || s === 308,
+          responseType: 'json',
+          retry: false,
+          signal: ac.signal,
+        });
+      } finally {
+        body?.destroy();
+      }
+    });
+    if (res.status === 308) {
+      const m = /bytes=0-(\d+)/.exec(res.headers.get('range') ?? '');
+      return { done: false, offset: m ? Number(m[1]) + 1 : 0 };
+    }
+    return { done: true, file: res.data };
+  }
+
+  /** Where a stored session stands: its offset, a finished file, or gone (404/410 or unusable). */
+  async function query(req: UploadRequest, sessionUri: string, size: number): Promise<PutAnswer | 'gone'> {
+    try {
+      return await put(req, sessionUri, size, null, null, { bytes: 0 });
+    } catch (e) {
+      if (e instanceof DriveError && e.status !== undefined && e.status >= 400 && e.status < 500 && e.status !== 401 && e.status !== 429) {
+        core.log.info(`resumable session for ${req.fileId} is no longer usable (${e.message}); starting a new one`);
+        return 'gone';
+      }
+      throw e;
+    }
+  }
+
+  async function resumable(req: UploadRequest, mode: 'create' | 'update', st: Stats): Promise<Sent> {
+    const size = st.size;
+    const chunk = Math.max(GRANULE, Math.floor(core.chunkSizeBytes / GRANULE) * GRANULE);
+    const counter = { bytes: 0 };
+    let sessionUri: string | null = null;
+    let offset = 0;
+    let resumed = false;
+    if (req.resume) {
+      const a = await query(req, req.resume.sessionUri, size);
+      if (a === 'gone') {
+        await checkpoint(req, null);
+      } else if (a.done) {
+        return { file: toInfo(a.file), bytesSent: 0, md5: null, resumed: true, alreadyPresent: true };
+      } else {
+        sessionUri = req.resume.sessionUri;
+        offset = a.offset;
+        resumed = true;
+        if (offset !== req.resume.offset) await checkpoint(req, { sessionUri, offset });
+      }
+    }
+    if (sessionUri === null) {
+      sessionUri = await initiate(req, mode, size);
+      offset = 0;
+      await checkpoint(req, { sessionUri, offset: 0 });
+    }
+    // Hash while sending when we send from byte 0; a resumed upload hashes in a separate pass.
+    const running: RunningHash | null = offset === 0 ? { hash: createHash('md5'), at: 0 } : null;
+    for (;;) {
+      const range = size === 0 ? null : { start: offset, end: Math.min(offset + chunk, size) - 1 };
+      let a: PutAnswer;
+      if (range === null) {
+        // Empty file: a zero-length final PUT.
+        a = await put(req, sessionUri, 0, null, running, counter);
+        if (!a.done) a = await putEmpty(req, sessionUri);
+      } else {
+        a = await put(req, sessionUri, size, range, running, counter);
+      }
+      if (a.done) {
+        const md5 = running && running.at === size ? running.hash.digest('hex') : null;
+        return { file: toInfo(a.file), bytesSent: counter.bytes, md5, resumed, alreadyPresent: false };
+      }
+      if (a.offset < offset) {
+        throw new RetryableDriveError(`Drive resumable session went back from ${offset} to ${a.offset} bytes`, { reason: 'sessionRegressed' });
+      }
+      offset = a.offset;
+      await checkpoint(req, { sessionUri, offset });
+    }
+  }
+
+  async function putEmpty(req: UploadRequest, sessionUri: string): Promise<PutAnswer> {
+    const res = await core.call(() =>
+      core.auth.client.request<drive_v3.Schema$File>({
+        url: sessionUri,
+        method: 'PUT',
+        headers: { 'Content-Length': '0' },
+        validateStatus: (s) => (s >= 200 && s < 300) || s === 308,
+        responseType: 'json',
+        retry: false,
+        ...(req.signal ? { signal: req.signal } : {}),
+      }),
+    );
+    if (res.status === 308) throw new RetryableDriveError('Drive did not finish an empty resumable upload', { reason: 'emptyUpload' });
+    return { done: true, file: res.data };
+  }
+
+  // --- the whole upload --------------------------------------------------------------------
+
+  async function send(req: UploadRequest, mode: 'create' | 'update', st: Stats, useResumable: boolean): Promise<Sent | 'exists'> {
+    try {
+      return useResumable ? await resumable(req, mode, st) : await multipart(req, mode, st);
+    } catch (e) {
+      if (mode === 'create' && e instanceof DriveError && e.status === 409) return 'exists';
+      throw e;
+    }
+  }
+
+  return async function upload(req: UploadRequest): Promise<UploadResult> {
+    const before = await statLocal(req.localPath);
+    const size = before.size;
+    const useResumable = size >= core.resumableThresholdBytes || Boolean(req.resume);
+    let localMd5: Promise<string> | null = null;
+    const fullHash = (): Promise<string> => {
+      localMd5 ??= md5File(req.localPath).then((r) => r.md5);
+      return localMd5;
+    };
+    if (req.resume) {
+      // The bytes already on Drive were read by an earlier attempt: hash the file alongside.
+      void fullHash().catch(() => undefined); // awaited (and its error surfaced) below
+    }
+
+    let mode = req.mode;
+    let existing: DriveFileInfo | null = null;
+    if (req.maybeExists && mode === 'create' && !req.resume) {
+      existing = await core.getFile(req.fileId, req.signal);
+    }
+    let sent: Sent | 'exists' | null = null;
+    if (existing === null) sent = await send(req, mode, before, useResumable);
+    if (sent === 'exists' || existing !== null) {
+      // Our reserved id is already on Drive (an earlier attempt got there): same content or a new revision.
+      existing ??= await core.getFile(req.fileId, req.signal);
+      if (!existing) throw new PermanentDriveError(`Drive 409 for id ${req.fileId} but files.get cannot see it`, { status: 409 });
+      const md5 = await fullHash();
+      if (existing.md5Checksum === md5 && existing.size === size) {
+        return { file: existing, size, md5, bytesSent: 0, alreadyPresent: true, resumed: false };
+      }
+      mode = 'update';
+      // A stored session was for the old content: drop it before starting the update.
+      sent = await send({ ...req, resume: null }, mode, before, useResumable);
+    }
+    if (sent === null || sent === 'exists') throw new PermanentDriveError(`Drive 409 on update of ${req.fileId}`, { status: 409 });
+
+    const after = await statLocal(req.localPath);
+    const md5 = sent.md5 ?? (await fullHash());
+    const changed = !sameFile(before, after);
+    if (changed || sent.file.md5Checksum !== md5 || sent.file.size !== size) {
+      // A finished session answers the same file forever: forget it so the retry compares afresh.
+      if (useResumable) await checkpoint(req, null);
+      const why = changed
+        ? `local file changed while being uploaded: ${req.localPath}`
+        : `Drive md5 ${sent.file.md5Checksum ?? 'none'} / size ${sent.file.size ?? 'none'} differs from local ${md5} / ${size} for ${req.localPath}`;
+      throw new DriveChecksumError(why, md5, sent.file.md5Checksum);
+    }
+    return {
+      file: sent.file,
+      size,
+      md5,
+      bytesSent: sent.bytesSent,
+      alreadyPresent: sent.alreadyPresent,
+      resumed: sent.resumed,
+    };
+  };
+}
