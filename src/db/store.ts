@@ -352,7 +352,8 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
       const r = await db.get<{ a: number | null; b: number | null }>(
         `SELECT (SELECT min(next_attempt_at) FROM batch_file_drive_metadata WHERE upload_status = 'pending' ${jobFilter}
                    AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})) AS a,
-                (SELECT min(lease_until) FROM batch_file_drive_metadata WHERE upload_status = 'uploading' ${jobFilter}) AS b`,
+                (SELECT min(lease_until) FROM batch_file_drive_metadata WHERE upload_status = 'uploading' ${jobFilter}
+                   AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})) AS b`,
         ...jobArg, ...jobArg,
       );
       const vals = [r?.a, r?.b].filter((v): v is number => typeof v === 'number');
