@@ -479,3 +479,62 @@ test('report: at most 5 last errors', async (t) => {
   const [rep] = await s.store.report('job-1');
   t.deepEqual(rep?.lastErrors.map((e) => e.error), ['e-f7', 'e-f6', 'e-f5', 'e-f4', 'e-f3']);
 });
+
+test('claimDue with a job id claims only that job', async (t) => {
+  const s = await setup(t, [{ job_id: 'j1', enabled: true }, { job_id: 'j2', enabled: true }]);
+  for (const j of ['j1', 'j2']) for (const f of ['a', 'b']) await s.store.upsertFile(j, f, { size: 1, mtimeMs: 1 });
+  const rows = await s.store.claimDue('w', 10, LEASE_MS, 'j2');
+  t.deepEqual(rows.map((r) => `${r.batch_job_id}/${r.original_filename}`).sort(), ['j2/a', 'j2/b']);
+  s.clock.advance(LEASE_MS + 1);
+  t.deepEqual((await s.store.claimDue('w2', 10, LEASE_MS, 'j2')).map((r) => r.lease_owner), ['w2', 'w2'], 'expired leases of that job');
+  t.deepEqual(await s.store.claimDue('w', 10, LEASE_MS, 'nope'), []);
+  t.is((await s.store.claimDue('w', 10, LEASE_MS, 'j1')).length, 2);
+});
+
+test('nextDueAt: earliest next attempt or lease expiry; null when nothing is waiting', async (t) => {
+  const s = await setup(t, [{ job_id: 'j1', enabled: true }, { job_id: 'j2', enabled: true }]);
+  t.is(await s.store.nextDueAt(), null);
+  await s.store.upsertFile('j1', 'a', { size: 1, mtimeMs: 1 });
+  await s.store.upsertFile('j2', 'b', { size: 1, mtimeMs: 1 });
+  t.is(await s.store.nextDueAt(), T0);
+  const [a] = await s.store.claimDue('w', 1, LEASE_MS, 'j1');
+  const [b] = await s.store.claimDue('w', 1, LEASE_MS, 'j2');
+  t.true(await s.store.markRetry(b!.id, 'w', { error: 'e', reason: 'retryable:x', nextAttemptAt: T0 + 5000 }));
+  t.is(await s.store.nextDueAt(), T0 + 5000);
+  t.is(await s.store.nextDueAt('j1'), T0 + LEASE_MS, 'j1 waits for its lease');
+  t.is(await s.store.nextDueAt('j2'), T0 + 5000);
+  t.true(await s.store.markUploaded(a!.id, 'w', uploaded(a!.id)));
+  t.is(await s.store.nextDueAt('j1'), null);
+  // Pending rows of a disabled job never become due.
+  t.true(await s.store.setJobEnabled('j2', false));
+  t.is(await s.store.nextDueAt(), null);
+});
+
+// The daemon loop sleeps until nextDueAt() and claims; claimDue never takes a disabled job's row,
+// so nextDueAt must not report one either, or the loop wakes at once, claims nothing, forever.
+test('nextDueAt ignores an expired lease of a disabled job (claimDue would never take it)', async (t) => {
+  const s = await setup(t, [{ job_id: 'j1', enabled: true }]);
+  await s.store.upsertFile('j1', 'a', { size: 1, mtimeMs: 1 });
+  t.is((await s.store.claimDue('crashed-daemon', 1, LEASE_MS)).length, 1);
+  t.true(await s.store.setJobEnabled('j1', false)); // operator disables the job while the row is stuck uploading
+  s.clock.advance(LEASE_MS * 10);
+  t.deepEqual(await s.store.claimDue('w', 10, LEASE_MS), []);
+  t.is(await s.store.nextDueAt(), null);
+});
+
+test('fileStats: what the store knows of a job\'s files, keyed by relative path', async (t) => {
+  const s = await setup(t, [{ job_id: 'j1', enabled: true }, { job_id: 'j2', enabled: true }]);
+  await s.store.upsertFile('j1', 'a.png', { size: 10, mtimeMs: 100.9 });
+  await s.store.upsertFile('j1', 'pages/b.png', { size: 20, mtimeMs: 200 });
+  await s.store.upsertFile('j2', 'c.png', { size: 30, mtimeMs: 300 });
+  const [claimed] = await s.store.claimDue('w', 1, LEASE_MS, 'j1');
+  const stats = await s.store.fileStats('j1');
+  t.deepEqual(
+    new Map(stats),
+    new Map([
+      ['a.png', { size: 10, mtimeMs: 100, status: claimed!.original_filename === 'a.png' ? 'uploading' : 'pending' }],
+      ['pages/b.png', { size: 20, mtimeMs: 200, status: claimed!.original_filename === 'pages/b.png' ? 'uploading' : 'pending' }],
+    ]),
+  );
+  t.is((await s.store.fileStats('nope')).size, 0);
+});
