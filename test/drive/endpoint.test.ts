@@ -24,7 +24,8 @@ test.serial('no request leaves for *.googleapis.com when an endpoint is set', as
     if (/googleapis\.com$|google\.com$/.test(h)) throw new Error(`request to ${h} escaped the endpoint`);
   };
   net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
-    const a = args[0];
+    // net.connect() hands connect() its normalised arguments as an array.
+    const a = Array.isArray(args[0]) ? (args[0] as unknown[])[0] : args[0];
     if (a && typeof a === 'object' && !Array.isArray(a) && !('path' in (a as object) && (a as { path?: string }).path)) guard(hostOf(a));
     else if (typeof a === 'number') guard(typeof args[1] === 'string' ? args[1] : 'localhost');
     return (origConnect as (...x: unknown[]) => net.Socket).apply(this, args);
