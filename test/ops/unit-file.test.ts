@@ -93,7 +93,7 @@ test('the unit says what the daemon and the operators rely on', async (t) => {
     WatchdogSec: '60s',
     ExecReload: '/bin/kill -HUP $MAINPID',
     Restart: 'on-failure',
-    RestartPreventExitStatus: '78',
+    RestartPreventExitStatus: '64 78',
     TimeoutStopSec: '90s',
     User: 'batch-drive-sync',
     Group: 'batch-drive-sync',
