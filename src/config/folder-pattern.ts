@@ -54,7 +54,7 @@ export function sanitizeFolderName(value: string): string {
   // eslint-disable-next-line no-control-regex
   let s = value.replace(/[\u0000-\u001f\u007f]/g, '').replace(/[/\\]/g, '_').trim();
   if (s === '' || s === '.' || s === '..') s = '_';
-  return s.length > 200 ? s.slice(0, 200) : s;
+  return s.length > 200 ? s.slice(0, /[\uD800-\uDBFF]/.test(s.charAt(199)) ? 199 : 200) : s; // never split a surrogate pair
 }
 
 /** Renders folder names, one per level. `job` holds the batch_jobs row; `now` is when the folder is made. */
