@@ -17,26 +17,52 @@ export interface ContentSink {
 }
 
 export async function openSink(filePath: string, append: boolean, onBytes: (n: number) => void): Promise<ContentSink> {
-  const fh = await fsp.open(filePath, append ? 'a' : 'w');
-  let size = append ? (await fh.stat()).size : 0;
-  let closed = false;
+  let size = append ? await fsp.stat(filePath).then((st) => st.size, () => 0) : 0;
+  // A write stream lets disk writes overlap with reading and hashing the next chunks; `drain`
+  // keeps at most highWaterMark bytes queued, so memory stays flat.
+  const ws = fs.createWriteStream(filePath, { flags: append ? 'a' : 'w', highWaterMark: 1 << 20 });
+  let failure: Error | null = null;
+  ws.on('error', (e) => {
+    failure = e;
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  let closed: Promise<void> | null = null;
   return {
     get size() {
       return size;
     },
     write: async (chunk) => {
-      let off = 0;
-      while (off < chunk.length) {
-        const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
-        off += bytesWritten;
-      }
+      if (failure) throw failure;
       size += chunk.length;
       onBytes(chunk.length);
+      if (!ws.write(chunk)) {
+        await new Promise<void>((resolve, reject) => {
+          const onDrain = () => {
+            ws.off('error', onError);
+            resolve();
+          };
+          const onError = (e: Error) => {
+            ws.off('drain', onDrain);
+            reject(e);
+          };
+          ws.once('drain', onDrain);
+          ws.once('error', onError);
+        });
+      }
     },
-    close: async () => {
-      if (closed) return;
-      closed = true;
-      await fh.close();
+    close: () => {
+      closed ??= new Promise<void>((resolve, reject) => {
+        if (ws.destroyed) {
+          if (failure) reject(failure);
+          else resolve();
+          return;
+        }
+        ws.end((err?: Error | null) => (err ? reject(err) : resolve()));
+      });
+      return closed;
     },
   };
 }

@@ -5,7 +5,7 @@ import type { Hasher } from './ingest.js';
 import type { Store } from './store.js';
 import type { EmulatorStats } from './types.js';
 
-export type Counters = Omit<EmulatorStats, 'uploadedBytesToday' | 'storedBytes'> & { writesAccepted: number };
+export type Counters = Omit<EmulatorStats, 'uploadedBytesToday' | 'storedBytes'>;
 
 export function zeroCounters(): Counters {
   return {

@@ -83,6 +83,8 @@ export interface EmulatorStats {
   driveRequests: number;
   /** Requests that counted against the write quota (whatever their answer). */
   writeRequests: number;
+  /** Write requests let through by the write quota. */
+  writesAccepted: number;
   /** 403/429 rate-limit answers (write quota, burst429, daily cap). */
   rejectedRateLimit: number;
   /** File content bytes received over all uploads, re-sent ones included. */

@@ -35,7 +35,11 @@ export function oauthClient(emu: Emulator, refreshToken = 'rt-test', forceRefres
 
 let cachedKey: string | null = null;
 function privateKey(): string {
-  cachedKey ??= crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  cachedKey ??= crypto.generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  }).privateKey;
   return cachedKey;
 }
 
@@ -50,7 +54,8 @@ export function serviceAccountClient(emu: Emulator, subject?: string): JWT {
 }
 
 export function driveClient(auth: OAuth2Client): drive_v3.Drive {
-  return drive({ version: 'v3', auth });
+  // googleapis-common nests its own google-auth-library copy: same runtime shape, distinct TS class.
+  return drive({ version: 'v3', auth: auth as unknown as drive_v3.Options['auth'] });
 }
 
 /** An access token for raw HTTP calls. */
@@ -75,8 +80,8 @@ export async function api(
 ): Promise<{ status: number; headers: Headers; json: any }> {
   const h: Record<string, string> = { ...headers };
   if (token) h.authorization = `Bearer ${token}`;
-  let payload: BodyInit | undefined;
-  if (body instanceof Uint8Array || typeof body === 'string') payload = body as BodyInit;
+  let payload: Uint8Array | string | undefined;
+  if (body instanceof Uint8Array || typeof body === 'string') payload = body;
   else if (body !== undefined) {
     payload = JSON.stringify(body);
     h['content-type'] ??= 'application/json';
