@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import { open, readFile, rm } from 'node:fs/promises';
+import test from 'ava';
+import { DriveChecksumError, LocalFileError, RetryableDriveError, type UploadCheckpoint, type UploadRequest } from '../../src/drive/index.js';
+import { ROOT_ID, setup, writeRandomFile, type Setup } from '../helpers/drive.js';
+
+const CHUNK = 256 * 1024; // the helper's chunkSizeBytes; threshold 1 MiB
+
+const md5 = async (p: string) => createHash('md5').update(await readFile(p)).digest('hex');
+const liveFiles = (s: Setup) => s.emu.listFiles().filter((f) => f.mimeType !== 'application/vnd.google-apps.folder');
+
+async function request(s: Setup, name: string, size: number, extra: Partial<UploadRequest> = {}): Promise<UploadRequest> {
+  const [fileId] = await s.drive.reserveIds(1);
+  const localPath = await writeRandomFile(s.dir, name, size);
+  return { fileId: fileId!, name, parentId: ROOT_ID, localPath, appProperties: { job: 'j1', row: name }, mode: 'create', ...extra };
+}
+
+test('same reserved-id upload twice -> one file; the repeat sends no bytes (409 path and maybeExists path)', async (t) => {
+  const s = await setup(t);
+  const req = await request(s, 'once.bin', 50_000);
+  const first = await s.drive.upload(req);
+  t.false(first.alreadyPresent);
+  t.is(first.file.id, req.fileId);
+  t.is(first.bytesSent, 50_000);
+  t.is(first.md5, await md5(req.localPath));
+  const received = s.emu.stats().bytesReceived;
+
+  const again = await s.drive.upload(req); // a retry that does not know the first one landed
+  t.true(again.alreadyPresent);
+  t.is(again.file.id, req.fileId);
+  t.is(again.md5, first.md5);
+  t.is(s.emu.stats().requests['POST /upload/drive/v3/files?uploadType=multipart']?.['409'], 1);
+
+  const hinted = await s.drive.upload({ ...req, maybeExists: true });
+  t.true(hinted.alreadyPresent);
+  t.is(hinted.bytesSent, 0);
+  t.is(s.emu.stats().bytesReceived, received, 'no content byte re-sent');
+  t.is(liveFiles(s).length, 1);
+});
+
+test('same id, changed content -> a new revision of the same file (never a second file)', async (t) => {
+  const s = await setup(t);
+  const req = await request(s, 'rev.bin', 10_000);
+  const first = await s.drive.upload(req);
+  await writeRandomFile(s.dir, 'rev.bin', 12_345);
+  const second = await s.drive.upload(req); // mode 'create' again: 409, content differs -> update
+  t.is(second.file.id, req.fileId);
+  t.not(second.md5, first.md5);
+  t.is(second.md5, await md5(req.localPath));
+  t.is(second.file.size, 12_345);
+  await writeRandomFile(s.dir, 'rev.bin', 2 * 1024 * 1024 + 7); // now resumable, explicit update
+  const third = await s.drive.upload({ ...req, mode: 'update' });
+  t.is(third.file.md5Checksum, await md5(req.localPath));
+  const files = liveFiles(s);
+  t.is(files.length, 1);
+  t.is(files[0]?.md5Checksum, third.md5);
+  t.deepEqual(files[0]?.appProperties, req.appProperties);
+});
+
+test('resumable upload aborted after some chunks, resumed from the stored checkpoint -> at most one chunk re-sent', async (t) => {
+  const s = await setup(t);
+  const size = 3 * 1024 * 1024 + 1000;
+  let stored: UploadCheckpoint | null = null;
+  const ac = new AbortController();
+  let checkpoints = 0;
+  const req = await request(s, 'big.bin', size, {
+    signal: ac.signal,
+    onCheckpoint: async (cp) => {
+      stored = cp;
+      if (++checkpoints === 4) ac.abort();
+    },
+  });
+  const e = await t.throwsAsync(s.drive.upload(req));
+  t.true(e instanceof RetryableDriveError);
+  t.is(e && (e as RetryableDriveError).reason, 'aborted');
+  t.truthy(stored);
+  const cp = stored as unknown as UploadCheckpoint;
+  t.true(cp.offset > 0 && cp.offset < size);
+  t.is(liveFiles(s).length, 0);
+
+  const res = await s.drive.upload({ ...req, signal: undefined, resume: cp, onCheckpoint: async (c) => void (stored = c) });
+  t.true(res.resumed);
+  t.false(res.alreadyPresent);
+  t.is(res.md5, await md5(req.localPath));
+  t.is(res.file.md5Checksum, res.md5);
+  t.is(res.bytesSent, size - cp.offset);
+  const resent = s.emu.stats().bytesReceived - size;
+  t.log(`bytes re-sent after the interruption: ${resent} (chunk ${CHUNK})`);
+  t.true(resent <= CHUNK, `re-sent ${resent}`);
+  t.is(liveFiles(s).length, 1);
+
+  // The same checkpoint again (crash before recording success): finished session, nothing sent.
+  const done = await s.drive.upload({ ...req, signal: undefined, resume: cp });
+  t.true(done.alreadyPresent);
+  t.is(done.bytesSent, 0);
+  t.is(liveFiles(s).length, 1);
+});
+
+test('connection reset mid-upload -> retryable; resume continues from the confirmed offset', async (t) => {
+  const s = await setup(t);
+  let stored: UploadCheckpoint | null = null;
+  let n = 0;
+  const req = await request(s, 'reset.bin', 2 * 1024 * 1024, {
+    onCheckpoint: async (cp) => {
+      stored = cp;
+      if (++n === 3) s.emu.setFaults({ resetRate: 1 });
+    },
+  });
+  const e = await t.throwsAsync(s.drive.upload(req));
+  t.true(e instanceof RetryableDriveError, String(e));
+  t.is((e as RetryableDriveError).kind, 'retryable');
+  s.emu.setFaults({ resetRate: 0 });
+  const res = await s.drive.upload({ ...req, resume: stored, onCheckpoint: async () => undefined });
+  t.is(res.file.md5Checksum, await md5(req.localPath));
+  t.true(s.emu.stats().bytesReceived - 2 * 1024 * 1024 <= CHUNK);
+  t.is(liveFiles(s).length, 1);
+});
+
+test('expired session -> forgotten (checkpoint null) and restarted cleanly', async (t) => {
+  const s = await setup(t);
+  const seen: Array<UploadCheckpoint | null> = [];
+  const ac = new AbortController();
+  const req = await request(s, 'expire.bin', 1024 * 1024 + 5, {
+    signal: ac.signal,
+    onCheckpoint: async (cp) => {
+      seen.push(cp);
+      if (seen.length === 2) ac.abort();
+    },
+  });
+  await t.throwsAsync(s.drive.upload(req));
+  const old = seen.at(-1)!;
+  s.emu.expireSessions();
+  seen.length = 0;
+  const res = await s.drive.upload({ ...req, signal: undefined, resume: old, onCheckpoint: async (cp) => void seen.push(cp) });
+  t.false(res.resumed);
+  t.is(seen[0], null);
+  t.not(seen[1]?.sessionUri, old.sessionUri);
+  t.is(seen[1]?.offset, 0);
+  t.is(res.file.md5Checksum, await md5(req.localPath));
+  t.is(liveFiles(s).length, 1);
+});
+
+test('file changed between attempts -> DriveChecksumError, session forgotten, next attempt uploads the new content', async (t) => {
+  const s = await setup(t);
+  let stored: UploadCheckpoint | null = null;
+  const ac = new AbortController();
+  const size = 2 * 1024 * 1024;
+  const req = await request(s, 'changing.bin', size, {
+    signal: ac.signal,
+    onCheckpoint: async (cp) => {
+      stored = cp;
+      if (cp && cp.offset >= 3 * CHUNK) ac.abort();
+    },
+  });
+  await t.throwsAsync(s.drive.upload(req));
+  // Same size, different first bytes (already on Drive).
+  const fh = await open(req.localPath, 'r+');
+  await fh.write(Buffer.alloc(1000, 7), 0, 1000, 0);
+  await fh.close();
+  const cps: Array<UploadCheckpoint | null> = [];
+  const e = await t.throwsAsync(s.drive.upload({ ...req, signal: undefined, resume: stored, onCheckpoint: async (c) => void cps.push(c) }));
+  t.true(e instanceof DriveChecksumError, String(e));
+  t.true(e?.retryable);
+  t.is(e?.kind, 'retryable');
+  t.is(cps.at(-1), null);
+  // The retry without a session: 409, content differs, update in place.
+  const res = await s.drive.upload({ ...req, signal: undefined, resume: null });
+  t.is(res.file.id, req.fileId);
+  t.is(res.file.md5Checksum, await md5(req.localPath));
+  t.is(liveFiles(s).length, 1);
+});
+
+test('missing local file -> permanent LocalFileError "file gone locally"', async (t) => {
+  const s = await setup(t);
+  const req = await request(s, 'gone.bin', 100);
+  await rm(req.localPath);
+  const e = await t.throwsAsync(s.drive.upload(req));
+  t.true(e instanceof LocalFileError);
+  t.like(e, { kind: 'local', retryable: false });
+  t.regex(e?.message ?? '', /^file gone locally: .*gone\.bin$/);
+  t.is(s.emu.stats().requests['POST /upload/drive/v3/files?uploadType=multipart'], undefined);
+});
+
+test('empty file and exact-threshold file upload and verify', async (t) => {
+  const s = await setup(t);
+  const empty = await s.drive.upload(await request(s, 'empty.bin', 0));
+  t.is(empty.file.size, 0);
+  t.is(empty.md5, 'd41d8cd98f00b204e9800998ecf8427e');
+  const edge = await s.drive.upload(await request(s, 'edge.bin', 1024 * 1024));
+  t.is(edge.file.md5Checksum, edge.md5);
+  t.truthy(s.emu.stats().requests['POST /upload/drive/v3/files?uploadType=resumable']);
+});
+
+test('reserveIds pools ids: 1500 ids in 2 calls, 50 concurrent single ids share one call', async (t) => {
+  const s = await setup(t);
+  const ids = await s.drive.reserveIds(1500);
+  t.is(new Set(ids).size, 1500);
+  t.is(s.emu.stats().requests['GET /drive/v3/files/generateIds']?.['200'], 2);
+  const more = await Promise.all(Array.from({ length: 50 }, () => s.drive.reserveIds(1)));
+  t.is(new Set(more.flat()).size, 50);
+  t.false(more.flat().some((id) => ids.includes(id)));
+  t.is(s.emu.stats().requests['GET /drive/v3/files/generateIds']?.['200'], 2); // 500 left from the second batch
+  const fresh = await s.make();
+  await Promise.all(Array.from({ length: 50 }, () => fresh.reserveIds(1)));
+  t.is(s.emu.stats().requests['GET /drive/v3/files/generateIds']?.['200'], 3);
+});
