@@ -538,3 +538,19 @@ test('fileStats: what the store knows of a job\'s files, keyed by relative path'
   );
   t.is((await s.store.fileStats('nope')).size, 0);
 });
+
+// countDue feeds the queue-depth metric; it should count what claimDue would take. Rows of a
+// disabled job are never claimed, so they must not show up as queued work forever.
+test('countDue counts only rows claimDue would take (not those of disabled jobs)', async (t) => {
+  const s = await setup(t, [{ job_id: 'on', enabled: true }, { job_id: 'off', enabled: true }]);
+  await s.store.upsertFile('on', 'a', { size: 1, mtimeMs: 1 });
+  await s.store.upsertFile('off', 'b', { size: 1, mtimeMs: 1 });
+  await s.store.upsertFile('off', 'c', { size: 1, mtimeMs: 1 });
+  t.is(await s.store.countDue(), 3);
+  t.is((await s.store.claimDue('crashed', 1, LEASE_MS, 'off')).length, 1);
+  t.true(await s.store.setJobEnabled('off', false));
+  s.clock.advance(LEASE_MS + 1);
+  t.is(await s.store.countDue(), 1, 'only on/a');
+  t.is((await s.store.claimDue('w', 10, LEASE_MS)).length, 1);
+  t.is(await s.store.countDue(), 0);
+});
