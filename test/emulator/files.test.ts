@@ -246,3 +246,31 @@ test('inspection routes: state tree, stats, reset keeps the start-up roots', asy
   t.deepEqual(emu.listFiles().map((f) => f.id), ['rootFolder000001']);
   t.is(emu.stats().driveRequests, 0);
 });
+
+test('client aborts mid-upload: no file, no temp data left, emulator keeps serving', async (t) => {
+  const { default: http } = await import('node:http');
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-abort-'));
+  t.teardown(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+  const emu = await withEmulator(t, { dataDir });
+  const token = await userToken(emu);
+  const abort = (path: string, headers: Record<string, string>, first: Buffer) =>
+    new Promise<void>((resolve) => {
+      const req = http.request(`${emu.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-length': '10000000', ...headers } });
+      req.on('error', () => resolve());
+      req.write(first, () => setImmediate(() => (req.destroy(), resolve())));
+    });
+  await abort('/upload/drive/v3/files?uploadType=media', { 'content-type': 'text/plain' }, Buffer.alloc(200_000, 1));
+  await abort('/upload/drive/v3/files?uploadType=multipart', { 'content-type': 'multipart/related; boundary=x' }, Buffer.concat([Buffer.from('--x\r\n\r\n{"name":"a"}\r\n--x\r\n\r\n'), Buffer.alloc(200_000, 2)]));
+  const deadline = Date.now() + 5000;
+  while (emu.stats().concurrentRequests > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  t.is(emu.stats().concurrentRequests, 0);
+  t.is(emu.listFiles().length, 0);
+  const ok = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=media', 'fine', { 'content-type': 'text/plain' });
+  t.is(ok.status, 200);
+  t.deepEqual(fs.readdirSync(path.join(dataDir, 'uploads')), [], 'partial bodies are discarded');
+  t.is(fs.readdirSync(path.join(dataDir, 'blobs')).length, 1);
+  t.is(emu.stats().requests['POST /upload/drive/v3/files?uploadType=media']?.reset, 1);
+});
