@@ -46,7 +46,7 @@ export interface ResolvedFile {
 export async function resolveJobFile(outputDir: string, jobId: string, relPath: string): Promise<ResolvedFile> {
   if (!isSafeJobId(jobId)) throw new LocalPathError(`job id ${JSON.stringify(jobId)} cannot be a directory name under watch.output_dir`);
   const problem = checkRelativeName(relPath);
-  if (problem) throw new LocalPathError(`original_filename ${JSON.stringify(relPath)} ${problem}`);
+  if (problem) throw new LocalPathError(`original_filename ${JSON.stringify(relPath)} ${problem}; refused, never read`);
   const jobDir = join(outputDir, jobId);
   const absPath = join(jobDir, ...relPath.split('/'));
   let real: string;
