@@ -105,8 +105,11 @@ export async function migrate(db: Db, opts: { dir?: string; now?: () => Date } =
   const done: string[] = [];
   for (const m of pending) {
     try {
-      await withTransaction(db, async () => {
+      const ran = await withTransaction(db, async () => {
         await db.exec(CREATE_TABLE);
+        // Another migrate may have applied it since we looked: the write lock is ours only now.
+        const again = await db.get('SELECT 1 AS x FROM schema_migrations WHERE version = ?', m.version);
+        if (again) return false;
         await db.exec(m.sql);
         await db.run(
           'INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)',
@@ -115,7 +118,9 @@ export async function migrate(db: Db, opts: { dir?: string; now?: () => Date } =
           m.checksum,
           now().toISOString(),
         );
+        return true;
       });
+      if (!ran) continue;
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       throw new DbError(`migration ${m.name} failed and was rolled back: ${msg}`, { permanent: true, cause: e });

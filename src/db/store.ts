@@ -339,8 +339,10 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
     async countDue() {
       const t = now();
       const r = await db.get<{ n: number }>(
-        `SELECT (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'pending' AND next_attempt_at <= ?)
-              + (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'uploading' AND lease_until < ?) AS n`,
+        `SELECT (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'pending' AND next_attempt_at <= ?
+                   AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED}))
+              + (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'uploading' AND lease_until < ?
+                   AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})) AS n`,
         t, t,
       );
       return r?.n ?? 0;
