@@ -96,7 +96,7 @@ test('revoked refresh token -> DriveAuthError (invalid_grant), no secret anywher
   const refreshToken = (await readFile(auth.refresh_token_file, 'utf8')).trim();
   s.emu.revokeRefreshToken(refreshToken);
   s.emu.expireTokens();
-  const e = await t.throwsAsync(uploadOne(s));
+  const e = await t.throwsAsync<DriveAuthError>(uploadOne(s));
   t.true(e instanceof DriveAuthError, String(e));
   t.is(e?.kind, 'auth');
   t.false(e?.retryable);

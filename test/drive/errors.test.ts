@@ -30,7 +30,7 @@ test('connection reset -> retryable', async (t) => {
   const s = await setup(t);
   await s.drive.reserveIds(5);
   s.emu.setFaults({ resetRate: 1, seed: 3 });
-  const e = await t.throwsAsync(s.drive.ensureFolderPath(ROOT_ID, ['r']));
+  const e = await t.throwsAsync<RetryableDriveError>(s.drive.ensureFolderPath(ROOT_ID, ['r']));
   t.true(e instanceof RetryableDriveError, String(e));
   t.is(e?.kind, 'retryable');
   t.is((e as RetryableDriveError).status, undefined);

@@ -21,7 +21,7 @@ test('10 concurrent ensureFolderPath of one 3-level path -> one folder per level
   t.is(req['POST /drive/v3/files']?.['200'], 3);
   // Cached: no further request.
   const before = s.emu.stats().driveRequests;
-  t.is(await s.drive.ensureFolderPath(ROOT_ID, ['batch', '2025-09-12', 'job-1']), ids[0]);
+  t.is(await s.drive.ensureFolderPath(ROOT_ID, ['batch', '2025-09-12', 'job-1']), ids[0]!);
   t.is(s.emu.stats().driveRequests, before);
 });
 
@@ -52,7 +52,7 @@ test('hostile folder names round-trip exactly and are found again', async (t) =>
   const ids = new Map<string, string>();
   for (const n of names) ids.set(n, await s.drive.ensureFolderPath(ROOT_ID, ['hostile', n]));
   const fresh = await s.make();
-  for (const n of names) t.is(await fresh.ensureFolderPath(ROOT_ID, ['hostile', n]), ids.get(n), n);
+  for (const n of names) t.is(await fresh.ensureFolderPath(ROOT_ID, ['hostile', n]), ids.get(n)!, n);
   const fs = folders(s.emu.listFiles());
   t.deepEqual(fs.map((f) => f.name).sort(), ['hostile', ...names].sort());
   t.is(new Set(ids.values()).size, names.length);

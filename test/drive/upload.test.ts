@@ -158,7 +158,7 @@ test('file changed between attempts -> DriveChecksumError, session forgotten, ne
   await fh.write(Buffer.alloc(1000, 7), 0, 1000, 0);
   await fh.close();
   const cps: Array<UploadCheckpoint | null> = [];
-  const e = await t.throwsAsync(s.drive.upload({ ...req, signal: undefined, resume: stored, onCheckpoint: async (c) => void cps.push(c) }));
+  const e = await t.throwsAsync<DriveChecksumError>(s.drive.upload({ ...req, signal: undefined, resume: stored, onCheckpoint: async (c) => void cps.push(c) }));
   t.true(e instanceof DriveChecksumError, String(e));
   t.true(e?.retryable);
   t.is(e?.kind, 'retryable');

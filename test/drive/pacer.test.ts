@@ -1,0 +1,196 @@
+import test from 'ava';
+import { createPacer, DailyCapError, type Pacer, type PacerPermit } from '../../src/drive/index.js';
+import { ROOT_ID, setup, writeRandomFile } from '../helpers/drive.js';
+
+// Virtual time: sleeps resolve when the simulated clock reaches them; nothing waits for real.
+function virtualClock() {
+  let now = 0;
+  const timers: Array<{ at: number; fn: () => void }> = [];
+  return {
+    now: () => now,
+    sleep: (ms: number) => new Promise<void>((r) => void timers.push({ at: now + Math.max(0, ms), fn: r })),
+    async runUntil(endMs: number) {
+      while (now < endMs) {
+        await new Promise((r) => setImmediate(r));
+        timers.sort((a, b) => a.at - b.at);
+        const next = timers.shift();
+        if (!next) break;
+        now = next.at;
+        next.fn();
+      }
+    },
+  };
+}
+
+// A Drive-like token bucket (capacity one second of rate) fed by `workers` loops.
+async function simulate(ratePerSec: number, seconds: number, workers: number, latencyMs: number) {
+  const clock = virtualClock();
+  const pacer: Pacer = createPacer({ now: clock.now, sleep: clock.sleep });
+  let tokens = ratePerSec;
+  let last = 0;
+  let ok = 0;
+  let rejected = 0;
+  let stop = false;
+  const take = () => {
+    tokens = Math.min(ratePerSec, tokens + ((clock.now() - last) / 1000) * ratePerSec);
+    last = clock.now();
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+  const worker = async () => {
+    while (!stop) {
+      const permit = await pacer.acquire();
+      await clock.sleep(latencyMs / 2);
+      const accepted = take();
+      await clock.sleep(latencyMs / 2);
+      if (accepted) {
+        ok++;
+        permit.success();
+      } else {
+        rejected++;
+        permit.rateLimited();
+      }
+    }
+  };
+  for (let i = 0; i < workers; i++) void worker();
+  await clock.runUntil(seconds * 1000);
+  stop = true;
+  return { used: ok / (ratePerSec * seconds), rejectedShare: rejected / (ok + rejected), pacer };
+}
+
+test('AIMD against a 3 writes/s bucket for an hour (virtual): >= 90 % used, < 1 % rejected', async (t) => {
+  const r = await simulate(3, 3600, 8, 400);
+  t.log(`3/s, 1 h, 400 ms latency: used ${(r.used * 100).toFixed(1)} %, rejected ${(r.rejectedShare * 100).toFixed(2)} %`);
+  t.true(r.used >= 0.9);
+  t.true(r.rejectedShare < 0.01);
+});
+
+test('AIMD adapts to other quotas too (virtual)', async (t) => {
+  for (const [rate, secs] of [[5, 600], [10, 300], [2, 1200]] as const) {
+    const r = await simulate(rate, secs, 8, 50);
+    t.log(`${rate}/s: used ${(r.used * 100).toFixed(1)} %, rejected ${(r.rejectedShare * 100).toFixed(2)} %`);
+    t.true(r.used >= 0.9, `${rate}/s used`);
+    t.true(r.rejectedShare < 0.01, `${rate}/s rejected`);
+  }
+});
+
+test('one cut per epoch: rejections of writes sent before a cut do not cut again; Retry-After is honoured', async (t) => {
+  const clock = virtualClock();
+  const p = createPacer({ now: clock.now, sleep: clock.sleep, initialRatePerSec: 4 });
+  const permits: PacerPermit[] = [];
+  const run = (async () => {
+    for (let i = 0; i < 4; i++) permits.push(await p.acquire());
+  })();
+  await clock.runUntil(5000);
+  await run;
+  t.is(permits.length, 4);
+  for (const x of permits) x.rateLimited();
+  t.is(p.stats().cuts, 1);
+  t.true(p.ratePerSec() <= 4 * 0.9 && p.ratePerSec() >= 2);
+  // Retry-After 10 s: the next slot is not before then.
+  const pending = p.acquire();
+  await clock.runUntil(clock.now() + 5000);
+  const next = await pending;
+  next.rateLimited(10_000);
+  const t0 = clock.now();
+  let grantedAt = -1;
+  void p.acquire().then(() => void (grantedAt = clock.now()));
+  await clock.runUntil(t0 + 20_000);
+  t.true(grantedAt - t0 >= 10_000, `granted after ${grantedAt - t0} ms`);
+});
+
+test('acquire rejects when its signal aborts, and the queue moves on', async (t) => {
+  const p = createPacer({ initialRatePerSec: 2 });
+  (await p.acquire()).success();
+  const ac = new AbortController();
+  const waiting = p.acquire(ac.signal);
+  ac.abort(new Error('stop'));
+  await t.throwsAsync(waiting, { message: 'stop' });
+  const ok = await p.acquire();
+  ok.done();
+  t.pass();
+});
+
+test('daily cap: repeated upload rate limits at the pacer floor pause uploads, one warning, probe resumes', async (t) => {
+  let offset = 0;
+  const s = await setup(t, {
+    emulator: { faults: { dailyUploadCapBytes: 1000 } },
+    client: {
+      now: () => Date.now() + offset,
+      pacer: { initialRatePerSec: 50, minRatePerSec: 40, maxRatePerSec: 100 },
+      dailyCap: { consecutive: 3, streakMs: 3_600_000, pauseMs: 3_600_000 },
+    },
+  });
+  const ids = await s.drive.reserveIds(10);
+  const file = await writeRandomFile(s.dir, 'cap.bin', 1000);
+  const up = (i: number) => s.drive.upload({ fileId: ids[i]!, name: `cap-${i}`, parentId: ROOT_ID, localPath: file, appProperties: {}, mode: 'create' });
+  await up(0); // fills today's cap
+  t.is(s.drive.uploadsPausedUntil(), null);
+  const e = await t.throwsAsync<DailyCapError>(up(1));
+  t.true(e instanceof DailyCapError, String(e));
+  t.is(e?.kind, 'daily_cap');
+  const until = s.drive.uploadsPausedUntil();
+  t.truthy(until);
+  t.true(until! > Date.now() + offset + 3_500_000);
+  t.is((e as DailyCapError).resumeAt, until!);
+  t.is(s.emu.stats().rejectedRateLimit, 3);
+
+  // While paused: refused at once, nothing sent.
+  const e2 = await t.throwsAsync(up(2));
+  t.true(e2 instanceof DailyCapError);
+  t.is(s.emu.stats().rejectedRateLimit, 3);
+  // Folders (no content) still work.
+  await s.drive.ensureFolderPath(ROOT_ID, ['still-works']);
+
+  // An hour later, the cap still holds: the probe re-pauses (no second warning).
+  offset = 3_600_001;
+  await t.throwsAsync(up(3), { instanceOf: DailyCapError });
+  t.true(s.drive.uploadsPausedUntil()! > Date.now() + offset);
+  t.is(s.emu.stats().rejectedRateLimit, 4);
+  // Next day (the emulator's cap lifted): the probe succeeds and uploads resume.
+  s.emu.setFaults({ dailyUploadCapBytes: null });
+  offset = 2 * 3_600_002;
+  const ok = await up(4);
+  t.is(ok.file.size, 1000);
+  t.is(s.drive.uploadsPausedUntil(), null);
+  await up(5);
+  const lines = s.log.lines();
+  t.is(lines.filter((l) => l.level === 'warning').length, 1);
+  t.regex(lines.find((l) => l.level === 'warning')?.message ?? '', /daily upload cap reached/);
+  t.is(lines.filter((l) => l.level === 'notice' && /resumed/.test(l.message)).length, 1);
+});
+
+test('pacer against the emulator at 5 writes/s for ~24 s: >= 90 % of the quota, < 1 % rejected', async (t) => {
+  const quota = 5;
+  const s = await setup(t, { emulator: { faults: { writeQuotaPerSec: quota, rateLimitStatus: 403 } }, client: { pacer: {} } });
+  const ids = await s.drive.reserveIds(400);
+  const file = await writeRandomFile(s.dir, 'tiny.bin', 200);
+  const base = s.emu.stats();
+  const started = Date.now();
+  const endAt = started + 24_000;
+  let next = 0;
+  let uploaded = 0;
+  const worker = async () => {
+    while (Date.now() < endAt) {
+      const id = ids[next++];
+      if (!id) break;
+      await s.drive.upload({ fileId: id, name: `w-${id}`, parentId: ROOT_ID, localPath: file, appProperties: {}, mode: 'create' });
+      uploaded++;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  const elapsedS = (Date.now() - started) / 1000;
+  const st = s.emu.stats();
+  const writes = st.writeRequests - base.writeRequests;
+  const rejected = st.rejectedRateLimit - base.rejectedRateLimit;
+  const accepted = writes - rejected;
+  const used = accepted / (quota * elapsedS);
+  const rejectedShare = rejected / writes;
+  t.log(`elapsed ${elapsedS.toFixed(1)} s, writes ${writes}, accepted ${accepted}, rejected ${rejected}`);
+  t.log(`quota used ${(used * 100).toFixed(1)} %, rejected ${(rejectedShare * 100).toFixed(2)} %`);
+  t.is(uploaded, accepted);
+  t.is(s.emu.listFiles().filter((f) => f.name.startsWith('w-')).length, uploaded);
+  t.true(used >= 0.9, `used ${used}`);
+  t.true(rejectedShare < 0.01, `rejected ${rejectedShare}`);
+});
