@@ -23,7 +23,15 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
   // googleapis-common bundles its own google-auth-library copy: same runtime shape, other types.
   type ApiAuth = NonNullable<ConstructorParameters<typeof drive_v3.Drive>[0]['auth']>;
   const api = new drive_v3.Drive({ auth: auth.client as unknown as ApiAuth, rootUrl: endpoint + '/' });
-  const pacer = createPacer({ now, sleep, ...opts.pacer });
+  const pacer = createPacer({
+    now,
+    sleep,
+    onCut: (c) =>
+      log.debug(`Drive write rate limited: pacing writes at ${c.ratePerSec.toFixed(2)}/s`, {
+        estimatePerSec: c.estimatePerSec === null ? null : Number(c.estimatePerSec.toFixed(2)),
+      }),
+    ...opts.pacer,
+  });
   const cap = createDailyCapGuard({ pacer, now, log, ...(opts.dailyCap ? { options: opts.dailyCap } : {}) });
   const call = makeCall(auth);
   const write = makeWrite({ call, pacer, cap, maxRateLimitRetries: opts.maxRateLimitRetries ?? 5 });

@@ -3,7 +3,7 @@ import type { drive_v3 } from '@googleapis/drive';
 import type { Logger } from '../log/index.js';
 import type { DriveAuth } from './auth.js';
 import type { DailyCapGuard } from './daily-cap.js';
-import { classifyDriveError, DriveAuthError, DriveError, RateLimitError } from './errors.js';
+import { classifyDriveError, DriveAuthError, DriveError, RateLimitError, RetryableDriveError } from './errors.js';
 import type { Pacer } from './pacer.js';
 import type { DriveFileInfo } from './types.js';
 
@@ -76,6 +76,8 @@ export function makeWrite(deps: {
         permit = await pacer.acquire(o.signal);
       } catch (e) {
         ticket?.other();
+        // A custom abort reason is still an abort: report it as one.
+        if (o.signal?.aborted) throw new RetryableDriveError('Drive request aborted', { reason: 'aborted' });
         throw classifyDriveError(e);
       }
       try {

@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import type { drive_v3 } from '@googleapis/drive';
 import { FILE_FIELDS, toInfo, type DriveCore } from './core.js';
-import { DriveChecksumError, DriveError, PermanentDriveError, RetryableDriveError } from './errors.js';
+import { DriveChecksumError, DriveError, PermanentDriveError, RateLimitError, RetryableDriveError } from './errors.js';
 import { localError, md5File, sameFile, statLocal } from './local-file.js';
 import type { DriveFileInfo, UploadCheckpoint, UploadRequest, UploadResult } from './types.js';
 
@@ -190,6 +190,20 @@ export function createUploader(core: DriveCore) {
     return { done: true, file: res.data };
   }
 
+  // Chunk PUTs are not paced (not writes), but the daily cap can answer them: keep the guard informed.
+  async function chunkPut(...args: Parameters<typeof put>): Promise<PutAnswer> {
+    const ticket = core.cap.enter();
+    try {
+      const a = await put(...args);
+      ticket.success();
+      return a;
+    } catch (e) {
+      if (e instanceof RateLimitError) throw ticket.rateLimited() ?? e;
+      ticket.other();
+      throw e;
+    }
+  }
+
   /** Where a stored session stands: its offset, a finished file, or gone (404/410 or unusable). */
   async function query(req: UploadRequest, sessionUri: string, size: number): Promise<PutAnswer | 'gone'> {
     try {
@@ -238,7 +252,7 @@ export function createUploader(core: DriveCore) {
         a = await put(req, sessionUri, 0, null, running, counter);
         if (!a.done) a = await putEmpty(req, sessionUri);
       } else {
-        a = await put(req, sessionUri, size, range, running, counter);
+        a = await chunkPut(req, sessionUri, size, range, running, counter);
       }
       if (a.done) {
         const md5 = running && running.at === size ? running.hash.digest('hex') : null;
