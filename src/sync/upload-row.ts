@@ -48,6 +48,8 @@ export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob 
       localPath: local.absPath,
       appProperties: fileAppProperties(row.batch_job_id, row.id),
       mode: row.drive_file_id ? 'update' : 'create',
+      // An id reserved by an earlier attempt may already hold the file: ask before re-sending.
+      maybeExists: !row.drive_file_id && row.reserved_drive_id !== null && !row.resumable_session_uri,
       resume: row.resumable_session_uri ? { sessionUri: row.resumable_session_uri, offset: row.resumable_offset ?? 0 } : null,
       onCheckpoint: async (cp) => {
         if (!(await store.saveCheckpoint(row.id, owner, cp?.sessionUri ?? null, cp?.offset ?? null, cfg.upload.lease_ms))) {
