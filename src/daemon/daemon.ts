@@ -118,7 +118,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
     let metricsServer: { url: string; close(): Promise<void> } | null = null;
     if (cfg.metrics.listen) {
-      const scanMaxAgeMs = 3 * Math.max(60_000, (cron.msToNext() ?? 60_000) * 2);
+      // Unhealthy when three scan intervals pass without a finished scan (at least 3 minutes).
+      const [a, b] = cron.getNextRuns(2);
+      const scanMaxAgeMs = 3 * Math.max(60_000, a && b ? b.getTime() - a.getTime() : 60_000);
       metricsServer = await startMetricsServer({
         listen: cfg.metrics.listen,
         metrics,

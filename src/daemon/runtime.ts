@@ -35,6 +35,7 @@ export function loggerFor(cfg: Readonly<Config>, opts: Pick<RuntimeOptions, 'env
 /** Opens the database (refusing an unmigrated one), the store and the Drive client: the context every pass uses. */
 export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: RuntimeOptions): Promise<Runtime> {
   const now = opts.now ?? Date.now;
+  const metrics = opts.metrics ?? createNoopMetrics();
   const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
   try {
     await assertMigrated(db);
@@ -49,6 +50,7 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       log: log.child({ scope: 'drive' }),
       now,
       random: opts.random ?? Math.random,
+      onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });
     const ctx: SyncContext = {
       config: cfg,
@@ -57,7 +59,7 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       random: opts.random ?? Math.random,
       store,
       drive,
-      metrics: opts.metrics ?? createNoopMetrics(),
+      metrics,
       owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
       jobFolders: new Map(),
     };

@@ -34,7 +34,7 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
   });
   const cap = createDailyCapGuard({ pacer, now, log, ...(opts.dailyCap ? { options: opts.dailyCap } : {}) });
   const call = makeCall(auth);
-  const write = makeWrite({ call, pacer, cap, maxRateLimitRetries: opts.maxRateLimitRetries ?? 5 });
+  const write = makeWrite({ call, pacer, cap, now, maxRateLimitRetries: opts.maxRateLimitRetries ?? 5, ...(opts.onPacerWait ? { onWait: opts.onPacerWait } : {}) });
 
   async function getFile(id: string, signal?: AbortSignal): Promise<DriveFileInfo | null> {
     try {

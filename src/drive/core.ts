@@ -66,14 +66,19 @@ export function makeWrite(deps: {
   pacer: Pacer;
   cap: DailyCapGuard;
   maxRateLimitRetries: number;
+  now: () => number;
+  /** Told how long each write waited for the pacer (metrics). */
+  onWait?: (ms: number) => void;
 }) {
   const { call, pacer, cap } = deps;
   return async function write<T>(fn: () => Promise<T>, o: { contentUpload: boolean; signal?: AbortSignal | undefined }): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       const ticket = o.contentUpload ? cap.enter() : null;
       let permit;
+      const waitFrom = deps.now();
       try {
         permit = await pacer.acquire(o.signal);
+        deps.onWait?.(deps.now() - waitFrom);
       } catch (e) {
         ticket?.other();
         // A custom abort reason is still an abort: report it as one.

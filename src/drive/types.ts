@@ -96,6 +96,8 @@ export interface DriveClientOptions {
   pacer?: Partial<PacerOptions>;
   /** Tuning of the daily-upload-cap detector (see daily-cap.ts). */
   dailyCap?: Partial<DailyCapOptions>;
+  /** Told how long each write waited for the pacer, in ms (metrics). */
+  onPacerWait?: (ms: number) => void;
   /** Local retries of a write Drive answered with a rate limit (after the pacer's wait); default 5. */
   maxRateLimitRetries?: number;
   /** Ids fetched per files.generateIds call (≤ 1000); default 1000. */
