@@ -3,7 +3,7 @@ import { DEFAULT_CONFIG_PATH, loadConfig } from '../config/index.js';
 import { createStore, migrate, migrationStatus, openDatabase, assertMigrated, type JobReport } from '../db/index.js';
 import { createDriveClient } from '../drive/index.js';
 import { createSilentLogger } from '../log/index.js';
-import { startDaemon, syncOnce } from '../daemon/index.js';
+import { driveOptions, startDaemon, syncOnce } from '../daemon/index.js';
 import { runEmulatorCli } from '../emulator/index.js';
 import { parse } from './args.js';
 import { EXIT, UsageError } from './errors.js';
@@ -168,15 +168,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
         problems.push(e instanceof Error ? e.message : String(e));
       }
       try {
-        const drive = await createDriveClient({
-          endpoint: cfg.drive.api_endpoint,
-          auth: cfg.auth,
-          rootFolderId: cfg.drive.root_folder_id,
-          sharedDriveId: cfg.drive.shared_drive_id,
-          resumableThresholdBytes: cfg.upload.resumable_threshold_bytes,
-          chunkSizeBytes: cfg.upload.chunk_size_bytes,
-          log: createSilentLogger(),
-        });
+        const drive = await createDriveClient(driveOptions(cfg, createSilentLogger()));
         const p = await drive.checkAccess();
         if (p.length) problems.push(...p);
         else line(io.stdout, `drive ${cfg.drive.api_endpoint}: token ok, root folder ${cfg.drive.root_folder_id} readable`);

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import type { Config } from '../config/index.js';
 import { assertMigrated, createStore, openDatabase, type Db } from '../db/index.js';
-import { createDriveClient } from '../drive/index.js';
+import { createDriveClient, type DriveClientOptions } from '../drive/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { createNoopMetrics, type Metrics } from '../metrics/index.js';
 import type { SyncContext } from '../sync/index.js';
@@ -32,6 +32,19 @@ export function loggerFor(cfg: Readonly<Config>, opts: Pick<RuntimeOptions, 'env
   });
 }
 
+/** The Drive client's options from the config (shared by the daemon and `check-config`). */
+export function driveOptions(cfg: Readonly<Config>, log: Logger): DriveClientOptions {
+  return {
+    endpoint: cfg.drive.api_endpoint,
+    auth: cfg.auth,
+    rootFolderId: cfg.drive.root_folder_id,
+    sharedDriveId: cfg.drive.shared_drive_id,
+    resumableThresholdBytes: cfg.upload.resumable_threshold_bytes,
+    chunkSizeBytes: cfg.upload.chunk_size_bytes,
+    log,
+  };
+}
+
 /** Opens the database (refusing an unmigrated one), the store and the Drive client: the context every pass uses. */
 export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: RuntimeOptions): Promise<Runtime> {
   const now = opts.now ?? Date.now;
@@ -41,13 +54,7 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
     await assertMigrated(db);
     const store = await createStore(db, { now, finalJobStatuses: cfg.database.final_job_statuses });
     const drive = await createDriveClient({
-      endpoint: cfg.drive.api_endpoint,
-      auth: cfg.auth,
-      rootFolderId: cfg.drive.root_folder_id,
-      sharedDriveId: cfg.drive.shared_drive_id,
-      resumableThresholdBytes: cfg.upload.resumable_threshold_bytes,
-      chunkSizeBytes: cfg.upload.chunk_size_bytes,
-      log: log.child({ scope: 'drive' }),
+      ...driveOptions(cfg, log.child({ scope: 'drive' })),
       now,
       random: opts.random ?? Math.random,
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
