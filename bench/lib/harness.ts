@@ -201,6 +201,9 @@ export interface LoggedRequest {
   /** Set when the response finished (or the socket closed). */
   doneAt?: number;
   status?: number;
+  /** False when the socket closed before the response was complete (reset, client gone). */
+  finished?: boolean;
+  contentRange?: string;
 }
 
 export interface BenchEmulator extends Emulator {
@@ -219,10 +222,13 @@ export async function startBenchEmulator(opts: EmulatorOptions & { logRequests?:
   let emu: BenchEmulator | null = null;
   server.prependListener('request', (req: IncomingMessage, res) => {
     const r: LoggedRequest = { at: Date.now(), method: req.method ?? '', url: req.url ?? '' };
+    const cr = req.headers['content-range'];
+    if (cr) r.contentRange = cr;
     if (log) requests.push(r);
     res.on('close', () => {
       r.doneAt = Date.now();
       r.status = res.statusCode;
+      r.finished = res.writableFinished;
     });
     emu?.onRequest?.(r, req);
   });

@@ -1,0 +1,22 @@
+// Short chaos run inside `npm test`: 150 files, 2 SIGKILLs, the same faults as `npm run chaos`
+// (10 % 5xx, 5 % resets, 429 bursts), the same invariants. Spawns the built CLI (dist/), which
+// `npm test` builds first. CHAOS_SEED=N replays a run.
+import test from 'ava';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../../bench/lib/harness.js';
+import { runChaos } from './chaos.js';
+
+test('chaos (short): SIGKILLs and injected faults lose, duplicate and corrupt nothing', async (t) => {
+  t.timeout(150_000);
+  if (!existsSync(join(repoRoot(), 'dist', 'src', 'cli', 'main.js'))) {
+    t.fail('dist/src/cli/main.js missing: run `npm run build` (npm test does) before this test');
+    return;
+  }
+  const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
+  t.log(`seed ${seed} (replay: CHAOS_SEED=${seed} npx ava test/chaos/chaos.test.ts)`);
+  const r = await runChaos({ seed, files: 150, jobs: 10, kills: 2, daemons: 1, timeoutMs: 120_000, log: (m) => t.log(m) });
+  t.log(JSON.stringify(r.summary));
+  t.deepEqual(r.violations, [], `seed ${seed}`);
+  t.is(r.summary.matchedFiles, 150);
+});

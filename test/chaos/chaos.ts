@@ -1,0 +1,283 @@
+// Chaos run: the real daemon (`run`, child processes) against the emulator (in this process)
+// injecting 5xx, connection resets and 429 bursts, SIGKILLed at random moments and restarted,
+// optionally two daemons on one database at once. Seeded: the same seed gives the same files,
+// fault dice and kill schedule (timing still varies, so the interleaving does too).
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  CLI, MiB, makeWorkspace, pollUntil, rng, spawnNode, startBenchEmulator, stopChild, withDb, ROOT_FOLDER, type Child, type LoggedRequest,
+} from '../../bench/lib/harness.js';
+import { FOLDER_MIME } from '../../src/drive/index.js';
+
+export interface ChaosOptions {
+  seed: number;
+  files: number;
+  jobs: number;
+  kills: number;
+  /** Daemons running at once on the same database. */
+  daemons: 1 | 2;
+  /** Share of files above the resumable threshold. */
+  largeShare?: number;
+  timeoutMs?: number;
+  log?: (msg: string) => void;
+}
+
+export interface ChaosResult {
+  seed: number;
+  violations: string[];
+  summary: Record<string, number | string>;
+}
+
+interface LocalFile {
+  job: string;
+  rel: string;
+  size: number;
+  md5: string;
+  large: boolean;
+}
+
+const THRESHOLD = 1 * MiB;
+const CHUNK = 256 * 1024;
+
+export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
+  const log = o.log ?? (() => undefined);
+  const rand = rng(o.seed);
+  const violations: string[] = [];
+  const started = Date.now();
+  const deadline = started + (o.timeoutMs ?? 15 * 60_000);
+  const jobs = Array.from({ length: o.jobs }, (_, i) => `chaos-${String(i).padStart(2, '0')}`);
+  const emu = await startBenchEmulator({
+    rootFolderId: ROOT_FOLDER,
+    faults: { error5xxRate: 0.1, resetRate: 0.05, burst429: { every: 150, length: 4 }, seed: o.seed },
+  });
+  const ws = await makeWorkspace({
+    prefix: 'bds-chaos-',
+    emulatorUrl: emu.url,
+    jobIds: jobs,
+    config: {
+      watch: { stability_ms: 200 },
+      // Every 5 s: the safety net for files the watcher of a killed daemon never reported.
+      schedule: { scan_cron: '*/5 * * * * *' },
+      drive: { folder_pattern: 'chaos/{job_id}' },
+      upload: {
+        concurrency: 4,
+        resumable_threshold_bytes: THRESHOLD,
+        chunk_size_bytes: CHUNK,
+        // Exactly-once is the point here, not giving up: faults must never exhaust attempts.
+        max_attempts: 1000,
+        backoff_base_ms: 100,
+        backoff_max_ms: 2000,
+        // A killed daemon's rows come back after this.
+        lease_ms: 4000,
+        drain_timeout_ms: 5000,
+      },
+    },
+  });
+  const daemons: (Child | null)[] = [];
+  const killTimes: number[] = [];
+  let restarts = 0;
+  try {
+    // --- files: most small, a few large (a few MiB: several 256 KiB chunks); some in sub-folders.
+    const largeShare = o.largeShare ?? 0.04;
+    const plan: LocalFile[] = [];
+    for (let i = 0; i < o.files; i++) {
+      const job = jobs[i % jobs.length] as string;
+      const large = rand() < largeShare;
+      const size = large ? THRESHOLD + Math.floor(rand() * 3 * MiB) : rand() < 0.02 ? 0 : Math.floor(rand() * 64 * 1024);
+      const rel = rand() < 0.3 ? `pages/p-${i}.bin` : `f-${i}.bin`;
+      plan.push({ job, rel, size, md5: '', large });
+    }
+    const writeOne = (f: LocalFile) => {
+      const p = join(ws.outputDir, f.job, f.rel);
+      mkdirSync(dirname(p), { recursive: true });
+      const data = randomBytes(f.size);
+      f.md5 = createHash('md5').update(data).digest('hex');
+      writeFileSync(p, data);
+    };
+    const upFront = Math.floor(plan.length * 0.6);
+    for (const f of plan.slice(0, upFront)) writeOne(f);
+    let written = upFront;
+    const largeBytes = plan.filter((f) => f.large).reduce((n, f) => n + f.size, 0);
+    log(`seed ${o.seed}: ${plan.length} files (${plan.filter((f) => f.large).length} large, ${(largeBytes / MiB).toFixed(1)} MiB) in ${jobs.length} jobs; ${o.daemons} daemon(s), ${o.kills} SIGKILLs; faults 10 % 5xx, 5 % resets, 4×429 every 150 requests`);
+
+    const start = (i: number) => {
+      daemons[i] = spawnNode([CLI(), 'run', '--config', ws.configPath]);
+    };
+    for (let i = 0; i < o.daemons; i++) start(i);
+
+    // --- kills at random moments; the rest of the files arrive meanwhile (watcher path).
+    for (let k = 0; k < o.kills; k++) {
+      const waitMs = 1000 + Math.floor(rand() * 3000);
+      const batch = Math.ceil((plan.length - upFront) / Math.max(1, o.kills));
+      const t0 = Date.now();
+      for (const f of plan.slice(written, written + batch)) writeOne(f);
+      written = Math.min(plan.length, written + batch);
+      await new Promise((r) => setTimeout(r, Math.max(0, waitMs - (Date.now() - t0))));
+      const victim = Math.floor(rand() * o.daemons);
+      const d = daemons[victim];
+      if (d) {
+        d.kill('SIGKILL');
+        await d.exited;
+        killTimes.push(Date.now());
+      }
+      start(victim);
+      restarts++;
+      log(`kill ${k + 1}/${o.kills}: daemon ${victim} SIGKILLed after ${waitMs} ms and restarted`);
+    }
+    for (const f of plan.slice(written)) writeOne(f);
+    written = plan.length;
+
+    // --- wait for the end state: every local file has an uploaded row.
+    const counts = async () =>
+      withDb(ws.dbPath, (db) => db.all<{ s: string; n: number }[]>('SELECT upload_status AS s, count(*) AS n FROM batch_file_drive_metadata GROUP BY upload_status'));
+    let last = '';
+    try {
+      await pollUntil(
+        async () => {
+          for (let i = 0; i < daemons.length; i++) {
+            const d = daemons[i];
+            if (d && d.proc.exitCode !== null) {
+              violations.push(`daemon ${i} exited on its own (${d.proc.exitCode}): ${d.output().slice(-500)}`);
+              start(i);
+            }
+          }
+          const c = await counts();
+          last = JSON.stringify(c);
+          const up = c.find((r) => r.s === 'uploaded')?.n ?? 0;
+          const total = c.reduce((n, r) => n + r.n, 0);
+          return up === plan.length && total === plan.length;
+        },
+        { timeoutMs: Math.max(10_000, deadline - Date.now()), intervalMs: 500, what: 'every file uploaded' },
+      );
+    } catch (e) {
+      violations.push(`not finished in time: rows ${last} for ${plan.length} files`);
+    }
+    for (const d of daemons) if (d) await stopChild(d, 15_000);
+
+    // --- invariants
+    const rows = await withDb(ws.dbPath, (db) =>
+      db.all<{ id: number; batch_job_id: string; original_filename: string; upload_status: string; drive_file_id: string | null; local_md5: string | null; attempts: number }[]>(
+        'SELECT id, batch_job_id, original_filename, upload_status, drive_file_id, local_md5, attempts FROM batch_file_drive_metadata',
+      ),
+    );
+    const byKey = new Map(rows.map((r) => [`${r.batch_job_id}/${r.original_filename}`, r]));
+    const notUploaded = rows.filter((r) => r.upload_status !== 'uploaded');
+    if (notUploaded.length) violations.push(`${notUploaded.length} rows not uploaded: ${notUploaded.slice(0, 5).map((r) => `${r.batch_job_id}/${r.original_filename}=${r.upload_status}`).join(', ')}`);
+    if (rows.length !== plan.length) violations.push(`${rows.length} rows for ${plan.length} local files`);
+
+    const items = emu.listFiles().filter((f) => !f.trashed);
+    const folders = items.filter((f) => f.mimeType === FOLDER_MIME);
+    const files = items.filter((f) => f.mimeType !== FOLDER_MIME);
+    const childFolders = new Map<string, typeof folders>();
+    for (const f of folders) {
+      const key = `${f.parents[0] ?? ''}\u0000${f.name}`;
+      childFolders.set(key, [...(childFolders.get(key) ?? []), f]);
+    }
+    for (const [key, list] of childFolders) if (list.length > 1) violations.push(`duplicate folder ${key.replace('\u0000', '/')}: ${list.length} copies`);
+    const folderId = (parent: string, name: string) => childFolders.get(`${parent}\u0000${name}`)?.[0]?.id;
+    const filesByParentName = new Map<string, typeof files>();
+    for (const f of files) {
+      const key = `${f.parents[0] ?? ''}\u0000${f.name}`;
+      filesByParentName.set(key, [...(filesByParentName.get(key) ?? []), f]);
+    }
+    let matched = 0;
+    for (const f of plan) {
+      const segs = ['chaos', f.job, ...f.rel.split('/').slice(0, -1)];
+      let parent: string | undefined = ROOT_FOLDER;
+      for (const s of segs) parent = parent === undefined ? undefined : folderId(parent, s);
+      const name = f.rel.split('/').pop() as string;
+      const found = parent === undefined ? [] : (filesByParentName.get(`${parent}\u0000${name}`) ?? []);
+      const where = `${f.job}/${f.rel}`;
+      if (found.length !== 1) {
+        violations.push(`${where}: ${found.length} Drive files in its folder (expected exactly 1)`);
+        continue;
+      }
+      const d = found[0]!;
+      if (d.md5Checksum !== f.md5 || d.size !== f.size) violations.push(`${where}: Drive md5/size ${d.md5Checksum}/${d.size} ≠ local ${f.md5}/${f.size}`);
+      const row = byKey.get(where);
+      if (row && row.drive_file_id !== d.id) violations.push(`${where}: row says Drive id ${row.drive_file_id}, Drive has ${d.id}`);
+      if (row && row.local_md5 !== null && row.local_md5 !== f.md5) violations.push(`${where}: row md5 ${row.local_md5} ≠ local ${f.md5}`);
+      matched++;
+    }
+    if (files.length !== plan.length) violations.push(`Drive holds ${files.length} files (not trashed) for ${plan.length} local files`);
+
+    // --- bytes re-sent
+    const s = emu.stats();
+    const allBytes = plan.reduce((n, f) => n + f.size, 0);
+    const resentAll = s.bytesReceived - allBytes;
+    const resumable = resentLarge(emu.requests, killTimes);
+    const summary: Record<string, number | string> = {
+      seed: o.seed,
+      files: plan.length,
+      largeFiles: plan.filter((f) => f.large).length,
+      largeBytes,
+      daemons: o.daemons,
+      kills: killTimes.length,
+      restarts,
+      seconds: Math.round((Date.now() - started) / 1000),
+      driveRequests: s.driveRequests,
+      injected5xx: s.injected5xx,
+      resets: s.resets,
+      rejectedRateLimit: s.rejectedRateLimit,
+      maxAttempts: Math.max(0, ...rows.map((r) => r.attempts)),
+      matchedFiles: matched,
+      bytesReceived: s.bytesReceived,
+      resentAllCauses: resentAll,
+      resentAllCausesPerLargeBytes: Number((resentAll / Math.max(1, largeBytes)).toFixed(5)),
+      largeChunkBytesInterruptedNearKill: resumable.nearKill,
+      largeChunkBytesInterruptedOther: resumable.other,
+      largeChunkBytesDuplicated: resumable.duplicated,
+      resentLargeByKillsPerLargeBytes: Number(((resumable.nearKill + resumable.duplicated) / Math.max(1, largeBytes)).toFixed(5)),
+    };
+    // Kills may cost at most the chunk in flight of each large upload: < 1 % of the large bytes.
+    if (summary.resentLargeByKillsPerLargeBytes as number >= 0.01) {
+      violations.push(`large-file bytes re-sent after kills ${(((summary.resentLargeByKillsPerLargeBytes as number) * 100).toFixed(2))} % of large bytes (limit 1 %)`);
+    }
+    return { seed: o.seed, violations, summary };
+  } finally {
+    for (const d of daemons) if (d) d.kill('SIGKILL');
+    await Promise.all(daemons.map((d) => d?.exited));
+    await emu.close();
+    if (violations.length === 0) ws.remove();
+    else log(`work dir kept for inspection: ${ws.dir}`);
+  }
+}
+
+/**
+ * Large-file (resumable) bytes sent more than once, from the emulator's request log:
+ * chunk PUTs whose connection died mid-body (the emulator drops a partial chunk; counted at
+ * their full Content-Range length, an upper bound), split by whether they ended within 2 s
+ * after a SIGKILL; plus completed chunks that covered bytes the session already had.
+ */
+function resentLarge(reqs: LoggedRequest[], killTimes: number[]): { nearKill: number; other: number; duplicated: number } {
+  let nearKill = 0;
+  let other = 0;
+  let duplicated = 0;
+  const have = new Map<string, number>();
+  for (const r of reqs) {
+    if (r.method !== 'PUT' || !r.url.includes('upload_id=') || !r.contentRange) continue;
+    const m = /bytes (\d+)-(\d+)\//.exec(r.contentRange);
+    if (!m) continue; // status query
+    const a = Number(m[1]);
+    const b = Number(m[2]);
+    const id = /upload_id=([^&]+)/.exec(r.url)?.[1] ?? '';
+    if (r.finished === false) {
+      const end = r.doneAt ?? r.at;
+      if (killTimes.some((k) => end >= k - 2000 && end <= k + 2000)) nearKill += b - a + 1;
+      else other += b - a + 1;
+      continue;
+    }
+    if (r.status === 308 || r.status === 200 || r.status === 201) {
+      const h = have.get(id) ?? 0;
+      if (a < h) duplicated += Math.min(b + 1, h) - a;
+      have.set(id, Math.max(h, b + 1));
+    }
+  }
+  return { nearKill, other, duplicated };
+}
+
+/** For the CLI: read the md5 of a file (debugging aid). */
+export function md5Of(path: string): string {
+  return createHash('md5').update(readFileSync(path)).digest('hex');
+}
