@@ -63,9 +63,12 @@ test('a batch-system row naming ../../etc/passwd and a symlink out of the job di
 });
 
 test('run: a file deleted after it was detected ends with a clear error; the daemon keeps going', async (t) => {
-  const e = await setupE2E(t, { stabilityMs: 200, maxAttempts: 2, backoffBaseMs: 50, backoffMaxMs: 100 });
+  const e = await setupE2E(t, { logLevel: 'debug', stabilityMs: 200, maxAttempts: 2, backoffBaseMs: 50, backoffMaxMs: 100 });
   await e.addJob('gone');
+  // The job directory exists before the watcher starts: this test is about the deletion only.
+  e.writeFile('gone', 'first.txt', 'first');
   const d = await e.startedDaemon();
+  await d.waitForLog((l: LogLine) => l.json?.message === 'uploaded' && l.json.file === 'first.txt', 10_000);
   // Recorded as a row first (what the watcher would do), the file vanishes before the upload.
   const p = e.writeFile('gone', 'ghost.txt', 'here for a moment');
   await e.sql("INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status) VALUES ('gone', 'ghost.txt', 'pending')");
@@ -79,7 +82,7 @@ test('run: a file deleted after it was detected ends with a clear error; the dae
   }, 15_000, 'the ghost row to carry an error');
   t.true(ghost.upload_status === 'failed' || ghost.upload_status === 'pending', ghost.upload_status);
   t.regex(ghost.upload_error ?? '', /not found|deleted/i);
-  t.deepEqual(e.driveFiles().map((f) => f.name), ['real.txt']);
+  t.deepEqual(e.driveFiles().map((f) => f.name).sort(), ['first.txt', 'real.txt']);
   t.is(d.child.exitCode, null, 'still running');
   // And afterwards it still picks up new work.
   const from = d.mark();
