@@ -1,5 +1,5 @@
 import type { SyncContext } from '../sync/index.js';
-import { drainDue } from '../sync/index.js';
+import { drainDue, uploadsPausedUntil } from '../sync/index.js';
 
 export interface ReconcileLoop {
   /** Run a pass as soon as possible (coalesced: many nudges during a pass cause one more pass). */
@@ -36,10 +36,10 @@ export function startReconcileLoop(opts: LoopOptions): ReconcileLoop {
         failures = 0;
         opts.onProgress();
         const next = await ctx.store.nextDueAt();
-        const paused = ctx.drive.uploadsPausedUntil();
+        const paused = uploadsPausedUntil(ctx);
         const t = ctx.now();
         waitMs = next === null ? opts.maxIdleMs : Math.max(0, next - t);
-        if (paused !== null && paused > t) waitMs = Math.max(waitMs, paused - t);
+        if (paused !== null) waitMs = Math.max(waitMs, paused - t);
       } catch (e) {
         // A database hiccup must not end the daemon: log, back off, try again.
         failures++;

@@ -6,7 +6,7 @@ import { assertMigrated, createStore, openDatabase, type Db } from '../db/index.
 import { createDriveClient, type DriveClientOptions } from '../drive/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { createNoopMetrics, type Metrics } from '../metrics/index.js';
-import type { SyncContext } from '../sync/index.js';
+import { createAccountPause, type SyncContext } from '../sync/index.js';
 
 export interface RuntimeOptions {
   env: NodeJS.ProcessEnv;
@@ -69,6 +69,7 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       metrics,
       owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
       jobFolders: new Map(),
+      authPause: createAccountPause({ baseMs: Math.max(cfg.upload.backoff_base_ms, 1000), maxMs: cfg.upload.backoff_max_ms }),
     };
     return { ctx, db, close: () => db.close() };
   } catch (e) {

@@ -3,6 +3,7 @@ import type { DriveClient } from '../drive/index.js';
 import type { UploadStore } from '../db/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
+import type { AccountPause } from './account-pause.js';
 
 /** Everything a sync pass needs, passed explicitly (no singletons). */
 export interface SyncContext {
@@ -18,6 +19,17 @@ export interface SyncContext {
   readonly owner: string;
   /** Job folder look-ups in flight, so concurrent rows of one job share one. */
   readonly jobFolders: Map<string, Promise<string>>;
+  /** Uploads paused for the account after an auth failure. */
+  readonly authPause: AccountPause;
+}
+
+/** When uploads may resume: the later of Drive's daily-cap pause and our auth pause; null when not paused. */
+export function uploadsPausedUntil(ctx: SyncContext): number | null {
+  const t = ctx.now();
+  const a = ctx.drive.uploadsPausedUntil();
+  const b = ctx.authPause.until(t);
+  const v = Math.max(a !== null && a > t ? a : 0, b ?? 0);
+  return v > 0 ? v : null;
 }
 
 export const folderUrl = (id: string) => `https://drive.google.com/drive/folders/${id}`;

@@ -1,4 +1,5 @@
-export { type SyncContext, folderUrl, fileUrl, previewUrl } from './context.js';
+export { type SyncContext, folderUrl, fileUrl, previewUrl, uploadsPausedUntil } from './context.js';
+export { createAccountPause, type AccountPause } from './account-pause.js';
 export { scanJobs, onFileReady, recomputeJob, type ScanSummary } from './discover.js';
 export { drainDue, type DrainSummary, type DrainSignals } from './reconciler.js';
 export { uploadRow, type RowResult } from './upload-row.js';

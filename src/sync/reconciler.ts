@@ -1,5 +1,5 @@
 import type { EnabledJob, FileRow } from '../db/index.js';
-import type { SyncContext } from './context.js';
+import { uploadsPausedUntil, type SyncContext } from './context.js';
 import { recomputeJob } from './discover.js';
 import { uploadRow, type RowResult } from './upload-row.js';
 
@@ -53,9 +53,9 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
   };
   let exhausted = false;
   while (!signals.stopClaiming.aborted) {
-    const paused = ctx.drive.uploadsPausedUntil();
+    const paused = uploadsPausedUntil(ctx);
     const free = ctx.config.upload.concurrency - inflight.size;
-    if (!exhausted && free > 0 && !(paused && paused > ctx.now())) {
+    if (!exhausted && free > 0 && paused === null) {
       const rows = await ctx.store.claimDue(ctx.owner, free, ctx.config.upload.lease_ms, signals.jobId);
       if (rows.length < free) exhausted = true;
       for (const row of rows) {

@@ -4,7 +4,7 @@ import { retryDelayMs } from '../drive/index.js';
 import type { EnabledJob, FileRow } from '../db/index.js';
 import { resolveJobFile, LocalFileError } from '../watch/index.js';
 import { fileAppProperties } from './app-properties.js';
-import { fileUrl, previewUrl, type SyncContext } from './context.js';
+import { fileUrl, previewUrl, uploadsPausedUntil, type SyncContext } from './context.js';
 import { ensureJobFolder, ensureParentFolder } from './folders.js';
 import { decide } from './outcome.js';
 
@@ -67,6 +67,7 @@ export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob 
       md5: res.md5,
     });
     if (!ok) return lostLease(ctx, row);
+    ctx.authPause.succeeded();
     const ms = ctx.now() - started;
     ctx.metrics.uploadOutcome('uploaded', 'ok', res.bytesSent, ms);
     log.info('uploaded', {
@@ -96,11 +97,14 @@ export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob 
       return 'retry';
     }
     if (d.action === 'pause') {
-      const pausedUntil = ctx.drive.uploadsPausedUntil();
+      let logIt = false;
+      if (d.reason.startsWith('auth')) logIt = ctx.authPause.authFailed(ctx.now()).first;
+      const pausedUntil = uploadsPausedUntil(ctx);
       const next = pausedUntil ?? ctx.now() + retryDelayMs(row.attempts, { baseMs: cfg.upload.backoff_base_ms, maxMs: cfg.upload.backoff_max_ms }, ctx.random, d.retryAfterMs);
       await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: next, refund: true });
       ctx.metrics.uploadOutcome('retry', d.reason, 0, ms);
-      (d.reason.startsWith('auth') ? log.error : log.debug)('upload waiting for Drive', { ...errMeta, retry_in_ms: next - ctx.now() });
+      if (logIt) log.error('Drive refused our credentials: uploads paused for the account', { ...errMeta, resume_in_ms: next - ctx.now() });
+      else log.debug('upload waiting for Drive', { ...errMeta, retry_in_ms: next - ctx.now() });
       return 'paused';
     }
     if (d.action === 'retry' && row.attempts < cfg.upload.max_attempts) {
