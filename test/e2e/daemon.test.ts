@@ -56,7 +56,7 @@ test('run: a file modified after upload becomes a new revision of the same Drive
   t.is(second?.local_md5, md5('version two, longer'));
   const files = e.driveFiles();
   t.is(files.length, 1, 'still one file');
-  t.is(files[0]?.id, id);
+  t.is(files[0]?.id, id ?? undefined);
   t.is(files[0]?.md5Checksum, md5('version two, longer'));
   t.true((files[0]?.version ?? 0) > 1, 'a new revision');
   d.kill('SIGTERM');

@@ -29,8 +29,8 @@ test('sync --once uploads every file of the enabled jobs into their folders, lea
   await assertExactlyOnce(t, e, files, (job) => `batch/${day}/${job}`);
   for (const row of await e.rows()) {
     t.regex(row.drive_file_url ?? '', FILE_URL);
-    t.is(FILE_URL.exec(row.drive_file_url ?? '')?.[1], row.drive_file_id);
-    t.is(PREVIEW_URL.exec(row.preview_url ?? '')?.[1], row.drive_file_id);
+    t.is(FILE_URL.exec(row.drive_file_url ?? '')?.[1], row.drive_file_id ?? undefined);
+    t.is(PREVIEW_URL.exec(row.preview_url ?? '')?.[1], row.drive_file_id ?? undefined);
     t.is(row.upload_error, null);
     const f = files.find((x) => x.job === row.batch_job_id && x.rel === row.original_filename);
     t.is(row.local_md5, f ? md5(f.content) : 'no such file');
