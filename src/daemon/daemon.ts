@@ -95,6 +95,23 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return scanning;
     };
 
+    // New directories: re-walk their job once writes there have had time to settle.
+    const dirScans = new Map<string, NodeJS.Timeout>();
+    releasers.push(() => dirScans.forEach((tm) => clearTimeout(tm)));
+    const onDir = (jobId: string) => {
+      clearTimeout(dirScans.get(jobId));
+      dirScans.set(
+        jobId,
+        setTimeout(() => {
+          dirScans.delete(jobId);
+          if (stopClaiming.signal.aborted) return;
+          isEnabled(jobId)
+            .then((on) => (on ? scanJobs(ctx, { jobId, signal: stopClaiming.signal }).then(() => loop.nudge()) : undefined))
+            .catch((e: unknown) => log.warning('job scan failed', { job: jobId, error: e instanceof Error ? e.message : String(e) }));
+        }, cfg.watch.stability_ms + 250),
+      );
+    };
+
     let watcher: Watcher | null = null;
     if (cfg.watch.enabled) {
       watcher = createWatcher({
@@ -102,6 +119,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         stabilityMs: cfg.watch.stability_ms,
         ignore: cfg.watch.ignore,
         log,
+        onDir,
         onFile: (f) => {
           onFileReady(ctx, f, isEnabled)
             .then((work) => work && loop.nudge())

@@ -19,7 +19,7 @@ export interface ScanSummary {
  * directory for files missed while the daemon was down, and recompute its status. Unchanged
  * files cost one in-memory comparison: no Drive request, no database write.
  */
-export async function scanJobs(ctx: SyncContext, opts: { jobId?: string; signal?: AbortSignal } = {}): Promise<ScanSummary> {
+export async function scanJobs(ctx: SyncContext, opts: { jobId?: string | undefined; signal?: AbortSignal } = {}): Promise<ScanSummary> {
   const started = ctx.now();
   const ignored = createIgnoreMatcher(ctx.config.watch.ignore);
   const jobs = await ctx.store.listEnabledJobs(opts.jobId);
@@ -48,8 +48,10 @@ export async function scanJobs(ctx: SyncContext, opts: { jobId?: string; signal?
     await recomputeJob(ctx, job.jobId);
   }
   sum.ms = ctx.now() - started;
-  ctx.metrics.scanCompleted(ctx.now());
-  ctx.log.info('scan done', { ...sum });
+  if (opts.jobId === undefined) {
+    ctx.metrics.scanCompleted(ctx.now());
+    ctx.log.info('scan done', { ...sum });
+  } else ctx.log.debug('job scan done', { job: opts.jobId, ...sum });
   return sum;
 }
 

@@ -18,6 +18,8 @@ export interface WatcherOptions {
   ignore: readonly string[];
   log: Logger;
   onFile: (f: FileReady) => void;
+  /** A directory appeared inside job `jobId` (or the job directory itself). */
+  onDir?: (jobId: string) => void;
   /** Polling instead of inotify (network file systems). */
   usePolling?: boolean;
 }
@@ -56,6 +58,14 @@ export function createWatcher(opts: WatcherOptions): Watcher {
     opts.onFile({ jobId: rel.slice(0, slash), relPath: rel.slice(slash + 1), size: stats?.size ?? -1, mtimeMs: stats?.mtimeMs ?? 0 });
   };
   w.on('add', report);
+  // Files written into a directory in the instant before its own watch is set up can be missed
+  // by inotify; the caller re-walks that job once the directory has settled.
+  w.on('addDir', (p: string) => {
+    const rel = toRel(p);
+    if (rel === '' || rel.startsWith('..')) return;
+    const slash = rel.indexOf('/');
+    opts.onDir?.(slash < 0 ? rel : rel.slice(0, slash));
+  });
   w.on('change', report);
   w.on('error', (e: unknown) => opts.log.warning('watcher error', { error: e instanceof Error ? e.message : String(e) }));
   const ready = new Promise<void>((resolve) => w.once('ready', () => resolve()));
