@@ -81,9 +81,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     };
 
     let scanning: Promise<void> | null = null;
+    let scans = 0;
     const scan = (): Promise<void> => {
-      // Overlapping cron ticks share the scan in progress.
-      scanning ??= scanJobs(ctx, { signal: stopClaiming.signal })
+      // Overlapping cron ticks share the scan in progress. The first scan walks every job.
+      scanning ??= scanJobs(ctx, { signal: stopClaiming.signal, skipCompleted: scans++ > 0 })
         .then(() => {
           enabledCache.clear();
           loop.nudge();

@@ -19,10 +19,16 @@ export interface ScanSummary {
  * directory for files missed while the daemon was down, and recompute its status. Unchanged
  * files cost one in-memory comparison: no Drive request, no database write.
  */
-export async function scanJobs(ctx: SyncContext, opts: { jobId?: string | undefined; signal?: AbortSignal } = {}): Promise<ScanSummary> {
+export async function scanJobs(
+  ctx: SyncContext,
+  opts: { jobId?: string | undefined; signal?: AbortSignal; skipCompleted?: boolean } = {},
+): Promise<ScanSummary> {
   const started = ctx.now();
   const ignored = createIgnoreMatcher(ctx.config.watch.ignore);
-  const jobs = await ctx.store.listEnabledJobs(opts.jobId);
+  // Scheduled scans skip jobs already `completed` (finished, every file uploaded): their
+  // directories do not change, and a year of them would make every scan slower. The start-up
+  // scan and `sync --once` walk them all; the watcher still reports changes in them.
+  const jobs = (await ctx.store.listEnabledJobs(opts.jobId)).filter((j) => !(opts.skipCompleted && j.row.drive_upload_status === 'completed'));
   const sum: ScanSummary = { jobs: jobs.length, files: 0, inserted: 0, changed: 0, unchanged: 0, ms: 0 };
   for (const job of jobs) {
     if (opts.signal?.aborted) break;
