@@ -46,9 +46,11 @@ export function createWatcher(opts: WatcherOptions): Watcher {
     ignored: (p: string, stats?: Stats) => {
       const rel = toRel(p);
       if (rel === '' || rel.startsWith('..')) return false;
+      const slash = rel.indexOf('/');
       // Only directories and files inside a job directory matter.
-      if (stats?.isFile() && !rel.includes('/')) return true;
-      return ignored(rel);
+      if (slash < 0) return stats?.isFile() ?? false;
+      // Patterns are relative to the job directory, as in the scans' walkJobDir.
+      return ignored(rel.slice(slash + 1));
     },
   });
   const report = (p: string, stats?: Stats) => {
