@@ -8,8 +8,16 @@ export function fitAppProperty(key: string, value: string): string {
   const room = MAX_BYTES - Buffer.byteLength(key, 'utf8');
   if (Buffer.byteLength(value, 'utf8') <= room) return value;
   const hash = createHash('sha256').update(value).digest('hex').slice(0, 16);
-  let prefix = value;
-  while (Buffer.byteLength(prefix, 'utf8') > room - hash.length - 1) prefix = prefix.slice(0, -1);
+  // Whole code points only: a lone surrogate would reach Drive as U+FFFD.
+  const limit = room - hash.length - 1;
+  let prefix = '';
+  let used = 0;
+  for (const ch of value) {
+    const n = Buffer.byteLength(ch, 'utf8');
+    if (used + n > limit) break;
+    prefix += ch;
+    used += n;
+  }
   return `${prefix}~${hash}`;
 }
 
