@@ -65,13 +65,14 @@ async function openBody(
   return tap;
 }
 
-function linkedAbort(signal: AbortSignal | undefined): AbortController {
+// The caller's signal lives as long as the daemon: unlink() must run when the request is over,
+// or every multipart upload and chunk PUT leaves a listener on it for good.
+function linkedAbort(signal: AbortSignal | undefined): AbortController & { unlink(): void } {
   const ac = new AbortController();
-  if (signal) {
-    if (signal.aborted) ac.abort(signal.reason);
-    else signal.addEventListener('abort', () => ac.abort(signal.reason), { once: true });
-  }
-  return ac;
+  const onAbort = () => ac.abort(signal?.reason);
+  if (signal?.aborted) ac.abort(signal.reason);
+  else signal?.addEventListener('abort', onAbort, { once: true });
+  return Object.assign(ac, { unlink: () => signal?.removeEventListener('abort', onAbort) });
 }
 
 export function createUploader(core: DriveCore) {
@@ -93,7 +94,10 @@ export function createUploader(core: DriveCore) {
         running = { hash: createHash('md5'), at: 0 };
         const ac = linkedAbort(req.signal);
         // A read error must end the request: the generated client's multipart pipe would not.
-        const body = await openBody(req.localPath, 0, Math.max(0, st.size - 1), running, counter, (e) => ac.abort(e));
+        const body = await openBody(req.localPath, 0, Math.max(0, st.size - 1), running, counter, (e) => ac.abort(e)).catch((e: unknown) => {
+          ac.unlink();
+          throw e;
+        });
         try {
           const media = { mimeType: req.mimeType ?? 'application/octet-stream', body };
           const opts = { retry: false, signal: ac.signal };
@@ -108,6 +112,7 @@ export function createUploader(core: DriveCore) {
             opts,
           );
         } finally {
+          ac.unlink();
           body.destroy();
         }
       },
@@ -164,7 +169,12 @@ export function createUploader(core: DriveCore) {
   ): Promise<PutAnswer> {
     const res = await core.call(async () => {
       const ac = linkedAbort(req.signal);
-      const body = range ? await openBody(req.localPath, range.start, range.end, running, counter, (e) => ac.abort(e)) : undefined;
+      const body = range
+        ? await openBody(req.localPath, range.start, range.end, running, counter, (e) => ac.abort(e)).catch((e: unknown) => {
+            ac.unlink();
+            throw e;
+          })
+        : undefined;
       try {
         return await core.auth.client.request<drive_v3.Schema$File>({
           url: sessionUri,
@@ -180,6 +190,7 @@ export function createUploader(core: DriveCore) {
           signal: ac.signal,
         });
       } finally {
+        ac.unlink();
         body?.destroy();
       }
     });
