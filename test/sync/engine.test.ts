@@ -1,0 +1,130 @@
+// uploadRow / drainDue / scanJobs against a real temp database and the real emulator, in process.
+import { getEventListeners } from 'node:events';
+import test from 'ava';
+import type { DriveClient } from '../../src/drive/index.js';
+import { drainDue, scanJobs, uploadRow, type SyncContext } from '../../src/sync/index.js';
+import { driveFiles, never, setupSync } from './fixtures.js';
+
+const signals = { stopClaiming: never, abortUploads: never };
+
+test('a row whose file was modified within stability_ms goes back to pending without burning an attempt, due when the file is quiet', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'busy', enabled: true }], watch: { stability_ms: 2000 } });
+  const mtime = Math.floor(s.now()) - 100;
+  s.writeFile('busy', 'growing.bin', 'still being written', mtime);
+  const { store } = s.rt.ctx;
+  t.is(await store.upsertFile('busy', 'growing.bin', { size: 19, mtimeMs: mtime }), 'inserted');
+  const [row] = await store.claimDue(s.rt.ctx.owner, 10, 60_000);
+  t.truthy(row);
+  t.is(row?.attempts, 1, 'claiming counts an attempt');
+  const r = await uploadRow(s.rt.ctx, row!, (await store.listEnabledJobs('busy'))[0], never);
+  t.is(r, 'paused');
+  const after = await s.row(row!.id);
+  t.is(after.upload_status, 'pending');
+  t.is(after.attempts, 0, 'the attempt is refunded');
+  t.is(after.lease_owner, null);
+  const next = Number(after.next_attempt_at);
+  t.true(next >= mtime + 2000 && next <= mtime + 2000 + 100, `next_attempt_at ${next - mtime} ms after mtime (expected stability_ms 2000)`);
+  t.is(s.emu.stats().driveRequests, 0, 'nothing sent to Drive');
+
+  // Not due yet: a drain leaves it alone.
+  t.like(await drainDue(s.rt.ctx, signals), { uploaded: 0, failed: 0, retried: 0, paused: 0 });
+  t.is((await s.row(row!.id)).attempts, 0);
+  // Once the file has been quiet for stability_ms, it uploads on the first attempt.
+  s.advance(2200);
+  t.like(await drainDue(s.rt.ctx, signals), { uploaded: 1, failed: 0 });
+  t.like(await s.row(row!.id), { upload_status: 'uploaded', attempts: 1 });
+  t.deepEqual(driveFiles(s.emu).map((f) => f.name), ['growing.bin']);
+});
+
+test('rows of a job that is not Drive-enabled are never claimed', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'off', enabled: false }, { job_id: 'on', enabled: true }, 'never-asked'] });
+  s.writeFile('off', 'a.txt', 'off');
+  s.writeFile('on', 'a.txt', 'on');
+  s.writeFile('never-asked', 'a.txt', 'null flag');
+  const { store } = s.rt.ctx;
+  for (const j of ['off', 'on', 'never-asked']) await store.upsertFile(j, 'a.txt', { size: 2, mtimeMs: 0 });
+  t.deepEqual((await store.claimDue('someone', 10, 60_000, 'off')).map((r) => r.id), [], 'not even when asked for by job');
+  const sum = await drainDue(s.rt.ctx, signals);
+  t.like(sum, { uploaded: 1, failed: 0 });
+  const rows = await s.rows();
+  const by = (j: string) => rows.find((r) => r.batch_job_id === j);
+  t.like(by('on'), { upload_status: 'uploaded' });
+  for (const j of ['off', 'never-asked']) t.like(by(j), { upload_status: 'pending', attempts: 0, lease_owner: null }, j);
+  t.is(driveFiles(s.emu).length, 1);
+  t.is(await store.countDue(), 0, 'disabled rows are not counted as due either');
+});
+
+test('drainDue with upload.concurrency 2 never has more than 2 uploads (or Drive requests) in flight', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'cc', enabled: true }], upload: { concurrency: 2 }, faults: { latencyMs: 60 } });
+  const n = 8;
+  for (let i = 0; i < n; i++) {
+    s.writeFile('cc', `f-${i}.txt`, `file ${i}`);
+    await s.rt.ctx.store.upsertFile('cc', `f-${i}.txt`, { size: 6, mtimeMs: 0 });
+  }
+  let inflight = 0;
+  let peak = 0;
+  const base = s.rt.ctx.drive;
+  const drive: DriveClient = {
+    ...base,
+    upload: async (req) => {
+      inflight++;
+      peak = Math.max(peak, inflight);
+      try {
+        return await base.upload(req);
+      } finally {
+        inflight--;
+      }
+    },
+  };
+  const ctx: SyncContext = { ...s.rt.ctx, drive };
+  t.like(await drainDue(ctx, signals), { uploaded: n, failed: 0 });
+  t.is(peak, 2, 'two workers, both used');
+  const stats = s.emu.stats();
+  t.true(stats.peakConcurrentRequests <= 2, `emulator saw ${stats.peakConcurrentRequests} concurrent requests`);
+  t.is(driveFiles(s.emu).length, n);
+});
+
+test('scanJobs on an unchanged tree writes nothing and asks Drive nothing', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'scan-a', enabled: true, status: 'completed' }, { job_id: 'scan-b', enabled: true }] });
+  s.writeFile('scan-a', 'a.txt', 'a');
+  s.writeFile('scan-a', 'pages/p-1.png', 'p1');
+  s.writeFile('scan-b', 'b.txt', 'b');
+  s.writeFile('scan-b', 'draft.tmp', 'ignored');
+  const first = await scanJobs(s.rt.ctx);
+  t.like(first, { jobs: 2, files: 3, inserted: 3 });
+  t.like(await drainDue(s.rt.ctx, signals), { uploaded: 3 });
+  // One more pass settles job statuses; from here on, the tree and the database agree.
+  await scanJobs(s.rt.ctx);
+
+  const snapshot = async () => ({
+    files: await s.rows(),
+    jobs: await s.rt.db.all('SELECT * FROM batch_jobs ORDER BY job_id'),
+    folders: await s.rt.db.all('SELECT * FROM batch_drive_metadata ORDER BY batch_job_id'),
+  });
+  const before = await snapshot();
+  const changesBefore = (await s.rt.db.get<{ n: number }>('SELECT total_changes() AS n'))?.n;
+  const requestsBefore = s.emu.stats().totalRequests;
+  // Later: every timestamp we write would differ.
+  s.advance(5_000);
+  const again = await scanJobs(s.rt.ctx);
+  t.like(again, { jobs: 2, files: 3, inserted: 0, changed: 0, unchanged: 3 });
+  t.is((await s.rt.db.get<{ n: number }>('SELECT total_changes() AS n'))?.n, changesBefore, 'no row written');
+  t.deepEqual(await snapshot(), before);
+  t.is(s.emu.stats().totalRequests, requestsBefore, 'no Drive (or token) request');
+});
+
+test('drainDue leaves no listener behind on its long-lived abort signals (multipart uploads and resumable chunks)', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'sig', enabled: true }], upload: { resumable_threshold_bytes: 262144, chunk_size_bytes: 262144 } });
+  for (let i = 0; i < 5; i++) {
+    s.writeFile('sig', `small-${i}.txt`, `small ${i}`);
+    await s.rt.ctx.store.upsertFile('sig', `small-${i}.txt`, { size: 7, mtimeMs: 0 });
+  }
+  s.writeFile('sig', 'big.bin', Buffer.alloc(4 * 262144, 7));
+  await s.rt.ctx.store.upsertFile('sig', 'big.bin', { size: 4 * 262144, mtimeMs: 0 });
+  // The daemon passes one pair of signals for its whole life: whatever is added per request must go.
+  const stopClaiming = new AbortController();
+  const abortUploads = new AbortController();
+  t.like(await drainDue(s.rt.ctx, { stopClaiming: stopClaiming.signal, abortUploads: abortUploads.signal }), { uploaded: 6, failed: 0 });
+  t.is(getEventListeners(abortUploads.signal, 'abort').length, 0, 'abortUploads listeners left');
+  t.is(getEventListeners(stopClaiming.signal, 'abort').length, 0, 'stopClaiming listeners left');
+});
