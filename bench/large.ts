@@ -35,7 +35,11 @@ function windowMs(reqs: LoggedRequest[]): number {
   return lastDone - first.at;
 }
 
-/** curl (or, without curl, Node's http piping a read stream) sending the file as one media upload. */
+/**
+ * curl (or, without curl, Node's http piping a read stream) sending the file as one media upload.
+ * `--upload-file` with `-X POST`, not `--data-binary @file`: curl reads a --data-binary file into
+ * memory first and fails on 2 GiB ("option --data-binary: out of memory").
+ */
 async function peerUpload(emu: BenchEmulator, path: string, size: number, useCurl: boolean): Promise<{ ms: number; serverMs: number }> {
   const tok = await token(emu);
   const from = emu.requests.length;
@@ -43,7 +47,7 @@ async function peerUpload(emu: BenchEmulator, path: string, size: number, useCur
   const t0 = performance.now();
   if (useCurl) {
     const code = await new Promise<number | null>((resolve, reject) => {
-      const p = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '--data-binary', `@${path}`, '-H', `Authorization: Bearer ${tok}`, '-H', 'Content-Type: application/octet-stream', url], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const p = spawn('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', 'POST', '--upload-file', path, '-H', `Authorization: Bearer ${tok}`, '-H', 'Content-Type: application/octet-stream', url], { stdio: ['ignore', 'pipe', 'inherit'] });
       let out = '';
       p.stdout.on('data', (b: Buffer) => (out += b.toString()));
       p.on('error', reject);

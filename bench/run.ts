@@ -1,7 +1,7 @@
 // `npm run bench [-- [--quick] [name ...]]`: runs the benchmarks against the emulator on loopback,
 // prints every figure with its goal and pass/fail, and writes bench/results.json.
 // Exit code: 0 when every goal was met, 1 when one was missed or a benchmark crashed.
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fmt, type Benchmark, type Figure } from './lib/figures.js';
@@ -50,16 +50,26 @@ async function main(): Promise<number> {
     process.stdout.write(`   (${((performance.now() - t0) / 1000).toFixed(1)} s)\n\n`);
   }
   printTable(figures, errors);
+  const path = join(repoRoot(), 'bench', 'results.json');
+  // A partial run (`npm run bench -- latency`) replaces only its own benchmarks' figures.
+  const kept: (Figure & { measuredAt?: string })[] = [];
+  if (names.length && existsSync(path)) {
+    try {
+      const prev = JSON.parse(readFileSync(path, 'utf8')) as { started?: string; figures?: (Figure & { measuredAt?: string })[] };
+      for (const f of prev.figures ?? []) if (!selected.some((b) => b.name === f.bench)) kept.push({ ...f, measuredAt: f.measuredAt ?? prev.started ?? '?' });
+    } catch {
+      // unreadable: start afresh
+    }
+  }
   const out = {
     started: started.toISOString(),
     mode: quick ? 'quick' : 'full',
     node: process.version,
     cpus: cpus().length,
-    figures,
+    figures: [...kept, ...figures.map((f) => ({ ...f, measuredAt: started.toISOString() }))],
     errors,
-    passed: errors.length === 0 && figures.every((f) => f.pass !== false),
+    passed: errors.length === 0 && [...kept, ...figures].every((f) => f.pass !== false),
   };
-  const path = join(repoRoot(), 'bench', 'results.json');
   writeFileSync(path, JSON.stringify(out, null, 2) + '\n');
   process.stdout.write(`\nresults written to ${path}\n`);
   return out.passed ? 0 : 1;
