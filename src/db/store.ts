@@ -40,6 +40,8 @@ export interface UploadStore {
   /** What we know of a job's files, for a directory walk that skips unchanged files without writing. */
   fileStats(jobId: string): Promise<Map<string, { size: number | null; mtimeMs: number | null; status: UploadStatus }>>;
   getRow(rowId: number): Promise<FileRow | null>;
+  /** Pending rows whose next_attempt_at is not a number (written by hand) would never compare as due: due now. Returns how many. */
+  repairSchedules(): Promise<number>;
   /** Whether batch_jobs has a `status` column (else every job counts as finished). */
   readonly hasStatusColumn: boolean;
 }
@@ -57,6 +59,9 @@ export interface StoreOptions {
 }
 
 const ENABLED = "drive_integration_enabled IN (1, '1', 'true', 'TRUE', 'True')";
+// In the due/lease queries the job check is written `+batch_job_id IN (…)`: the unary + keeps
+// SQLite from driving the query through the job index (a walk of every row of every enabled
+// job: seconds at 1 M rows) instead of the small partial due/lease indexes.
 
 /** SQLite's own CURRENT_TIMESTAMP format, so our updated_at matches the seed's defaults. */
 export function sqlTimestamp(ms: number): string {
@@ -127,12 +132,12 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
             SELECT id FROM (
               SELECT id FROM (SELECT id FROM batch_file_drive_metadata
                                WHERE upload_status = 'uploading' AND lease_until < ? ${jobFilter}
-                                 AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})
+                                 AND +batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})
                                ORDER BY lease_until LIMIT ?)
               UNION ALL
               SELECT id FROM (SELECT id FROM batch_file_drive_metadata
                                WHERE upload_status = 'pending' AND next_attempt_at <= ? ${jobFilter}
-                                 AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})
+                                 AND +batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})
                                ORDER BY next_attempt_at LIMIT ?)
             ) LIMIT ?)
           RETURNING *`,
@@ -340,9 +345,9 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
       const t = now();
       const r = await db.get<{ n: number }>(
         `SELECT (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'pending' AND next_attempt_at <= ?
-                   AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED}))
+                   AND +batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED}))
               + (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'uploading' AND lease_until < ?
-                   AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})) AS n`,
+                   AND +batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})) AS n`,
         t, t,
       );
       return r?.n ?? 0;
@@ -353,9 +358,9 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
       const jobArg = jobId === undefined ? [] : [jobId];
       const r = await db.get<{ a: number | null; b: number | null }>(
         `SELECT (SELECT min(next_attempt_at) FROM batch_file_drive_metadata WHERE upload_status = 'pending' ${jobFilter}
-                   AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})) AS a,
+                   AND +batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})) AS a,
                 (SELECT min(lease_until) FROM batch_file_drive_metadata WHERE upload_status = 'uploading' ${jobFilter}
-                   AND batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})) AS b`,
+                   AND +batch_job_id IN (SELECT job_id FROM batch_jobs WHERE ${ENABLED})) AS b`,
         ...jobArg, ...jobArg,
       );
       const vals = [r?.a, r?.b].filter((v): v is number => typeof v === 'number');
@@ -368,6 +373,16 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
         jobId,
       );
       return new Map(rows.map((r) => [r.f, { size: r.s, mtimeMs: r.m, status: r.st }]));
+    },
+
+    async repairSchedules() {
+      // Text and blobs sort after every number, so `>= ''` finds exactly the non-numeric values
+      // (a range on the partial due index; nothing matches normally, so nothing is written).
+      const r = await db.run(
+        `UPDATE batch_file_drive_metadata SET next_attempt_at = ? WHERE upload_status = 'pending' AND next_attempt_at >= ''`,
+        now(),
+      );
+      return r.changes ?? 0;
     },
 
     async getRow(rowId) {
