@@ -132,6 +132,10 @@ export async function migrate(db: Db, opts: { dir?: string; now?: () => Date } =
 
 /** Refuses to run on a database that lacks migrations; names the command that fixes it. */
 export async function assertMigrated(db: Db, dir = defaultMigrationsDir()): Promise<void> {
+  // Migrating would not help here: say what is wrong instead of "run migrate".
+  if (!(await db.get("SELECT 1 AS x FROM sqlite_schema WHERE type = 'table' AND name = 'batch_jobs'"))) {
+    throw new DbError("database has no table batch_jobs; expected the batch system's database (check database.path)", { permanent: true });
+  }
   const states = await migrationStatus(db, dir);
   const changed = states.filter((s) => s.state === 'changed');
   if (changed.length) throw new NotMigratedError(`applied migration(s) ${changed.map((c) => c.name).join(', ')} changed since; the database and this version disagree`);
