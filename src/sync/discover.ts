@@ -30,6 +30,8 @@ export async function scanJobs(
   // scan and `sync --once` walk them all; the watcher still reports changes in them.
   const jobs = (await ctx.store.listEnabledJobs(opts.jobId)).filter((j) => !(opts.skipCompleted && j.row.drive_upload_status === 'completed'));
   const sum: ScanSummary = { jobs: jobs.length, files: 0, inserted: 0, changed: 0, unchanged: 0, ms: 0 };
+  const repaired = await ctx.store.repairSchedules();
+  if (repaired > 0) ctx.log.warning('rows whose next_attempt_at was not a number are due now', { rows: repaired });
   for (const job of jobs) {
     if (opts.signal?.aborted) break;
     if (!isSafeJobId(job.jobId)) {
