@@ -6,6 +6,10 @@
 // (answers to writes sent before the last cut are ignored) to 97 % of the measured accepted
 // rate (see estimate()). The cut stays
 // within [minCut, maxCut] of the current rate so a noisy estimate cannot collapse or keep it.
+// Two guards against a burst of rejections that has nothing to do with our pace (Drive's
+// 429 storms): after a cut, rejections within `cutHoldoffMs` do not cut again; and a rate far
+// below the last quota estimate (several cuts in a row) climbs back fast to it, the way TCP's
+// slow start climbs to ssthresh, instead of creeping up by additiveStep.
 
 export interface PacerOptions {
   /** Writes per second to start with. */
@@ -26,6 +30,8 @@ export interface PacerOptions {
   windowMs: number;
   /** Burst the quota is assumed to allow before the first rejection, in seconds of rate. */
   assumedBurstSec: number;
+  /** After a cut, rejections for this long do not cut again (one burst, one cut). */
+  cutHoldoffMs: number;
   /** Observer of each cut (tests, metrics). */
   onCut?: (e: { at: number; estimatePerSec: number | null; ratePerSec: number }) => void;
   now: () => number;
@@ -88,6 +94,7 @@ export const DEFAULT_PACER_OPTIONS: Omit<PacerOptions, 'now' | 'sleep' | 'onCut'
   targetShare: 0.97,
   windowMs: 30_000,
   assumedBurstSec: 1,
+  cutHoldoffMs: 3000,
 };
 
 interface Waiter {
@@ -111,6 +118,9 @@ export function createPacer(opts: Partial<PacerOptions> = {}): Pacer {
   let nextAt = 0;
   let epoch = 0;
   let slowStart = true;
+  let lastCutAt = -Infinity;
+  /** Rate the last quota estimate allows; below 90 % of it the rate climbs fast. */
+  let recoverTo = 0;
   const successTimes: number[] = [];
   const queue: Waiter[] = [];
   let pumping = false;
@@ -176,16 +186,19 @@ export function createPacer(opts: Partial<PacerOptions> = {}): Pacer {
         st.successes++;
         successTimes.push(now);
         prune(now);
-        if (saturated) rate = clamp(rate + (slowStart ? o.slowStartStep : o.additiveStep));
+        if (saturated) rate = clamp(rate + (slowStart || rate < 0.9 * recoverTo ? o.slowStartStep : o.additiveStep));
       },
       rateLimited(retryAfterMs?: number) {
         if (settled) return;
         settled = true;
         st.rejections++;
         const now = o.now();
-        if (permitEpoch === epoch) {
+        if (permitEpoch === epoch && now - lastCutAt >= o.cutHoldoffMs) {
           const est = estimate(now);
           const target = est === null ? rate * o.maxCut : est * o.targetShare;
+          // Keep the best recent estimate: a storm of rejections starves the window of successes.
+          recoverTo = Math.max(est === null ? 0 : est * o.targetShare, now - lastCutAt < 10 * o.windowMs ? recoverTo : 0);
+          lastCutAt = now;
           rate = clamp(Math.min(rate * o.maxCut, Math.max(rate * o.minCut, target)));
           epoch++;
           st.cuts++;

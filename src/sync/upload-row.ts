@@ -15,7 +15,30 @@ export type RowResult = 'uploaded' | 'failed' | 'retry' | 'paused' | 'lost';
  * Exactly once: the Drive id is reserved and stored before the first byte, so any retry or
  * restart re-sends to the same id and Drive answers 409 instead of keeping a duplicate.
  */
-export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob | undefined, signal: AbortSignal): Promise<RowResult> {
+export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob | undefined, shutdown: AbortSignal): Promise<RowResult> {
+  // The lease is renewed while we work (a wait for the write pacer can outlast it); if another
+  // worker took the row meanwhile, this upload stops at once.
+  const rowAbort = new AbortController();
+  const onShutdown = () => rowAbort.abort('shutdown');
+  shutdown.addEventListener('abort', onShutdown, { once: true });
+  if (shutdown.aborted) rowAbort.abort('shutdown');
+  const renew = setInterval(() => {
+    ctx.store
+      .extendLease(row.id, ctx.owner, ctx.config.upload.lease_ms)
+      .then((held) => {
+        if (!held) rowAbort.abort('lease lost');
+      })
+      .catch(() => undefined); // a busy database: the next tick tries again
+  }, Math.max(1000, Math.floor(ctx.config.upload.lease_ms / 3)));
+  try {
+    return await uploadRowLeased(ctx, row, job, rowAbort.signal);
+  } finally {
+    clearInterval(renew);
+    shutdown.removeEventListener('abort', onShutdown);
+  }
+}
+
+async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob | undefined, signal: AbortSignal): Promise<RowResult> {
   const { store, log, owner } = ctx;
   const cfg = ctx.config;
   const started = ctx.now();
@@ -90,6 +113,7 @@ export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob 
     const d = decide(e);
     const ms = ctx.now() - started;
     const errMeta = { ...meta, bytes, ms, error_class: d.reason, error: d.message };
+    if (signal.aborted && signal.reason === 'lease lost') return lostLease(ctx, row);
     if (signal.aborted && d.action !== 'fail') {
       // Shutdown: put the row back at once, checkpoint kept, attempt refunded.
       await store.markRetry(row.id, owner, { error: 'interrupted by shutdown', reason: 'shutdown', nextAttemptAt: ctx.now(), refund: true });

@@ -23,7 +23,7 @@ function virtualClock() {
 }
 
 // A Drive-like token bucket (capacity one second of rate) fed by `workers` loops.
-async function simulate(ratePerSec: number, seconds: number, workers: number, latencyMs: number) {
+async function simulate(ratePerSec: number, seconds: number, workers: number, latencyMs: number, burst?: { every: number; length: number }) {
   const clock = virtualClock();
   const pacer: Pacer = createPacer({ now: clock.now, sleep: clock.sleep });
   let tokens = ratePerSec;
@@ -31,7 +31,10 @@ async function simulate(ratePerSec: number, seconds: number, workers: number, la
   let ok = 0;
   let rejected = 0;
   let stop = false;
+  let requests = 0;
   const take = () => {
+    // A 429 storm unrelated to our pace: every `every` requests, the next `length` are refused.
+    if (burst && requests++ % burst.every >= burst.every - burst.length) return false;
     tokens = Math.min(ratePerSec, tokens + ((clock.now() - last) / 1000) * ratePerSec);
     last = clock.now();
     if (tokens < 1) return false;
@@ -73,6 +76,14 @@ test('AIMD adapts to other quotas too (virtual)', async (t) => {
     t.true(r.used >= 0.9, `${rate}/s used`);
     t.true(r.rejectedShare < 0.01, `${rate}/s rejected`);
   }
+});
+
+test('429 storms unrelated to the quota cost one cut each and the rate climbs back (virtual): no slide to the floor', async (t) => {
+  // 10 rejections in a row every 300 requests, on top of a 10/s bucket, for 10 minutes.
+  const r = await simulate(10, 600, 8, 200, { every: 300, length: 10 });
+  t.log(`10/s with 429 storms: used ${(r.used * 100).toFixed(1)} %, rate at the end ${r.pacer.ratePerSec().toFixed(2)}/s, cuts ${r.pacer.stats().cuts}`);
+  t.true(r.used >= 0.8, `quota used ${r.used}`);
+  t.false(r.pacer.atFloor());
 });
 
 test('one cut per epoch: rejections of writes sent before a cut do not cut again; Retry-After is honoured', async (t) => {
