@@ -80,14 +80,25 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return enabled;
     };
 
+    let watcher: Watcher | null = null;
+    // The watcher follows the jobs that can still get files: enabled and not completed.
+    const refreshWatchedJobs = async () => {
+      if (!watcher) return;
+      const jobs = await ctx.store.listEnabledJobs();
+      const added = watcher.setJobs(jobs.filter((j) => j.row.drive_upload_status !== 'completed').map((j) => j.jobId));
+      // Close the gap while chokidar sets the new watches up: walk those jobs once it has.
+      for (const id of added) onDir(id);
+    };
+
     let scanning: Promise<void> | null = null;
     let scans = 0;
     const scan = (): Promise<void> => {
       // Overlapping cron ticks share the scan in progress. The first scan walks every job.
       scanning ??= scanJobs(ctx, { signal: stopClaiming.signal, skipCompleted: scans++ > 0 })
-        .then(() => {
+        .then(async () => {
           enabledCache.clear();
           loop.nudge();
+          await refreshWatchedJobs();
         })
         .catch((e: unknown) => log.error('scan failed', { error: e instanceof Error ? e.message : String(e) }))
         .finally(() => {
@@ -107,13 +118,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           dirScans.delete(jobId);
           if (stopClaiming.signal.aborted) return;
           isEnabled(jobId)
-            .then((on) => (on ? scanJobs(ctx, { jobId, signal: stopClaiming.signal }).then(() => loop.nudge()) : undefined))
+            .then(async (on) => {
+              if (!on) return;
+              await scanJobs(ctx, { jobId, signal: stopClaiming.signal });
+              loop.nudge();
+              await refreshWatchedJobs();
+            })
             .catch((e: unknown) => log.warning('job scan failed', { job: jobId, error: e instanceof Error ? e.message : String(e) }));
         }, cfg.watch.stability_ms + 250),
       );
     };
 
-    let watcher: Watcher | null = null;
     if (cfg.watch.enabled) {
       watcher = createWatcher({
         outputDir: cfg.watch.output_dir,

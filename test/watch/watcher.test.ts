@@ -1,5 +1,5 @@
 // createWatcher with real chokidar on a temp directory. Waits on events with deadlines, never sleeps.
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { createSilentLogger } from '../../src/log/index.js';
@@ -13,6 +13,12 @@ interface Recorder {
   /** Resolves with the first file event matching `pred` (old ones included), rejects after `ms`. */
   waitFile(pred: (f: FileReady) => boolean, ms?: number): Promise<FileReady>;
   waitDir(jobId: string, ms?: number): Promise<void>;
+  /**
+   * Which jobs are watched file by file (the daemon passes the enabled, not completed ones).
+   * chokidar sets the watches up asynchronously, so this resolves once each newly watched job has
+   * reported a probe file (rewritten until seen), and forgets the probes' events.
+   */
+  setJobs(jobIds: string[]): Promise<void>;
 }
 
 async function watch(t: ExecutionContext, o: { ignore?: string[]; stabilityMs?: number; jobs?: string[] } = {}): Promise<Recorder> {
@@ -57,7 +63,8 @@ async function watch(t: ExecutionContext, o: { ignore?: string[]; stabilityMs?: 
       waiters.add(fire);
       fire();
     });
-  return {
+  const watched = new Set<string>();
+  const r: Recorder = {
     out,
     files,
     dirs,
@@ -66,7 +73,22 @@ async function watch(t: ExecutionContext, o: { ignore?: string[]; stabilityMs?: 
       return files.find(pred) as FileReady;
     },
     waitDir: (jobId, ms = 5000) => wait(() => dirs.includes(jobId), `directory event for ${jobId}`, ms),
+    async setJobs(ids) {
+      w.setJobs(ids);
+      const added = ids.filter((j) => !watched.has(j));
+      watched.clear();
+      for (const j of ids) watched.add(j);
+      for (const j of added) {
+        const probe = join(out, j, 'watch-probe.txt');
+        await waitRewriting(r, probe, 'probe', named(j, 'watch-probe.txt'));
+        rmSync(probe);
+      }
+      for (let i = files.length - 1; i >= 0; i--) if (files[i]?.relPath === 'watch-probe.txt') files.splice(i, 1);
+      dirs.length = 0;
+    },
   };
+  await r.setJobs((o.jobs ?? []).filter((j) => !j.includes('/')));
+  return r;
 }
 
 const named = (jobId: string, relPath: string) => (f: FileReady) => f.jobId === jobId && f.relPath === relPath;
@@ -109,6 +131,7 @@ test('a new job directory and a new sub-directory: onDir fires with the job id, 
   writeFileSync(first, 'first');
   writeFileSync(deep, 'png');
   await r.waitDir('new-job');
+  await r.setJobs(['old', 'new-job']);
   t.is((await waitRewriting(r, first, 'first', named('new-job', 'first.txt'))).size, 5);
   t.is((await waitRewriting(r, deep, 'png', named('new-job', 'pages/deep/p-001.png'))).size, 3);
 
@@ -145,4 +168,18 @@ test('a path-anchored ignore pattern means the same to the watcher as to the dir
   writeFileSync(join(r.out, 'job-1', 'sentinel.txt'), 's');
   await r.waitFile(named('job-1', 'sentinel.txt'));
   t.deepEqual(r.files.map((f) => f.relPath).sort(), ['pages/p.png', 'sentinel.txt']);
+});
+
+test('only the jobs given to setJobs are watched file by file; a job taken out is no longer reported', async (t) => {
+  const r = await watch(t, { jobs: ['on', 'off'] });
+  await r.setJobs(['on']);
+  writeFileSync(join(r.out, 'off', 'not-watched.txt'), 'x');
+  writeFileSync(join(r.out, 'on', 'watched.txt'), 'y');
+  await r.waitFile(named('on', 'watched.txt'));
+  await r.setJobs([]);
+  writeFileSync(join(r.out, 'on', 'after.txt'), 'z');
+  await r.setJobs(['off']);
+  writeFileSync(join(r.out, 'off', 'sentinel.txt'), 's');
+  await r.waitFile(named('off', 'sentinel.txt'));
+  t.deepEqual(r.files.map((f) => `${f.jobId}/${f.relPath}`).sort(), ['off/sentinel.txt', 'on/watched.txt']);
 });
