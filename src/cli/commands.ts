@@ -4,10 +4,8 @@ import { createStore, migrate, migrationStatus, openDatabase, assertMigrated, ty
 import { createDriveClient } from '../drive/index.js';
 import { createSilentLogger } from '../log/index.js';
 import { driveOptions, startDaemon, syncOnce } from '../daemon/index.js';
-import { runEmulatorCli } from '../emulator/index.js';
 import { parse } from './args.js';
 import { EXIT, UsageError } from './errors.js';
-import { runDemo } from './demo.js';
 
 export interface Io {
   stdout: Writable;
@@ -182,6 +180,8 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       if (rest.includes('--help') || rest.includes('-h')) return help(io, 'emulator [--port N] [--data DIR] [--root-folder ID] [--shared-drive ID] [--write-quota N] [--error-rate X] [--reset-rate X] [--latency-ms N] [--seed N]');
       let emu;
       try {
+        // Loaded on demand: the daemon never carries the emulator's code.
+        const { runEmulatorCli } = await import('../emulator/index.js');
         emu = await runEmulatorCli(rest, io.stdout);
       } catch (e) {
         if (e instanceof Error && /flag|option|argument|expected/i.test(e.message)) throw new UsageError(e.message);
@@ -194,6 +194,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     case 'demo': {
       const a = parse(rest, { keep: { type: 'boolean' } });
       if (a.values.help) return help(io, 'demo [--keep]');
+      const { runDemo } = await import('./demo.js');
       return runDemo({ stdout: io.stdout, env: io.env, keep: Boolean(a.values.keep) });
     }
     default:

@@ -1,7 +1,7 @@
 import { schedule, type ScheduledTask } from 'node-cron';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
-import { createPrometheusMetrics, scanHealth, startMetricsServer } from '../metrics/index.js';
+import { createNoopMetrics, createPrometheusMetrics, scanHealth, startMetricsServer, type Metrics } from '../metrics/index.js';
 import { onFileReady, scanJobs, type SyncContext } from '../sync/index.js';
 import { createWatcher, type Watcher } from '../watch/index.js';
 import { startReconcileLoop } from './loop.js';
@@ -43,7 +43,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let cfg = loadConfig(opts.configPath, opts.env);
   const log = loggerFor(cfg, opts);
   const notifier = opts.notifier ?? createNotifier({ env: opts.env, log });
-  const metrics = createPrometheusMetrics();
+  // prom-client (and its default collectors) only when metrics are served.
+  const prom = cfg.metrics.listen ? await createPrometheusMetrics() : null;
+  const metrics: Metrics = prom ?? createNoopMetrics();
   const rt = await openRuntime(cfg, log, { ...opts, metrics });
   let ctx: SyncContext = rt.ctx;
   const releasers: (() => Promise<unknown> | unknown)[] = [() => rt.close()];
@@ -151,15 +153,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     releasers.push(() => cron.stop());
 
     let metricsServer: { url: string; close(): Promise<void> } | null = null;
-    if (cfg.metrics.listen) {
+    if (cfg.metrics.listen && prom) {
       // Unhealthy when three scan intervals pass without a finished scan (at least 3 minutes).
       const [a, b] = cron.getNextRuns(2);
       const scanMaxAgeMs = 3 * Math.max(60_000, a && b ? b.getTime() - a.getTime() : 60_000);
       metricsServer = await startMetricsServer({
         listen: cfg.metrics.listen,
-        metrics,
+        metrics: prom,
         health: async () => {
-          const problems = scanHealth(metrics.lastScanAt(), Date.now(), scanMaxAgeMs);
+          const problems = scanHealth(prom.lastScanAt(), Date.now(), scanMaxAgeMs);
           await rt.db.get('SELECT 1').catch((e: unknown) => problems.push(`database: ${e instanceof Error ? e.message : String(e)}`));
           return { ok: problems.length === 0, problems };
         },

@@ -7,7 +7,9 @@ import type { FileRow, JobDriveStatus, JobFolder, JobReport, Now, UploadStatus }
 /** Everything the sync engine and CLI read and write. Every write is one short statement or transaction. */
 export interface UploadStore {
   /** Record a stable local file of an enabled job. 'unchanged' costs nothing downstream. */
-  upsertFile(jobId: string, relPath: string, stat: { size: number; mtimeMs: number }): Promise<'inserted' | 'requeued' | 'updated' | 'unchanged'>;
+  upsertFile(jobId: string, relPath: string, stat: { size: number; mtimeMs: number }): Promise<UpsertResult>;
+  /** upsertFile for many files of one job in one transaction (a scan finding a new job's files). */
+  upsertFiles(jobId: string, files: readonly { relPath: string; size: number; mtimeMs: number }[]): Promise<UpsertResult[]>;
   /** Claim up to `limit` due rows (pending and due, or uploading with an expired lease) in ONE statement. */
   claimDue(owner: string, limit: number, leaseMs: number, jobId?: string): Promise<FileRow[]>;
   /** Extend a lease we hold; false when the row is no longer ours. */
@@ -46,6 +48,8 @@ export interface UploadStore {
   readonly hasStatusColumn: boolean;
 }
 
+export type UpsertResult = 'inserted' | 'requeued' | 'updated' | 'unchanged';
+
 export interface EnabledJob {
   jobId: string;
   pattern: string | null;
@@ -83,41 +87,53 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
     return (r?.f ?? 0) === 1;
   }
 
+  /** Records one stable local file; see UploadStore.upsertFile. */
+  async function upsertOne(jobId: string, relPath: string, stat: { size: number; mtimeMs: number }): Promise<UpsertResult> {
+    const t = now();
+    const ts = sqlTimestamp(t);
+    const size = stat.size;
+    const mtime = Math.floor(stat.mtimeMs);
+    // Three single statements, each atomic; a race between two daemons only changes the label.
+    const ins = await db.get(
+      `INSERT INTO batch_file_drive_metadata
+         (batch_job_id, original_filename, upload_status, local_size, local_mtime_ms, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)
+       ON CONFLICT (batch_job_id, original_filename) DO NOTHING RETURNING id`,
+      jobId, relPath, size, mtime, t, ts, ts,
+    );
+    if (ins) return 'inserted';
+    // Uploaded or failed, and the file changed since: a new revision of the same Drive file.
+    const req = await db.get(
+      `UPDATE batch_file_drive_metadata
+          SET upload_status = 'pending', attempts = 0, next_attempt_at = ?, upload_error = NULL, last_error_reason = NULL,
+              local_size = ?, local_mtime_ms = ?, updated_at = ?
+        WHERE batch_job_id = ? AND original_filename = ? AND upload_status IN ('uploaded', 'failed')
+          AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)
+        RETURNING id`,
+      t, size, mtime, ts, jobId, relPath, size, mtime,
+    );
+    if (req) return 'requeued';
+    const upd = await db.run(
+      `UPDATE batch_file_drive_metadata SET local_size = ?, local_mtime_ms = ?, updated_at = ?
+        WHERE batch_job_id = ? AND original_filename = ? AND upload_status = 'pending'
+          AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)`,
+      size, mtime, ts, jobId, relPath, size, mtime,
+    );
+    return changed(upd) ? 'updated' : 'unchanged';
+  }
+
   const store: UploadStore = {
     hasStatusColumn,
 
-    async upsertFile(jobId, relPath, stat) {
-      const t = now();
-      const ts = sqlTimestamp(t);
-      const size = stat.size;
-      const mtime = Math.floor(stat.mtimeMs);
-      // Three single statements, each atomic; a race between two daemons only changes the label.
-      const ins = await db.get(
-        `INSERT INTO batch_file_drive_metadata
-           (batch_job_id, original_filename, upload_status, local_size, local_mtime_ms, next_attempt_at, created_at, updated_at)
-         VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)
-         ON CONFLICT (batch_job_id, original_filename) DO NOTHING RETURNING id`,
-        jobId, relPath, size, mtime, t, ts, ts,
-      );
-      if (ins) return 'inserted';
-      // Uploaded or failed, and the file changed since: a new revision of the same Drive file.
-      const req = await db.get(
-        `UPDATE batch_file_drive_metadata
-            SET upload_status = 'pending', attempts = 0, next_attempt_at = ?, upload_error = NULL, last_error_reason = NULL,
-                local_size = ?, local_mtime_ms = ?, updated_at = ?
-          WHERE batch_job_id = ? AND original_filename = ? AND upload_status IN ('uploaded', 'failed')
-            AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)
-          RETURNING id`,
-        t, size, mtime, ts, jobId, relPath, size, mtime,
-      );
-      if (req) return 'requeued';
-      const upd = await db.run(
-        `UPDATE batch_file_drive_metadata SET local_size = ?, local_mtime_ms = ?, updated_at = ?
-          WHERE batch_job_id = ? AND original_filename = ? AND upload_status = 'pending'
-            AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)`,
-        size, mtime, ts, jobId, relPath, size, mtime,
-      );
-      return changed(upd) ? 'updated' : 'unchanged';
+    upsertFile: upsertOne,
+
+    async upsertFiles(jobId, files) {
+      if (files.length === 0) return [];
+      return withTransaction(db, async () => {
+        const out: UpsertResult[] = [];
+        for (const f of files) out.push(await upsertOne(jobId, f.relPath, f));
+        return out;
+      });
     },
 
     async claimDue(owner, limit, leaseMs, jobId) {

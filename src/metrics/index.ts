@@ -1,5 +1,7 @@
+import type { PrometheusMetrics } from './prometheus.js';
+
 export { createNoopMetrics, type Metrics, type UploadOutcome } from './types.js';
-export { createPrometheusMetrics, type PrometheusMetrics } from './prometheus.js';
+export type { PrometheusMetrics } from './prometheus.js';
 export {
   parseListen,
   scanHealth,
@@ -8,3 +10,9 @@ export {
   type MetricsServer,
   type MetricsServerOptions,
 } from './server.js';
+
+/** Prometheus metrics with their own registry. prom-client is loaded only when asked for (metrics.listen set). */
+export async function createPrometheusMetrics(): Promise<PrometheusMetrics> {
+  const { createPrometheusMetrics: create } = await import('./prometheus.js');
+  return create();
+}

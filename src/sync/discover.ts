@@ -41,14 +41,15 @@ export async function scanJobs(
     await ensureFolderLogged(ctx, job);
     const known = await ctx.store.fileStats(job.jobId);
     const files = await walkJobDir(join(ctx.config.watch.output_dir, job.jobId), ignored);
+    const todo: { relPath: string; size: number; mtimeMs: number }[] = [];
     for (const f of files) {
       sum.files++;
       const k = known.get(f.relPath);
-      if (k && k.size === f.size && k.mtimeMs === Math.floor(f.mtimeMs)) {
-        sum.unchanged++;
-        continue;
-      }
-      const r = await ctx.store.upsertFile(job.jobId, f.relPath, { size: f.size, mtimeMs: f.mtimeMs });
+      if (k && k.size === f.size && k.mtimeMs === Math.floor(f.mtimeMs)) sum.unchanged++;
+      else todo.push({ relPath: f.relPath, size: f.size, mtimeMs: f.mtimeMs });
+    }
+    // One transaction per job: a new job's thousand files cost one commit, not a thousand.
+    for (const r of await ctx.store.upsertFiles(job.jobId, todo)) {
       if (r === 'inserted') sum.inserted++;
       else if (r === 'unchanged') sum.unchanged++;
       else sum.changed++;

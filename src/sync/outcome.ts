@@ -20,6 +20,11 @@ function errorMessage(e: unknown): string {
 export function decide(e: unknown): ErrorDecision {
   if (e instanceof LocalPathError) return { action: 'fail', reason: 'local:refused', message: e.message };
   if (e instanceof PatternError) return { action: 'fail', reason: 'config:folder_pattern', message: e.message };
+  // The database (busy, full disk, I/O): not Drive's fault and not the file's; try again later.
+  const code = (e as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('SQLITE_')) {
+    return { action: 'retry', reason: `db:${code}`, message: `database: ${errorMessage(e)}` };
+  }
   if (e instanceof LocalFileError) {
     return { action: e.retryable ? 'retry' : 'fail', reason: `local:${e.code ?? 'io'}`, message: e.message };
   }

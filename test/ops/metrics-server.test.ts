@@ -30,7 +30,7 @@ function get(url: string, method = 'GET'): Promise<Reply> {
 }
 
 async function start(t: import('ava').ExecutionContext, health: () => Promise<HealthReport>, healthTimeoutMs?: number) {
-  const metrics = createPrometheusMetrics();
+  const metrics = await createPrometheusMetrics();
   const server = await startMetricsServer({
     listen: '127.0.0.1:0',
     metrics,
@@ -102,7 +102,7 @@ test('unknown paths are 404 and other methods 405', async (t) => {
 });
 
 test('close() stops listening and is idempotent', async (t) => {
-  const metrics = createPrometheusMetrics();
+  const metrics = await createPrometheusMetrics();
   const server = await startMetricsServer({ listen: '127.0.0.1:0', metrics, health: async () => ({ ok: true, problems: [] }) });
   t.is((await get(`${server.url}/healthz`)).status, 200);
   await Promise.all([server.close(), server.close()]);
@@ -113,7 +113,7 @@ test('a port already in use rejects startMetricsServer', async (t) => {
   const { server } = await start(t, async () => ({ ok: true, problems: [] }));
   const port = new URL(server.url).port;
   await t.throwsAsync(
-    startMetricsServer({ listen: `127.0.0.1:${port}`, metrics: createPrometheusMetrics(), health: async () => ({ ok: true, problems: [] }) }),
+    startMetricsServer({ listen: `127.0.0.1:${port}`, metrics: await createPrometheusMetrics(), health: async () => ({ ok: true, problems: [] }) }),
     { code: 'EADDRINUSE' },
   );
 });

@@ -3,7 +3,7 @@ import { createNoopMetrics, createPrometheusMetrics } from '../../src/metrics/in
 import { metricType, parsePromText, sampleValue } from './prom-text.js';
 
 test('upload outcomes, bytes, retries and failures are counted by reason', async (t) => {
-  const m = createPrometheusMetrics();
+  const m = await createPrometheusMetrics();
   m.uploadOutcome('uploaded', 'ok', 1000, 200);
   m.uploadOutcome('uploaded', 'ok', 2500, 3000);
   m.uploadOutcome('retry', 'rateLimitExceeded', 0, 50);
@@ -25,7 +25,7 @@ test('upload outcomes, bytes, retries and failures are counted by reason', async
 });
 
 test('upload durations land in the histogram in seconds, by outcome', async (t) => {
-  const m = createPrometheusMetrics();
+  const m = await createPrometheusMetrics();
   m.uploadOutcome('uploaded', 'ok', 10, 200); // 0.2 s
   m.uploadOutcome('uploaded', 'ok', 10, 3000); // 3 s
   m.uploadOutcome('retry', 'timeout', 0, 45_000); // 45 s
@@ -42,7 +42,7 @@ test('upload durations land in the histogram in seconds, by outcome', async (t) 
 });
 
 test('queue depth gauge, rate-limit wait and last scan time', async (t) => {
-  const m = createPrometheusMetrics();
+  const m = await createPrometheusMetrics();
   t.is(m.lastScanAt(), null);
   m.setQueueDepth(17);
   m.setQueueDepth(5);
@@ -62,7 +62,7 @@ test('queue depth gauge, rate-limit wait and last scan time', async (t) => {
 });
 
 test('bad numbers from callers are clamped instead of throwing', async (t) => {
-  const m = createPrometheusMetrics();
+  const m = await createPrometheusMetrics();
   t.notThrows(() => {
     m.uploadOutcome('uploaded', 'ok', -5, Number.NaN);
     m.rateLimitWait(-100);
@@ -79,8 +79,8 @@ test('bad numbers from callers are clamped instead of throwing', async (t) => {
 });
 
 test('each instance has its own registry with the default process metrics', async (t) => {
-  const a = createPrometheusMetrics();
-  const b = createPrometheusMetrics();
+  const a = await createPrometheusMetrics();
+  const b = await createPrometheusMetrics();
   a.uploadOutcome('uploaded', 'ok', 1, 1);
   const sa = parsePromText(await a.registry.metrics());
   const sb = parsePromText(await b.registry.metrics());
