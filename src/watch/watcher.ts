@@ -1,5 +1,6 @@
 import type { Stats } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { lstat } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log/index.js';
 import { createIgnoreMatcher } from './glob.js';
@@ -39,11 +40,12 @@ export interface Watcher {
 
 /**
  * Watches `<outputDir>` for new job directories, and the directories of the jobs given to
- * setJobs() for files that have been stable for `stabilityMs` (chokidar awaitWriteFinish).
+ * setJobs() for files that have been stable for `stabilityMs`.
  * Holds no DB or Drive logic.
  */
 export function createWatcher(opts: WatcherOptions): Watcher {
   const ignored = createIgnoreMatcher(opts.ignore);
+  const watched = new Set<string>();
   const toRel = (p: string) => relative(opts.outputDir, p).split(sep).join('/');
   const common = { ignoreInitial: true, followSymlinks: false, persistent: true, usePolling: opts.usePolling ?? false } as const;
 
@@ -55,25 +57,32 @@ export function createWatcher(opts: WatcherOptions): Watcher {
   });
 
   // Scans walk existing files; this watcher only reports what is written or changed later.
+  // chokidar watches the job directories only (files are `ignored`, so no per-file watch:
+  // ~8 KB and one inotify watch each); the directories' own fs.watch events ('raw') name the
+  // file, and settle() reports it once its size and mtime have been still for stabilityMs
+  // (what chokidar's awaitWriteFinish does, without its per-file watcher).
   const files: FSWatcher = watch([], {
     ...common,
-    awaitWriteFinish:
-      opts.stabilityMs > 0 ? { stabilityThreshold: opts.stabilityMs, pollInterval: Math.min(100, Math.max(10, Math.floor(opts.stabilityMs / 4))) } : false,
-    ignored: (p: string) => {
+    ignored: (p: string, stats?: Stats) => {
+      if (stats?.isFile() || stats?.isSymbolicLink()) return true;
       const rel = toRel(p);
       const slash = rel.indexOf('/');
       // Patterns are relative to the job directory, as in the scans' walkJobDir.
       return slash > 0 && !rel.startsWith('..') && ignored(rel.slice(slash + 1));
     },
   });
-  const report = (p: string, stats?: Stats) => {
-    const rel = toRel(p);
+  const settle = createSettler(opts.stabilityMs, (abs, st) => {
+    const rel = toRel(abs);
     const slash = rel.indexOf('/');
-    if (slash <= 0) return;
-    opts.onFile({ jobId: rel.slice(0, slash), relPath: rel.slice(slash + 1), size: stats?.size ?? -1, mtimeMs: stats?.mtimeMs ?? 0 });
-  };
-  files.on('add', report);
-  files.on('change', report);
+    if (slash <= 0 || rel.startsWith('..') || ignored(rel.slice(slash + 1))) return;
+    opts.onFile({ jobId: rel.slice(0, slash), relPath: rel.slice(slash + 1), size: st.size, mtimeMs: st.mtimeMs });
+  });
+  files.on('raw', (_event, evPath, details) => {
+    const dir = (details as { watchedPath?: unknown } | null)?.watchedPath;
+    if (!evPath || typeof dir !== 'string') return;
+    const abs = resolve(dir, evPath);
+    if (watchedJob(abs)) settle.touch(abs);
+  });
   // Files written into a directory in the instant before its own watch is set up can be missed
   // by inotify; the caller re-walks that job once the directory has settled.
   files.on('addDir', (p: string) => {
@@ -85,7 +94,11 @@ export function createWatcher(opts: WatcherOptions): Watcher {
   root.on('error', onError);
   files.on('error', onError);
 
-  const watched = new Set<string>();
+  const watchedJob = (abs: string) => {
+    const rel = toRel(abs);
+    const slash = rel.indexOf('/');
+    return slash > 0 && watched.has(rel.slice(0, slash));
+  };
   const ready = new Promise<void>((resolve) => root.once('ready', () => resolve()));
   return {
     ready,
@@ -108,7 +121,64 @@ export function createWatcher(opts: WatcherOptions): Watcher {
       return added;
     },
     close: async () => {
+      settle.close();
       await Promise.all([root.close(), files.close()]);
+    },
+  };
+}
+
+interface Settler {
+  /** Something happened to this path: (re)start watching it settle. */
+  touch(abs: string): void;
+  close(): void;
+}
+
+/**
+ * Reports a path once it is a file (or symlink) whose size and mtime have not changed for
+ * `stabilityMs`, polling it while it changes. Only paths in flux are held.
+ */
+function createSettler(stabilityMs: number, onStable: (abs: string, st: { size: number; mtimeMs: number }) => void): Settler {
+  const pollMs = Math.min(100, Math.max(10, Math.floor(stabilityMs / 4)));
+  const pending = new Map<string, { size: number; mtimeMs: number; since: number; timer: NodeJS.Timeout | null }>();
+  let closed = false;
+  const check = async (abs: string) => {
+    const p = pending.get(abs);
+    if (!p || closed) return;
+    p.timer = null;
+    const st = await lstat(abs).catch(() => null);
+    if (closed || pending.get(abs) !== p) return;
+    if (!st || !(st.isFile() || st.isSymbolicLink())) {
+      pending.delete(abs); // gone, or a directory (chokidar reports those)
+      return;
+    }
+    const now = Date.now();
+    if (st.size !== p.size || st.mtimeMs !== p.mtimeMs) {
+      p.size = st.size;
+      p.mtimeMs = st.mtimeMs;
+      p.since = now;
+    }
+    if (now - p.since >= stabilityMs) {
+      pending.delete(abs);
+      onStable(abs, { size: st.size, mtimeMs: st.mtimeMs });
+      return;
+    }
+    p.timer = setTimeout(() => void check(abs), Math.min(pollMs, stabilityMs - (now - p.since)));
+  };
+  return {
+    touch(abs) {
+      if (closed) return;
+      const p = pending.get(abs);
+      if (p) {
+        p.since = Date.now(); // a fresh write: the quiet period starts again
+        return;
+      }
+      pending.set(abs, { size: -1, mtimeMs: -1, since: Date.now(), timer: null });
+      void check(abs);
+    },
+    close() {
+      closed = true;
+      for (const p of pending.values()) if (p.timer) clearTimeout(p.timer);
+      pending.clear();
     },
   };
 }
