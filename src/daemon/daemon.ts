@@ -83,11 +83,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     };
 
     let watcher: Watcher | null = null;
-    // The watcher follows the jobs that can still get files: enabled and not completed.
+    // The watcher follows the Drive-enabled jobs (one watch per directory, not per file).
     const refreshWatchedJobs = async () => {
       if (!watcher) return;
       const jobs = await ctx.store.listEnabledJobs();
-      const added = watcher.setJobs(jobs.filter((j) => j.row.drive_upload_status !== 'completed').map((j) => j.jobId));
+      const added = watcher.setJobs(jobs.map((j) => j.jobId));
       // Close the gap while chokidar sets the new watches up: walk those jobs once it has.
       for (const id of added) onDir(id);
     };

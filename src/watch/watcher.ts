@@ -29,9 +29,8 @@ export interface Watcher {
   /** Resolves once the output directory itself is being watched. */
   ready: Promise<void>;
   /**
-   * The jobs whose directories are watched file by file: the Drive-enabled jobs that are not
-   * completed. Others cost nothing (a year of finished jobs would otherwise hold one inotify
-   * watch and some kilobytes per file). Returns the jobs newly watched: chokidar sets their
+   * The jobs whose directories are watched (the Drive-enabled ones; others cost nothing).
+   * Returns the jobs newly watched: chokidar sets their
    * watches up asynchronously, so a file written meanwhile is only found by a walk of the job.
    */
   setJobs(jobIds: Iterable<string>): string[];
