@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
+import { createEmulator, mulberry32, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { migrate, openDatabase, type Db } from '../../src/db/index.js';
 
 /** The package root (holds package.json and dist/), found from this file under bench/ or dist/bench/. */
@@ -344,17 +344,8 @@ export async function statusCounts(dbPath: string): Promise<Record<string, numbe
 // ---------------------------------------------------------------------------------------------
 // Small things
 
-/** Seeded PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG: the emulator's own mulberry32, so a seed means the same thing everywhere. */
+export const rng = mulberry32;
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;

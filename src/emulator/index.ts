@@ -7,4 +7,4 @@ export type {
 } from './types.js';
 export { createEmulator, startEmulator } from './server.js';
 export { parseEmulatorArgs, runEmulatorCli } from './cli.js';
-export { DEFAULT_FAULTS } from './faults.js';
+export { DEFAULT_FAULTS, mulberry32 } from './faults.js';
