@@ -57,6 +57,7 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       ...driveOptions(cfg, log.child({ scope: 'drive' })),
       now,
       random: opts.random ?? Math.random,
+      folderRegistry: { get: (p, n) => store.getFolder(p, n), claim: (p, n, id) => store.claimFolder(p, n, id) },
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });
     const ctx: SyncContext = {

@@ -33,6 +33,10 @@ export interface UploadStore {
   /** Jobs with drive_integration_enabled: id, own pattern, and the whole row for {job.<column>}. */
   listEnabledJobs(onlyJobId?: string): Promise<EnabledJob[]>;
   getJobFolder(jobId: string): Promise<JobFolder | null>;
+  /** Folder registry (batch_drive_folders): the id recorded for (parent, name), or null. */
+  getFolder(parentId: string, name: string): Promise<string | null>;
+  /** Records `id` for (parent, name) unless one is recorded; returns the recorded id (the first wins). */
+  claimFolder(parentId: string, name: string, id: string): Promise<string>;
   saveJobFolder(jobId: string, f: JobFolder): Promise<void>;
   setJobEnabled(jobId: string, enabled: boolean, pattern?: string | null): Promise<boolean>;
   report(jobId?: string): Promise<JobReport[]>;
@@ -289,6 +293,21 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
         jobId,
       );
       return r?.drive_folder_id ? { folderId: r.drive_folder_id, url: r.drive_folder_url, path: r.folder_path } : null;
+    },
+
+    async getFolder(parentId, name) {
+      const r = await db.get<{ id: string }>('SELECT drive_folder_id AS id FROM batch_drive_folders WHERE parent_id = ? AND name = ?', parentId, name);
+      return r?.id ?? null;
+    },
+
+    async claimFolder(parentId, name, id) {
+      // One statement: the insert either records ours or keeps the earlier record, atomically.
+      await db.run(
+        'INSERT INTO batch_drive_folders (parent_id, name, drive_folder_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (parent_id, name) DO NOTHING',
+        parentId, name, id, sqlTimestamp(now()),
+      );
+      const r = await db.get<{ id: string }>('SELECT drive_folder_id AS id FROM batch_drive_folders WHERE parent_id = ? AND name = ?', parentId, name);
+      return r?.id ?? id;
     },
 
     async saveJobFolder(jobId, f) {

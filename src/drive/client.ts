@@ -3,7 +3,7 @@ import { drive_v3 } from '@googleapis/drive';
 import { createDriveAuth } from './auth.js';
 import { FILE_FIELDS, makeCall, makeWrite, toInfo, type DriveCore } from './core.js';
 import { createDailyCapGuard } from './daily-cap.js';
-import { DriveError } from './errors.js';
+import { DriveError, PermanentDriveError } from './errors.js';
 import { createFolderResolver } from './folders.js';
 import { createIdPool } from './id-pool.js';
 import { createPacer, defaultSleep } from './pacer.js';
@@ -65,9 +65,16 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
     write,
     getFile,
   };
-  const folders = createFolderResolver(core);
-  const upload = createUploader(core);
   const ids = createIdPool(core, { batchSize: opts.idBatchSize ?? 1000 });
+  const folders = createFolderResolver(core, {
+    ...(opts.folderRegistry ? { registry: opts.folderRegistry } : {}),
+    reserveId: async () => {
+      const [id] = await ids.take(1);
+      if (!id) throw new PermanentDriveError('files.generateIds returned no id');
+      return id;
+    },
+  });
+  const upload = createUploader(core);
 
   async function checkAccess(): Promise<string[]> {
     const problems: string[] = [];

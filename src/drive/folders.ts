@@ -3,8 +3,8 @@
 // process concurrent callers share one in-flight lookup per (parent, name).
 import type { drive_v3 } from '@googleapis/drive';
 import type { DriveCore } from './core.js';
-import { PermanentDriveError } from './errors.js';
-import { FOLDER_MIME } from './types.js';
+import { DriveError, PermanentDriveError } from './errors.js';
+import { FOLDER_MIME, type FolderRegistry } from './types.js';
 
 /** Escapes a value for a single-quoted string in a Drive `q` expression. */
 export function escapeQueryValue(v: string): string {
@@ -25,7 +25,10 @@ function oldest(list: Found[]): Found | undefined {
   return [...list].sort((a, b) => (a.createdTime < b.createdTime ? -1 : a.createdTime > b.createdTime ? 1 : a.id < b.id ? -1 : 1))[0];
 }
 
-export function createFolderResolver(core: DriveCore, opts: { maxCached?: number } = {}): FolderResolver {
+export function createFolderResolver(
+  core: DriveCore,
+  opts: { maxCached?: number; registry?: FolderRegistry; reserveId?: () => Promise<string> } = {},
+): FolderResolver {
   const maxCached = opts.maxCached ?? 10_000;
   const cache = new Map<string, string>();
   const inflight = new Map<string, Promise<string>>();
@@ -66,7 +69,45 @@ export function createFolderResolver(core: DriveCore, opts: { maxCached?: number
     return out;
   }
 
+  /** Creates a folder with a reserved id; 409 means an earlier attempt or another process already did. */
+  async function createWithId(parentId: string, name: string, id: string): Promise<void> {
+    try {
+      await core.write(
+        () =>
+          core.api.files.create(
+            { requestBody: { id, name, mimeType: FOLDER_MIME, parents: [parentId] }, fields: 'id', supportsAllDrives: true },
+            { retry: false },
+          ),
+        { contentUpload: false },
+      );
+    } catch (e) {
+      if (!(e instanceof DriveError && e.status === 409)) throw e;
+    }
+  }
+
+  // With a registry: recorded id → make sure it exists; else found in Drive → record it; else
+  // reserve an id, record it (the first record wins), create with the recorded id.
+  async function viaRegistry(registry: FolderRegistry, reserveId: () => Promise<string>, parentId: string, name: string): Promise<string> {
+    const recorded = await registry.get(parentId, name);
+    if (recorded) {
+      const f = await core.getFile(recorded);
+      if (f && !f.trashed) return recorded;
+      if (!f) {
+        // Recorded but never made (a crash between the two): make it now, with that id.
+        await createWithId(parentId, name, recorded);
+        return recorded;
+      }
+      // Trashed by someone: fall through and find or make another.
+    }
+    const found = oldest(await list(parentId, name));
+    if (found) return recorded ? found.id : registry.claim(parentId, name, found.id);
+    const id = recorded ? await reserveId() : await registry.claim(parentId, name, await reserveId());
+    await createWithId(parentId, name, id);
+    return id;
+  }
+
   async function findOrCreate(parentId: string, name: string): Promise<string> {
+    if (opts.registry && opts.reserveId) return viaRegistry(opts.registry, opts.reserveId, parentId, name);
     const found = oldest(await list(parentId, name));
     if (found) return found.id;
     const created = await core.write(

@@ -79,6 +79,18 @@ export interface DriveClient {
   checkAccess(): Promise<string[]>;
 }
 
+/**
+ * Shared record of the folders made, so that processes sharing it (two daemons on one
+ * database, a restart after a crash) create each folder exactly once: the Drive id is reserved
+ * and recorded before the folder is created, and a second creator gets 409 for the same id.
+ */
+export interface FolderRegistry {
+  /** The Drive id recorded for (parent, name), or null. */
+  get(parentId: string, name: string): Promise<string | null>;
+  /** Records `id` for (parent, name) unless one is recorded already; returns the recorded id. */
+  claim(parentId: string, name: string, id: string): Promise<string>;
+}
+
 export interface DriveClientOptions {
   endpoint: string;
   auth: AuthConfig;
@@ -96,6 +108,8 @@ export interface DriveClientOptions {
   pacer?: Partial<PacerOptions>;
   /** Tuning of the daily-upload-cap detector (see daily-cap.ts). */
   dailyCap?: Partial<DailyCapOptions>;
+  /** Where folder ids are recorded (the daemon's database); without it folders are found-or-created with a post-create check. */
+  folderRegistry?: FolderRegistry;
   /** Told how long each write waited for the pacer, in ms (metrics). */
   onPacerWait?: (ms: number) => void;
   /** Local retries of a write Drive answered with a rate limit (after the pacer's wait); default 5. */

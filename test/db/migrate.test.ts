@@ -84,11 +84,11 @@ CREATE INDEX idx_batch_file_drive_metadata_status ON batch_file_drive_metadata(u
 COMMIT;
 `;
 
-test('fresh database: both migrations applied and recorded with version, name, checksum, applied_at', async (t) => {
+test('fresh database: every migration applied and recorded with version, name, checksum, applied_at', async (t) => {
   const { path } = await makeTempDb(t, 'real');
   const db = await openTestDb(t, path);
   const applied = await migrate(db, { now: () => FIXED });
-  t.deepEqual(applied, ['001_seed_schema.sql', '002_daemon_state.sql']);
+  t.deepEqual(applied, ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql']);
 
   const rows = await db.all<{ version: number; name: string; checksum: string; applied_at: string }[]>(
     'SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version',
@@ -97,13 +97,15 @@ test('fresh database: both migrations applied and recorded with version, name, c
   t.deepEqual(rows, [
     { version: 1, name: '001_seed_schema.sql', checksum: sha('001_seed_schema.sql'), applied_at: FIXED.toISOString() },
     { version: 2, name: '002_daemon_state.sql', checksum: sha('002_daemon_state.sql'), applied_at: FIXED.toISOString() },
+    { version: 3, name: '003_drive_folders.sql', checksum: sha('003_drive_folders.sql'), applied_at: FIXED.toISOString() },
   ]);
-  t.deepEqual(await tableNames(db), ['batch_drive_metadata', 'batch_file_drive_metadata', 'batch_jobs', 'schema_migrations']);
+  t.deepEqual(await tableNames(db), ['batch_drive_folders', 'batch_drive_metadata', 'batch_file_drive_metadata', 'batch_jobs', 'schema_migrations']);
   t.deepEqual(
     (await migrationStatus(db)).map((s) => [s.version, s.name, s.state, s.appliedAt]),
     [
       [1, '001_seed_schema.sql', 'applied', FIXED.toISOString()],
       [2, '002_daemon_state.sql', 'applied', FIXED.toISOString()],
+      [3, '003_drive_folders.sql', 'applied', FIXED.toISOString()],
     ],
   );
   await t.notThrowsAsync(assertMigrated(db));
@@ -193,7 +195,7 @@ test('an applied migration whose file changed is refused, naming the file, and n
 
   appendFileSync(join(dir, '002_daemon_state.sql'), '\nALTER TABLE batch_jobs ADD COLUMN sneaky INTEGER;\n');
   // A new pending migration must not be applied either while an applied one is inconsistent.
-  writeFileSync(join(dir, '003_next.sql'), 'CREATE TABLE must_not_exist (x INTEGER);\n');
+  writeFileSync(join(dir, '099_next.sql'), 'CREATE TABLE must_not_exist (x INTEGER);\n');
 
   const err = await t.throwsAsync(migrate(db, { dir }), { instanceOf: DbError });
   t.regex(err?.message ?? '', /002_daemon_state\.sql/);
@@ -206,7 +208,8 @@ test('an applied migration whose file changed is refused, naming the file, and n
     [
       ['001_seed_schema.sql', 'applied'],
       ['002_daemon_state.sql', 'changed'],
-      ['003_next.sql', 'pending'],
+      ['003_drive_folders.sql', 'applied'],
+      ['099_next.sql', 'pending'],
     ],
   );
   const notMigrated = await t.throwsAsync(assertMigrated(db, dir), { instanceOf: NotMigratedError });
@@ -232,7 +235,7 @@ for (const kind of ['real', 'minimal'] as const satisfies readonly BatchJobsKind
     // The minimal table may hold the same job_id twice; the real one may not.
     await seedJobs(path, kind === 'real' ? ['job-1', 'job-2'] : ['job-1', 'job-1', 'job-2']);
     const db = await openTestDb(t, path);
-    t.deepEqual(await migrate(db), ['001_seed_schema.sql', '002_daemon_state.sql']);
+    t.deepEqual(await migrate(db), ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql']);
     await t.notThrowsAsync(assertMigrated(db));
 
     const clock = makeClock();
@@ -351,5 +354,5 @@ test('duplicate (batch_job_id, original_filename) written before 002: 002 fails 
 
   // Once the operator removes the duplicate, 002 applies.
   await db.exec("DELETE FROM batch_file_drive_metadata WHERE rowid = (SELECT max(rowid) FROM batch_file_drive_metadata WHERE original_filename = 'a.png')");
-  t.deepEqual(await migrate(db), ['002_daemon_state.sql']);
+  t.deepEqual(await migrate(db), ['002_daemon_state.sql', '003_drive_folders.sql']);
 });

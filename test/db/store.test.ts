@@ -554,3 +554,17 @@ test('countDue counts only rows claimDue would take (not those of disabled jobs)
   t.is((await s.store.claimDue('w', 10, LEASE_MS)).length, 1);
   t.is(await s.store.countDue(), 0);
 });
+
+test('folder registry: the first claim of (parent, name) wins, for every later claimer and across store instances', async (t) => {
+  const { store, db } = await makeTestStore(t, 'real');
+  t.is(await store.getFolder('root', 'batch'), null);
+  t.is(await store.claimFolder('root', 'batch', 'id-first'), 'id-first');
+  t.is(await store.claimFolder('root', 'batch', 'id-second'), 'id-first');
+  t.is(await store.getFolder('root', 'batch'), 'id-first');
+  t.is(await store.claimFolder('root', "it's \\ odd", 'id-odd'), 'id-odd', 'names are data, not SQL');
+  const rows = await db.all<{ parent_id: string; name: string; drive_folder_id: string }[]>('SELECT parent_id, name, drive_folder_id FROM batch_drive_folders ORDER BY name');
+  t.deepEqual(rows, [
+    { parent_id: 'root', name: 'batch', drive_folder_id: 'id-first' },
+    { parent_id: 'root', name: "it's \\ odd", drive_folder_id: 'id-odd' },
+  ]);
+});

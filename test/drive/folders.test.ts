@@ -91,3 +91,46 @@ test('two folders of the same name (made elsewhere) -> the oldest by createdTime
   t.is(await (await s.make()).ensureFolderPath(parent, ['same']), older);
   t.is(folders(s.emu.listFiles()).filter((f) => f.name === 'same').length, 2); // nothing created, nothing trashed
 });
+
+// An in-memory stand-in for the daemon's batch_drive_folders table (the SQL side is tested in test/db).
+function memoryRegistry() {
+  const m = new Map<string, string>();
+  return {
+    m,
+    registry: {
+      get: async (p: string, n: string) => m.get(`${p}/${n}`) ?? null,
+      claim: async (p: string, n: string, id: string) => {
+        const k = `${p}/${n}`;
+        if (!m.has(k)) m.set(k, id);
+        return m.get(k) as string;
+      },
+    },
+  };
+}
+
+test('with a shared folder registry, clients racing (as two daemons on one database) create each folder exactly once, none trashed', async (t) => {
+  const s = await setup(t);
+  const { registry } = memoryRegistry();
+  const clients = await Promise.all(Array.from({ length: 4 }, () => s.make({ folderRegistry: registry })));
+  const ids = await Promise.all(clients.flatMap((c) => [c.ensureFolderPath(ROOT_ID, ['reg', 'job-1', 'pages']), c.ensureFolderPath(ROOT_ID, ['reg', 'job-1', 'pages'])]));
+  t.is(new Set(ids).size, 1);
+  const all = s.emu.listFiles().filter((f) => f.mimeType === FOLDER_MIME && f.id !== ROOT_ID);
+  t.deepEqual(all.map((f) => f.name).sort(), ['job-1', 'pages', 'reg'], 'no duplicate, nothing created and trashed');
+  t.true(all.every((f) => !f.trashed));
+});
+
+test('a folder id recorded but never created (crash between the two) is created with that id on the next run', async (t) => {
+  const s = await setup(t);
+  const { m, registry } = memoryRegistry();
+  const [reserved] = await s.drive.reserveIds(1);
+  m.set(`${ROOT_ID}/half-made`, reserved!);
+  const c = await s.make({ folderRegistry: registry });
+  t.is(await c.ensureFolderPath(ROOT_ID, ['half-made']), reserved!);
+  const f = folders(s.emu.listFiles()).filter((x) => x.name === 'half-made');
+  t.deepEqual(f.map((x) => x.id), [reserved]);
+  // A folder made by someone else before us is found and recorded, not made again.
+  const other = await s.drive.ensureFolderPath(ROOT_ID, ['made-elsewhere']);
+  t.is(await c.ensureFolderPath(ROOT_ID, ['made-elsewhere']), other);
+  t.is(m.get(`${ROOT_ID}/made-elsewhere`), other);
+  t.is(folders(s.emu.listFiles()).filter((x) => x.name === 'made-elsewhere').length, 1);
+});
