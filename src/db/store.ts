@@ -86,11 +86,6 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
   const now = opts.now;
   const changed = (r: { changes?: number | undefined }) => (r.changes ?? 0) > 0;
 
-  async function jobFinished(jobId: string): Promise<boolean> {
-    const r = await db.get<{ f: number }>(`SELECT max(${finishedSql}) AS f FROM batch_jobs WHERE job_id = ?`, ...finishedArgs, jobId);
-    return (r?.f ?? 0) === 1;
-  }
-
   /** Records one stable local file; see UploadStore.upsertFile. */
   async function upsertOne(jobId: string, relPath: string, stat: { size: number; mtimeMs: number }): Promise<UpsertResult> {
     const t = now();

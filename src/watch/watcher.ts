@@ -49,7 +49,7 @@ export function createWatcher(opts: WatcherOptions): Watcher {
   const common = { ignoreInitial: true, followSymlinks: false, persistent: true, usePolling: opts.usePolling ?? false } as const;
 
   // Depth 0: only the job directories themselves, so new jobs are noticed at no per-file cost.
-  const root: FSWatcher = watch(opts.outputDir, { ...common, depth: 0, ignored: (p: string, stats?: Stats) => Boolean(stats?.isFile()) });
+  const root: FSWatcher = watch(opts.outputDir, { ...common, depth: 0, ignored: (_p: string, stats?: Stats) => Boolean(stats?.isFile()) });
   root.on('addDir', (p: string) => {
     const rel = toRel(p);
     if (rel !== '' && !rel.startsWith('..') && !rel.includes('/')) opts.onDir?.(rel);
