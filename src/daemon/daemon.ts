@@ -119,6 +119,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         setTimeout(() => {
           dirScans.delete(jobId);
           if (stopClaiming.signal.aborted) return;
+          watcher?.resync(jobId);
           isEnabled(jobId)
             .then(async (on) => {
               if (!on) return;

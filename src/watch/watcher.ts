@@ -1,4 +1,4 @@
-import type { Stats } from 'node:fs';
+import { existsSync, type Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
@@ -34,6 +34,11 @@ export interface Watcher {
    * watches up asynchronously, so a file written meanwhile is only found by a walk of the job.
    */
   setJobs(jobIds: Iterable<string>): string[];
+  /**
+   * Re-reads a watched job's tree so that a sub-directory created in the instant its parent's
+   * watch was being set up gets its own watch (the caller walks the job for the files).
+   */
+  resync(jobId: string): void;
   close(): Promise<void>;
 }
 
@@ -52,7 +57,10 @@ export function createWatcher(opts: WatcherOptions): Watcher {
   const root: FSWatcher = watch(opts.outputDir, { ...common, depth: 0, ignored: (_p: string, stats?: Stats) => Boolean(stats?.isFile()) });
   root.on('addDir', (p: string) => {
     const rel = toRel(p);
-    if (rel !== '' && !rel.startsWith('..') && !rel.includes('/')) opts.onDir?.(rel);
+    if (rel === '' || rel.startsWith('..') || rel.includes('/')) return;
+    // A wanted job whose directory did not exist yet: watch it now that it does.
+    if (watched.has(rel) && !added.has(rel)) addJob(rel);
+    opts.onDir?.(rel);
   });
 
   // Scans walk existing files; this watcher only reports what is written or changed later.
@@ -93,6 +101,11 @@ export function createWatcher(opts: WatcherOptions): Watcher {
   root.on('error', onError);
   files.on('error', onError);
 
+  const added = new Set<string>();
+  const addJob = (id: string) => {
+    added.add(id);
+    files.add(join(opts.outputDir, id));
+  };
   const watchedJob = (abs: string) => {
     const rel = toRel(abs);
     const slash = rel.indexOf('/');
@@ -103,21 +116,26 @@ export function createWatcher(opts: WatcherOptions): Watcher {
     ready,
     setJobs(jobIds) {
       const want = new Set(jobIds);
-      const added: string[] = [];
+      const fresh: string[] = [];
       for (const id of watched) {
         if (!want.has(id)) {
           watched.delete(id);
-          files.unwatch(join(opts.outputDir, id));
+          if (added.delete(id)) files.unwatch(join(opts.outputDir, id));
         }
       }
       for (const id of want) {
         if (!watched.has(id)) {
           watched.add(id);
-          added.push(id);
-          files.add(join(opts.outputDir, id));
+          fresh.push(id);
+          // chokidar would watch a missing path through its parent and can then miss the
+          // sub-directories made with it; the root watcher's addDir adds it instead.
+          if (existsSync(join(opts.outputDir, id))) addJob(id);
         }
       }
-      return added;
+      return fresh;
+    },
+    resync(jobId) {
+      if (added.has(jobId)) files.add(join(opts.outputDir, jobId));
     },
     close: async () => {
       settle.close();

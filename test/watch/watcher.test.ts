@@ -183,3 +183,37 @@ test('only the jobs given to setJobs are watched file by file; a job taken out i
   await r.waitFile(named('off', 'sentinel.txt'));
   t.deepEqual(r.files.map((f) => `${f.jobId}/${f.relPath}`).sort(), ['off/sentinel.txt', 'on/watched.txt']);
 });
+
+test('a job watched before its directory exists: directory and sub-directory made at once, later files in the sub-directory are reported', async (t) => {
+  const out = join(makeTempDir(t, 'bds-watch-'), 'output');
+  mkdirSync(out);
+  const files: FileReady[] = [];
+  const dirs: string[] = [];
+  const w = createWatcher({
+    outputDir: out,
+    stabilityMs: 100,
+    ignore: [],
+    log: createSilentLogger(),
+    onFile: (f) => files.push(f),
+    // What the daemon does on a new directory: let chokidar re-read the job's tree.
+    onDir: (j) => {
+      dirs.push(j);
+      w.resync(j);
+    },
+  });
+  t.teardown(() => w.close());
+  await w.ready;
+  t.deepEqual(w.setJobs(['late-job']), ['late-job']);
+  mkdirSync(join(out, 'late-job', 'pages'), { recursive: true });
+  writeFileSync(join(out, 'late-job', 'pages', 'p-001.png'), 'first');
+  const deadline = Date.now() + 8000;
+  // Rewritten until reported: proves the sub-directory got its own watch.
+  let n = 0;
+  while (!files.some((f) => f.relPath.startsWith('pages/p-later'))) {
+    if (Date.now() > deadline) throw new Error(`not reported; files ${JSON.stringify(files)}, dirs ${JSON.stringify(dirs)}`);
+    writeFileSync(join(out, 'late-job', 'pages', `p-later-${n++}.png`), 'later');
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  t.true(dirs.includes('late-job'));
+  t.true(files.every((f) => f.jobId === 'late-job'));
+});
