@@ -1,11 +1,11 @@
 // Operations with the real daemon (`run`) as a child process: systemd notify, metrics,
 // journald priorities, SIGTERM in the middle of a resumable upload.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { CLI, md5, setupE2E, waitUntil, type E2E } from '../helpers/e2e.js';
-import { startNotifyListener } from '../ops/notify-listener.js';
+import { hasBinary, startNotifyListener } from '../ops/notify-listener.js';
 import { parsePromText, sampleValue } from '../ops/prom-text.js';
 
 interface Line {
@@ -89,14 +89,6 @@ function runDaemon(t: ExecutionContext, e: E2E, extraEnv: Record<string, string>
   };
 }
 
-function hasBinary(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function freePort(): Promise<number> {
   const srv = createServer();

@@ -2,7 +2,7 @@
 // Node cannot open unix datagram sockets, so a python3 child binds it and prints each datagram
 // as one JSON line. It closes any fd passed with a message, as PID 1 does: systemd-notify's
 // BARRIER=1 waits for exactly that.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,4 +85,14 @@ export async function startNotifyListener(): Promise<NotifyListener> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Whether a command is on PATH (systemd-notify and systemd-analyze come from Debian's `systemd` package). */
+export function hasBinary(name: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }

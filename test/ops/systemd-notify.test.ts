@@ -1,17 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import test from 'ava';
 import { createNotifier, watchdogInterval, type NotifyExec } from '../../src/daemon/systemd-notify.js';
 import type { Logger, LogMeta } from '../../src/log/index.js';
-import { startNotifyListener } from './notify-listener.js';
+import { hasBinary, startNotifyListener } from './notify-listener.js';
 
-function hasBinary(name: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${name}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function recordingLogger() {
   const lines: { level: string; message: string; meta?: LogMeta }[] = [];
