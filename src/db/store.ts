@@ -46,7 +46,7 @@ export interface UploadStore {
   /** What we know of a job's files, for a directory walk that skips unchanged files without writing. */
   fileStats(jobId: string): Promise<Map<string, { size: number | null; mtimeMs: number | null; status: UploadStatus }>>;
   getRow(rowId: number): Promise<FileRow | null>;
-  /** Pending rows whose next_attempt_at is not a number (written by hand) would never compare as due: due now. Returns how many. */
+  /** Rows written by hand that would never come due: a non-numeric next_attempt_at (pending) or a missing lease (uploading). Returns how many were fixed. */
   repairSchedules(): Promise<number>;
   /** Whether batch_jobs has a `status` column (else every job counts as finished). */
   readonly hasStatusColumn: boolean;
@@ -412,7 +412,12 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
         `UPDATE batch_file_drive_metadata SET next_attempt_at = ? WHERE upload_status = 'pending' AND next_attempt_at >= ''`,
         now(),
       );
-      return r.changes ?? 0;
+      // A row someone else marked `uploading` without a lease (NULL, or text) would never expire:
+      // give it an expired one so the claim takes it (the partial lease index finds these too).
+      const l = await db.run(
+        `UPDATE batch_file_drive_metadata SET lease_until = 0 WHERE upload_status = 'uploading' AND (lease_until IS NULL OR lease_until >= '')`,
+      );
+      return (r.changes ?? 0) + (l.changes ?? 0);
     },
 
     async getRow(rowId) {

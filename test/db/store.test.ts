@@ -568,3 +568,16 @@ test('folder registry: the first claim of (parent, name) wins, for every later c
     { parent_id: 'root', name: "it's \\ odd", drive_folder_id: 'id-odd' },
   ]);
 });
+
+test('repairSchedules: a pending row with text in next_attempt_at and an uploading row without a lease become claimable', async (t) => {
+  const { store, db, clock } = await makeTestStore(t, 'real', ['job-1']);
+  await store.setJobEnabled('job-1', true);
+  await db.exec(`INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status, next_attempt_at) VALUES ('job-1', 'text.png', 'pending', 'abc')`);
+  await db.exec(`INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status, lease_until) VALUES ('job-1', 'no-lease.png', 'uploading', NULL)`);
+  t.deepEqual(await store.claimDue('w', 10, 1000), [], 'neither is ever due as written');
+  t.is(await store.repairSchedules(), 2);
+  clock.advance(1);
+  const claimed = (await store.claimDue('w', 10, 1000)).map((r) => r.original_filename).sort();
+  t.deepEqual(claimed, ['no-lease.png', 'text.png']);
+  t.is(await store.repairSchedules(), 0, 'nothing to repair the second time');
+});
