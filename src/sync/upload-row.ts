@@ -50,8 +50,9 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     bytes = local.size;
     // A file modified moments ago may still be written (e.g. a row the batch system inserted
     // before closing the file): wait until it has been still for stability_ms.
+    // An mtime more than a minute ahead is clock skew (e.g. a network file system), not a writer.
     const quietAt = local.mtimeMs + cfg.watch.stability_ms;
-    if (quietAt > ctx.now()) {
+    if (quietAt > ctx.now() && local.mtimeMs < ctx.now() + 60_000) {
       await store.markRetry(row.id, owner, { error: 'file still being written', reason: 'local:unstable', nextAttemptAt: Math.ceil(quietAt) + 50, refund: true });
       return 'paused';
     }

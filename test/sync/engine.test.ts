@@ -128,3 +128,13 @@ test('drainDue leaves no listener behind on its long-lived abort signals (multip
   t.is(getEventListeners(abortUploads.signal, 'abort').length, 0, 'abortUploads listeners left');
   t.is(getEventListeners(stopClaiming.signal, 'abort').length, 0, 'stopClaiming listeners left');
 });
+
+test('a file whose mtime is far in the future (clock skew) is uploaded, not held back as still being written', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'skew', enabled: true }], watch: { stability_ms: 2000 } });
+  const future = Math.floor(s.now()) + 3_600_000;
+  s.writeFile('skew', 'from-the-future.bin', 'nfs clock ahead', future);
+  const { store } = s.rt.ctx;
+  await store.upsertFile('skew', 'from-the-future.bin', { size: 15, mtimeMs: future });
+  t.like(await drainDue(s.rt.ctx, signals), { uploaded: 1, paused: 0 });
+  t.deepEqual(driveFiles(s.emu).map((f) => f.name), ['from-the-future.bin']);
+});
