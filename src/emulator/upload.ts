@@ -47,6 +47,18 @@ function cleanup(content: Content | null): void {
 
 const ok = (rt: Runtime, item: Item, fields: string | null): Reply => ({ status: 200, json: rt.model.resource(item, fields) });
 
+/** Streams a one-shot upload body to disk, commits it as a create or a new revision, answers the file. */
+async function receiveAndCommit(rt: Runtime, body: AsyncIterable<Buffer>, commit: (c: Content) => Item, fields: string | null): Promise<Reply> {
+  const content = await receive(rt, body);
+  try {
+    const item = commit(content);
+    rt.counters.uploadsCompleted++;
+    return ok(rt, item, fields);
+  } finally {
+    cleanup(content);
+  }
+}
+
 /** uploadType=multipart: JSON metadata part, then the media part streamed to disk. */
 export async function handleMultipart(rt: Runtime, req: IncomingMessage, url: URL, identity: Identity, target: UploadTarget): Promise<Reply> {
   const boundary = boundaryOf(req.headers['content-type']);
@@ -57,26 +69,17 @@ export async function handleMultipart(rt: Runtime, req: IncomingMessage, url: UR
   if (target.kind === 'create') {
     const draft = rt.model.prepareCreate(mp.metadata, identity, sad(url), mp.mediaType, true);
     rt.model.checkAllowance(null, 0);
-    const content = await receive(rt, mp.media);
-    try {
-      const item = rt.model.commitCreate(draft, content);
-      rt.counters.uploadsCompleted++;
-      return ok(rt, item, q.get('fields'));
-    } finally {
-      cleanup(content);
-    }
+    return receiveAndCommit(rt, mp.media, (c) => rt.model.commitCreate(draft, c), q.get('fields'));
   }
   const it = existing as Item;
   rt.model.checkPatch(it, mp.metadata, q.get('addParents'), q.get('removeParents'), sad(url));
   rt.model.checkAllowance(null, it.size ?? 0);
-  const content = await receive(rt, mp.media);
-  try {
-    const item = rt.model.commitUpdate(it.id, mp.metadata, q.get('addParents'), q.get('removeParents'), sad(url), content);
-    rt.counters.uploadsCompleted++;
-    return ok(rt, item, q.get('fields'));
-  } finally {
-    cleanup(content);
-  }
+  return receiveAndCommit(
+    rt,
+    mp.media,
+    (c) => rt.model.commitUpdate(it.id, mp.metadata, q.get('addParents'), q.get('removeParents'), sad(url), c),
+    q.get('fields'),
+  );
 }
 
 function declaredLength(req: IncomingMessage, header: string): number | null {
@@ -95,26 +98,17 @@ export async function handleMedia(rt: Runtime, req: IncomingMessage, url: URL, i
   if (target.kind === 'create') {
     const draft = rt.model.prepareCreate({}, identity, sad(url), ct, true);
     rt.model.checkAllowance(declared, 0);
-    const content = await receive(rt, req as AsyncIterable<Buffer>);
-    try {
-      const item = rt.model.commitCreate(draft, content);
-      rt.counters.uploadsCompleted++;
-      return ok(rt, item, q.get('fields'));
-    } finally {
-      cleanup(content);
-    }
+    return receiveAndCommit(rt, req as AsyncIterable<Buffer>, (c) => rt.model.commitCreate(draft, c), q.get('fields'));
   }
   const it = rt.model.getVisible(target.id, sad(url));
   rt.model.checkPatch(it, {}, q.get('addParents'), q.get('removeParents'), sad(url));
   rt.model.checkAllowance(declared, it.size ?? 0);
-  const content = await receive(rt, req as AsyncIterable<Buffer>);
-  try {
-    const item = rt.model.commitUpdate(it.id, {}, q.get('addParents'), q.get('removeParents'), sad(url), content);
-    rt.counters.uploadsCompleted++;
-    return ok(rt, item, q.get('fields'));
-  } finally {
-    cleanup(content);
-  }
+  return receiveAndCommit(
+    rt,
+    req as AsyncIterable<Buffer>,
+    (c) => rt.model.commitUpdate(it.id, {}, q.get('addParents'), q.get('removeParents'), sad(url), c),
+    q.get('fields'),
+  );
 }
 
 /** uploadType=resumable POST/PATCH: validates the metadata now and answers the session URI. */

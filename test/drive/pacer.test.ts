@@ -120,7 +120,7 @@ test('acquire rejects when its signal aborts, and the queue moves on', async (t)
   await t.throwsAsync(waiting, { message: 'stop' });
   const ok = await p.acquire();
   ok.done();
-  t.pass();
+  t.is(p.stats().granted, 2, 'the aborted waiter took no slot; the next one got it');
 });
 
 test('daily cap: repeated upload rate limits at the pacer floor pause uploads, one warning, probe resumes', async (t) => {
