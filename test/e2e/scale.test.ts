@@ -1,15 +1,16 @@
 // Many small files across 10 jobs in one `sync --once`: Drive requests per file.
-// 2,000 files by default: 5,000 took ~65 s on 2 shared cores, over the suite's 60 s budget for one
-// test. BDS_E2E_SCALE_FILES=5000 npx ava test/e2e/scale.test.ts runs the full figure.
+// 5,000 files (the issue's figure) by default: ~65-100 s on 2 shared cores, so this test has its
+// own longer timeout. BDS_E2E_SCALE_FILES=N runs another size.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { md5, setupE2E } from '../helpers/e2e.js';
 
 const JOBS = 10;
-const PER_JOB = Math.ceil(Number(process.env.BDS_E2E_SCALE_FILES ?? 2000) / JOBS);
+const PER_JOB = Math.ceil(Number(process.env.BDS_E2E_SCALE_FILES ?? 5000) / JOBS);
 
 test(`${JOBS * PER_JOB} small files across ${JOBS} jobs: all uploaded with at most 1.05 Drive requests per file`, async (t) => {
+  t.timeout(300_000);
   const e = await setupE2E(t, { concurrency: 8, logLevel: 'warning' });
   const expected = new Map<string, string>();
   for (let j = 0; j < JOBS; j++) {
@@ -23,7 +24,7 @@ test(`${JOBS * PER_JOB} small files across ${JOBS} jobs: all uploaded with at mo
     }
   }
   const t0 = performance.now();
-  const r = await e.cli(['sync', '--once'], { timeoutMs: 110_000 });
+  const r = await e.cli(['sync', '--once'], { timeoutMs: 280_000 });
   const ms = performance.now() - t0;
   t.is(r.code, 0, r.stdout + r.stderr.slice(-3000));
   const files = JOBS * PER_JOB;
