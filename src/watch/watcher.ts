@@ -50,17 +50,26 @@ export interface Watcher {
 export function createWatcher(opts: WatcherOptions): Watcher {
   const ignored = createIgnoreMatcher(opts.ignore);
   const watched = new Set<string>();
-  const toRel = (p: string) => relative(opts.outputDir, p).split(sep).join('/');
+  /**
+   * Where an absolute path sits: `jobId` alone for a job directory, plus `relPath` (below the
+   * job directory, `/`-separated) for anything inside one; null outside <outputDir>/<job>.
+   */
+  const locate = (p: string): { jobId: string; relPath: string | null } | null => {
+    const rel = relative(opts.outputDir, p).split(sep).join('/');
+    if (rel === '' || rel.startsWith('..')) return null;
+    const slash = rel.indexOf('/');
+    return slash < 0 ? { jobId: rel, relPath: null } : { jobId: rel.slice(0, slash), relPath: rel.slice(slash + 1) };
+  };
   const common = { ignoreInitial: true, followSymlinks: false, persistent: true, usePolling: opts.usePolling ?? false } as const;
 
   // Depth 0: only the job directories themselves, so new jobs are noticed at no per-file cost.
   const root: FSWatcher = watch(opts.outputDir, { ...common, depth: 0, ignored: (_p: string, stats?: Stats) => Boolean(stats?.isFile()) });
   root.on('addDir', (p: string) => {
-    const rel = toRel(p);
-    if (rel === '' || rel.startsWith('..') || rel.includes('/')) return;
+    const at = locate(p);
+    if (!at || at.relPath !== null) return;
     // A wanted job whose directory did not exist yet: watch it now that it does.
-    if (watched.has(rel) && !added.has(rel)) addJob(rel);
-    opts.onDir?.(rel);
+    if (watched.has(at.jobId) && !added.has(at.jobId)) addJob(at.jobId);
+    opts.onDir?.(at.jobId);
   });
 
   // Scans walk existing files; this watcher only reports what is written or changed later.
@@ -72,30 +81,28 @@ export function createWatcher(opts: WatcherOptions): Watcher {
     ...common,
     ignored: (p: string, stats?: Stats) => {
       if (stats?.isFile() || stats?.isSymbolicLink()) return true;
-      const rel = toRel(p);
-      const slash = rel.indexOf('/');
       // Patterns are relative to the job directory, as in the scans' walkJobDir.
-      return slash > 0 && !rel.startsWith('..') && ignored(rel.slice(slash + 1));
+      const rel = locate(p)?.relPath;
+      return rel != null && ignored(rel);
     },
   });
   const settle = createSettler(opts.stabilityMs, (abs, st) => {
-    const rel = toRel(abs);
-    const slash = rel.indexOf('/');
-    if (slash <= 0 || rel.startsWith('..') || ignored(rel.slice(slash + 1))) return;
-    opts.onFile({ jobId: rel.slice(0, slash), relPath: rel.slice(slash + 1), size: st.size, mtimeMs: st.mtimeMs });
+    const at = locate(abs);
+    if (!at?.relPath || ignored(at.relPath)) return;
+    opts.onFile({ jobId: at.jobId, relPath: at.relPath, size: st.size, mtimeMs: st.mtimeMs });
   });
   files.on('raw', (_event, evPath, details) => {
     const dir = (details as { watchedPath?: unknown } | null)?.watchedPath;
     if (!evPath || typeof dir !== 'string') return;
     const abs = resolve(dir, evPath);
-    if (watchedJob(abs)) settle.touch(abs);
+    const at = locate(abs);
+    if (at?.relPath && watched.has(at.jobId)) settle.touch(abs);
   });
   // Files written into a directory in the instant before its own watch is set up can be missed
   // by inotify; the caller re-walks that job once the directory has settled.
   files.on('addDir', (p: string) => {
-    const rel = toRel(p);
-    const slash = rel.indexOf('/');
-    if (slash > 0) opts.onDir?.(rel.slice(0, slash));
+    const at = locate(p);
+    if (at?.relPath) opts.onDir?.(at.jobId);
   });
   const onError = (e: unknown) => opts.log.warning('watcher error', { error: e instanceof Error ? e.message : String(e) });
   root.on('error', onError);
@@ -105,11 +112,6 @@ export function createWatcher(opts: WatcherOptions): Watcher {
   const addJob = (id: string) => {
     added.add(id);
     files.add(join(opts.outputDir, id));
-  };
-  const watchedJob = (abs: string) => {
-    const rel = toRel(abs);
-    const slash = rel.indexOf('/');
-    return slash > 0 && watched.has(rel.slice(0, slash));
   };
   const ready = new Promise<void>((resolve) => root.once('ready', () => resolve()));
   return {
