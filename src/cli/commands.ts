@@ -2,7 +2,7 @@ import type { Writable } from 'node:stream';
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../config/index.js';
 import { createStore, migrate, migrationStatus, openDatabase, assertMigrated, type JobReport } from '../db/index.js';
 import { createDriveClient } from '../drive/index.js';
-import { createSilentLogger } from '../log/index.js';
+import { createSilentLogger, errorMessage } from '../log/index.js';
 import { driveOptions, startDaemon, syncOnce } from '../daemon/index.js';
 import { parse } from './args.js';
 import { EXIT, UsageError } from './errors.js';
@@ -136,7 +136,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
         try {
           parseFolderPattern(pattern);
         } catch (e) {
-          throw new UsageError(`--pattern: ${e instanceof Error ? e.message : String(e)}`);
+          throw new UsageError(`--pattern: ${errorMessage(e)}`);
         }
       }
       const ok = await withStore(a.values.config, io, (s) => s.setJobEnabled(id, cmd === 'enable', pattern));
@@ -163,7 +163,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
           await db.close();
         }
       } catch (e) {
-        problems.push(e instanceof Error ? e.message : String(e));
+        problems.push(errorMessage(e));
       }
       try {
         const drive = await createDriveClient(driveOptions(cfg, createSilentLogger()));
@@ -171,7 +171,7 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
         if (p.length) problems.push(...p);
         else line(io.stdout, `drive ${cfg.drive.api_endpoint}: token ok, root folder ${cfg.drive.root_folder_id} readable`);
       } catch (e) {
-        problems.push(e instanceof Error ? e.message : String(e));
+        problems.push(errorMessage(e));
       }
       for (const p of problems) line(io.stderr, `problem: ${p}`);
       return problems.length ? EXIT.config : EXIT.ok;

@@ -1,6 +1,7 @@
 import { schedule, type ScheduledTask } from 'node-cron';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
+import { errorMessage } from '../log/index.js';
 import { createNoopMetrics, createPrometheusMetrics, scanHealth, startMetricsServer, type Metrics } from '../metrics/index.js';
 import { onFileReady, scanJobs, type SyncContext } from '../sync/index.js';
 import { createWatcher, type Watcher } from '../watch/index.js';
@@ -102,7 +103,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           loop.nudge();
           await refreshWatchedJobs();
         })
-        .catch((e: unknown) => log.error('scan failed', { error: e instanceof Error ? e.message : String(e) }))
+        .catch((e: unknown) => log.error('scan failed', { error: errorMessage(e) }))
         .finally(() => {
           scanning = null;
         });
@@ -127,7 +128,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
               loop.nudge();
               await refreshWatchedJobs();
             })
-            .catch((e: unknown) => log.warning('job scan failed', { job: jobId, error: e instanceof Error ? e.message : String(e) }));
+            .catch((e: unknown) => log.warning('job scan failed', { job: jobId, error: errorMessage(e) }));
         }, cfg.watch.stability_ms + 250),
       );
     };
@@ -142,7 +143,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         onFile: (f) => {
           onFileReady(ctx, f, isEnabled)
             .then((work) => work && loop.nudge())
-            .catch((e: unknown) => log.error('cannot record a detected file', { job: f.jobId, file: f.relPath, error: e instanceof Error ? e.message : String(e) }));
+            .catch((e: unknown) => log.error('cannot record a detected file', { job: f.jobId, file: f.relPath, error: errorMessage(e) }));
         },
       });
       const w = watcher;
@@ -163,7 +164,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         metrics: prom,
         health: async () => {
           const problems = scanHealth(prom.lastScanAt(), Date.now(), scanMaxAgeMs);
-          await rt.db.get('SELECT 1').catch((e: unknown) => problems.push(`database: ${e instanceof Error ? e.message : String(e)}`));
+          await rt.db.get('SELECT 1').catch((e: unknown) => problems.push(`database: ${errorMessage(e)}`));
           return { ok: problems.length === 0, problems };
         },
       });

@@ -1,5 +1,6 @@
 import type { SyncContext } from '../sync/index.js';
 import { drainDue, uploadsPausedUntil } from '../sync/index.js';
+import { errorMessage } from '../log/index.js';
 
 export interface ReconcileLoop {
   /** Run a pass as soon as possible (coalesced: many nudges during a pass cause one more pass). */
@@ -44,7 +45,7 @@ export function startReconcileLoop(opts: LoopOptions): ReconcileLoop {
         // A database hiccup must not end the daemon: log, back off, try again.
         failures++;
         waitMs = Math.min(30_000, 500 * 2 ** Math.min(failures, 6));
-        ctx.log.error('reconcile pass failed; retrying', { error: e instanceof Error ? e.message : String(e), retry_in_ms: waitMs });
+        ctx.log.error('reconcile pass failed; retrying', { error: errorMessage(e), retry_in_ms: waitMs });
       }
       if (again || opts.stopClaiming.aborted) continue;
       waitMs = Math.min(waitMs, opts.maxIdleMs);

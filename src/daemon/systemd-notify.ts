@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import type { Logger } from '../log/index.js';
+import { errorMessage } from '../log/index.js';
 
 // How we talk to systemd (sd_notify protocol: KEY=VALUE lines in one AF_UNIX datagram to
 // $NOTIFY_SOCKET). Node core cannot send unix datagrams (removed in v0.5; `dgram` has no
@@ -82,7 +83,7 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     } catch (e) {
       // Notification is best effort: a missing helper must not take the daemon down. systemd
       // itself reports the consequence (start timeout, watchdog kill), so one warning suffices.
-      const message = e instanceof Error ? e.message : String(e);
+      const message = errorMessage(e);
       if (!warned) {
         warned = true;
         opts.log?.warning(`systemd notification failed (further failures are logged at debug): ${message}`, {

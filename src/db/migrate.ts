@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Db } from './open.js';
 import { withTransaction } from './open.js';
 import { DbError, NotMigratedError } from './errors.js';
+import { errorMessage } from '../log/index.js';
 
 export interface MigrationFile {
   version: number;
@@ -122,7 +123,7 @@ export async function migrate(db: Db, opts: { dir?: string; now?: () => Date } =
       });
       if (!ran) continue;
     } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
+      const msg = errorMessage(e);
       throw new DbError(`migration ${m.name} failed and was rolled back: ${msg}`, { permanent: true, cause: e });
     }
     done.push(m.name);

@@ -1,6 +1,7 @@
 import { open, type Database } from 'sqlite';
 import sqlite3 from 'sqlite3';
 import { DbError } from './errors.js';
+import { errorMessage } from '../log/index.js';
 
 export type Db = Database<sqlite3.Database, sqlite3.Statement>;
 
@@ -41,7 +42,7 @@ export async function openDatabase(path: string, opts: OpenOptions): Promise<Db>
     }
   } catch (e) {
     await db.close().catch(() => undefined);
-    const msg = e instanceof Error ? e.message : String(e);
+    const msg = errorMessage(e);
     throw new DbError(`database.path ${path}: not a usable SQLite database (${msg})`, { permanent: true, cause: e });
   }
   return db;

@@ -9,6 +9,7 @@ import { createIdPool } from './id-pool.js';
 import { createPacer, defaultSleep } from './pacer.js';
 import type { DriveClient, DriveClientOptions, DriveFileInfo } from './types.js';
 import { createUploader } from './upload.js';
+import { errorMessage } from '../log/index.js';
 
 /**
  * Reads the credentials (ConfigError naming the file when they are unusable) and returns a
@@ -86,7 +87,7 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
       await auth.ensureToken();
     } catch (e) {
       // ensureToken's message already reads "auth: cannot get a token: <reason>".
-      problems.push(e instanceof Error ? e.message : String(e));
+      problems.push(errorMessage(e));
       return problems;
     }
     try {
@@ -96,7 +97,7 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
         problems.push(`drive.root_folder_id ${opts.rootFolderId}: is a ${root.mimeType}, not a folder`);
       } else if (root.trashed) problems.push(`drive.root_folder_id ${opts.rootFolderId}: is in the trash`);
     } catch (e) {
-      problems.push(`drive.root_folder_id ${opts.rootFolderId}: ${e instanceof Error ? e.message : String(e)}`);
+      problems.push(`drive.root_folder_id ${opts.rootFolderId}: ${errorMessage(e)}`);
     }
     if (opts.sharedDriveId) {
       const id = opts.sharedDriveId;
@@ -104,7 +105,7 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
         await call(() => api.drives.get({ driveId: id, fields: 'id,name' }, { retry: false }));
       } catch (e) {
         if (e instanceof DriveError && e.status === 404) problems.push(`drive.shared_drive_id ${id}: not found or ${who} is not a member`);
-        else problems.push(`drive.shared_drive_id ${id}: ${e instanceof Error ? e.message : String(e)}`);
+        else problems.push(`drive.shared_drive_id ${id}: ${errorMessage(e)}`);
       }
     }
     return problems;

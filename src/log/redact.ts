@@ -29,3 +29,8 @@ export function redact(v: unknown, depth = 0): unknown {
   for (const [k, val] of Object.entries(v)) out[k] = SECRET_KEY_RE.test(k) ? '[redacted]' : redact(val, depth + 1);
   return out;
 }
+
+/** The message of anything thrown (catch variables are `unknown`). */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { errorMessage } from '../log/index.js';
 
 /** Result of the daemon's health check: `ok` false when any problem is listed. */
 export interface HealthReport {
@@ -138,5 +139,5 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 }
 
 function errorText(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).replace(/\s*\n\s*/g, ' ');
+  return (errorMessage(e)).replace(/\s*\n\s*/g, ' ');
 }

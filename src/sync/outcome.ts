@@ -1,6 +1,7 @@
 import { classifyDriveError, DriveError } from '../drive/index.js';
 import { PatternError } from '../config/index.js';
 import { LocalFileError, LocalPathError } from '../watch/index.js';
+import { errorMessage } from '../log/index.js';
 
 /** What to do with a row after an error. Only sync decides between retry and fail. */
 export interface ErrorDecision {
@@ -11,10 +12,6 @@ export interface ErrorDecision {
   /** Short human text for upload_error (never secrets). */
   message: string;
   retryAfterMs?: number | undefined;
-}
-
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 export function decide(e: unknown): ErrorDecision {

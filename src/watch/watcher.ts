@@ -3,6 +3,7 @@ import { lstat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log/index.js';
+import { errorMessage } from '../log/index.js';
 import { createIgnoreMatcher } from './glob.js';
 
 export interface FileReady {
@@ -104,7 +105,7 @@ export function createWatcher(opts: WatcherOptions): Watcher {
     const at = locate(p);
     if (at?.relPath) opts.onDir?.(at.jobId);
   });
-  const onError = (e: unknown) => opts.log.warning('watcher error', { error: e instanceof Error ? e.message : String(e) });
+  const onError = (e: unknown) => opts.log.warning('watcher error', { error: errorMessage(e) });
   root.on('error', onError);
   files.on('error', onError);
 
