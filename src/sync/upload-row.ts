@@ -114,6 +114,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     const d = decide(e);
     const ms = ctx.now() - started;
     const errMeta = { ...meta, bytes, ms, error_class: d.reason, error: d.message };
+    const backoff = () => retryDelayMs(row.attempts, { baseMs: cfg.upload.backoff_base_ms, maxMs: cfg.upload.backoff_max_ms }, ctx.random, d.retryAfterMs);
     if (signal.aborted && signal.reason === 'lease lost') return lostLease(ctx, row);
     if (signal.aborted && d.action !== 'fail') {
       // Shutdown: put the row back at once, checkpoint kept, attempt refunded.
@@ -125,7 +126,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       let logIt = false;
       if (d.reason.startsWith('auth')) logIt = ctx.authPause.authFailed(ctx.now()).first;
       const pausedUntil = uploadsPausedUntil(ctx);
-      const next = pausedUntil ?? ctx.now() + retryDelayMs(row.attempts, { baseMs: cfg.upload.backoff_base_ms, maxMs: cfg.upload.backoff_max_ms }, ctx.random, d.retryAfterMs);
+      const next = pausedUntil ?? ctx.now() + backoff();
       await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: next, refund: true });
       ctx.metrics.uploadOutcome('retry', d.reason, 0, ms);
       if (logIt) log.error('Drive refused our credentials: uploads paused for the account', { ...errMeta, resume_in_ms: next - ctx.now() });
@@ -133,7 +134,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       return 'paused';
     }
     if (d.action === 'retry' && row.attempts < cfg.upload.max_attempts) {
-      const delay = retryDelayMs(row.attempts, { baseMs: cfg.upload.backoff_base_ms, maxMs: cfg.upload.backoff_max_ms }, ctx.random, d.retryAfterMs);
+      const delay = backoff();
       if (!(await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: ctx.now() + delay }))) return lostLease(ctx, row);
       ctx.metrics.uploadOutcome('retry', d.reason, 0, ms);
       log.warning('upload failed, will retry', { ...errMeta, retry_in_ms: delay, max_attempts: cfg.upload.max_attempts });
