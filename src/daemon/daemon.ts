@@ -164,7 +164,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         metrics: prom,
         health: async () => {
           const problems = scanHealth(prom.lastScanAt(), Date.now(), scanMaxAgeMs);
-          await rt.db.get('SELECT 1').catch((e: unknown) => problems.push(`database: ${errorMessage(e)}`));
+          await rt.database.ping().catch((e: unknown) => problems.push(`database: ${errorMessage(e)}`));
           return { ok: problems.length === 0, problems };
         },
       });

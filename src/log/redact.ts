@@ -8,13 +8,16 @@ const SECRET_VALUE_RES: RegExp[] = [
   /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*/g,
   /(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi,
   /((?:access_token|refresh_token|client_secret|assertion)=)[^&\s"]+/gi,
+  // A database URL's password (postgres://user:PASSWORD@host) and a password= parameter.
+  /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+(?=@)/gi,
+  /([?&]password=)[^&\s"]+/gi,
 ];
 
 /** Replaces secret-looking substrings in a string. */
 export function redactText(s: string): string {
   let out = s;
   for (const re of SECRET_VALUE_RES) {
-    out = out.replace(re, (_m, prefix: unknown) => (typeof prefix === 'string' && /[=\s]$/.test(prefix) ? `${prefix}[redacted]` : '[redacted]'));
+    out = out.replace(re, (_m, prefix: unknown) => (typeof prefix === 'string' && /[=\s:]$/.test(prefix) ? `${prefix}[redacted]` : '[redacted]'));
   }
   return out;
 }
