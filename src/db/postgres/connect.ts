@@ -54,7 +54,7 @@ const RAW_TEXT_TYPES = new Set([1082 /* date */, 1114 /* timestamp */, 1184 /* t
  * Per-connection type parsers (not pg's global ones): bigint columns (our epoch-ms times, ids,
  * counts) as numbers, and dates and timestamps as the text the database holds, like SQLite gives them.
  */
-const TYPES = {
+export const PG_TYPES = {
   getTypeParser(oid: number, format?: 'text' | 'binary') {
     if (oid === INT8) return (v: string) => (Number.isSafeInteger(Number(v)) ? Number(v) : v);
     if (RAW_TEXT_TYPES.has(oid)) return (v: string) => v;
@@ -126,7 +126,7 @@ export async function connectPostgres(opts: PgOptions): Promise<PgConn> {
   const scrub = (s: string) => (password ? s.split(password).join('[redacted]') : s);
   const clientConfig: pg.ClientConfig = {
     ...config,
-    types: TYPES,
+    types: PG_TYPES,
     connectionTimeoutMillis: opts.connectTimeoutMs,
     keepAlive: true,
     application_name: opts.applicationName ?? 'batch-drive-sync',

@@ -7,7 +7,7 @@ import { pgJobStore } from './jobs.js';
 import { pgQueueStore } from './queue.js';
 import { pgReportStore } from './report.js';
 
-export { connectPostgres, parseTarget, type PgConn, type PgOptions } from './connect.js';
+export { connectPostgres, parseTarget, PG_TYPES, type PgConn, type PgOptions } from './connect.js';
 export { pgMigrate, pgMigrationStatus, pgAssertMigrated, postgresMigrationsDir } from './migrate.js';
 export { listenForWakeups, WAKE_CHANNEL, type WakeEvent, type WakeListener } from './listen.js';
 
