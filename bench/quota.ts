@@ -3,7 +3,7 @@
 // the emulator started here with `writeQuotaPerSec`.
 import { goal, info, type Benchmark, type BenchContext, type Figure } from './lib/figures.js';
 import { writeSmallFiles } from './lib/files.js';
-import { makeWorkspace, runCli, startBenchEmulator, statusCounts, ROOT_FOLDER, rng, type LoggedRequest } from './lib/harness.js';
+import { makeWorkspace, runCli, startBenchEmulator, statusCounts, ROOT_FOLDER, rng, type LoggedRequest } from '../test/helpers/processes.js';
 
 const WRITE = /^(POST|PATCH|DELETE) \/(upload\/)?drive\/v3\/files(\/[^/?]+)?(\?|$)/;
 const isWrite = (r: LoggedRequest) => !r.url.includes('upload_id=') && !r.url.includes('generateIds') && WRITE.test(`${r.method} ${r.url}`);
