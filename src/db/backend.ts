@@ -47,7 +47,6 @@ export interface Database {
 export interface OpenBackendOptions {
   env: { PGPASSWORD?: string | undefined };
   log?: Logger | undefined;
-  readOnly?: boolean | undefined;
   /** Shown to the server as application_name (e.g. the node name). */
   applicationName?: string | undefined;
   /** How long a PostgreSQL statement waits for a lost server to come back (default 2 min). */
@@ -70,7 +69,7 @@ export async function openBackend(cfg: DatabaseConfig, opts: OpenBackendOptions)
     return postgresBackend(conn);
   }
   if (cfg.path === undefined) throw new DbError('expected database.path or database.url', { permanent: true });
-  const db = await openDatabase(cfg.path, { busyTimeoutMs: cfg.busy_timeout_ms, readOnly: opts.readOnly });
+  const db = await openDatabase(cfg.path, { busyTimeoutMs: cfg.busy_timeout_ms });
   return sqliteBackend(db, cfg.path);
 }
 
