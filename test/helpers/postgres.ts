@@ -210,10 +210,7 @@ export async function startPgServer(): Promise<PgServer> {
       '-c',
       'logging_collector=off',
     ];
-    // A watchdog shell stops the server when this process is gone, even after a SIGKILL (a
-    // worker killed by a timeout would otherwise leave a server running).
-    const watchdog = `"$@" & p=$!; while [ -d /proc/${process.pid} ] && kill -0 $p 2>/dev/null; do sleep 1; done; kill -QUIT $p 2>/dev/null; wait $p`;
-    const cmd = [...(who?.prefix ?? []), 'sh', '-c', watchdog, 'sh', ...args];
+    const cmd = [...(who?.prefix ?? []), ...args];
     const c = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     c.stdout?.on('data', (d: Buffer) => (serverLog = (serverLog + String(d)).slice(-20_000)));
     c.stderr?.on('data', (d: Buffer) => (serverLog = (serverLog + String(d)).slice(-20_000)));
@@ -222,6 +219,13 @@ export async function startPgServer(): Promise<PgServer> {
     for (const st of [c.stdout, c.stderr]) (st as unknown as { unref?: () => void } | null)?.unref?.();
     child = c;
     await waitReady(port, c, () => serverLog);
+    // A watchdog stops the server when this process is gone, even after a SIGKILL (a test
+    // worker killed by a timeout would otherwise leave a server running).
+    const pid = postmasterPid();
+    if (pid) {
+      const script = `while [ -d /proc/${process.pid} ] && [ -d /proc/${pid} ]; do sleep 1; done; kill -QUIT ${pid} 2>/dev/null`;
+      spawn('sh', ['-c', script], { stdio: 'ignore', detached: true }).unref();
+    }
   };
 
   /** The postmaster's own pid (runuser may sit in between). */
@@ -239,6 +243,8 @@ export async function startPgServer(): Promise<PgServer> {
     const pid = postmasterPid();
     if (pid) process.kill(pid, 'SIGINT');
     else c.kill('SIGINT');
+    // Held while waiting: an unref'd child alone would let the process end before its exit.
+    c.ref();
     if (c.exitCode === null && c.signalCode === null) await new Promise((r) => c.once('exit', r));
     child = null;
   };
@@ -304,6 +310,14 @@ export async function makePgDatabase(t: ExecutionContext, server?: PgServer): Pr
     await s.admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
   });
   return { server: s, name, url: s.url(name) };
+}
+
+/** A pool on one test database (survives a server restart), closed at teardown. */
+export function pgPool(t: ExecutionContext, url: string): pg.Pool {
+  const p = new pg.Pool({ connectionString: url, types: PG_TYPES, max: 2 });
+  p.on('error', () => undefined);
+  t.teardown(() => p.end().catch(() => undefined));
+  return p;
 }
 
 /** A plain client to one test database (fixtures, assertions), closed at teardown. */

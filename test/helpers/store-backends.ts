@@ -86,7 +86,7 @@ const numbered = (sql: string) => {
   return sql.replace(/\?/g, () => `$${++n}`);
 };
 
-export function pgTestSql(c: pg.ClientBase): TestSql {
+export function pgTestSql(c: pg.ClientBase | pg.Pool): TestSql {
   return {
     async get<T>(sql: string, ...params: unknown[]) {
       return (await c.query(numbered(sql), params)).rows[0] as T | undefined;
