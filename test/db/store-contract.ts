@@ -594,4 +594,51 @@ export function storeContract(b: StoreBackend): void {
     t.deepEqual(claimed, expected);
     t.is(await store.repairSchedules(), 0, 'nothing to repair the second time');
   });
+
+  test('several hosts: rows record the node that found them; with shared storage off a node claims only its own rows', async (t) => {
+    const s = await makeTestStore(t, 'real', [{ job_id: 'job-1', enabled: true }], { nodeName: 'host-a', sharedStorage: false });
+    const b = await s.newStore({ nodeName: 'host-b', sharedStorage: false });
+    const anyNode = await s.newStore({ nodeName: 'host-c', sharedStorage: true });
+    t.is(await s.store.upsertFile('job-1', 'a.png', { size: 1, mtimeMs: 1 }), 'inserted');
+    t.is(await b.upsertFile('job-1', 'b.png', { size: 1, mtimeMs: 1 }), 'inserted');
+    // A row the batch system inserted itself has no finder: the first node that sees the file adopts it.
+    await s.db.run("INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status) VALUES ('job-1', 'c.png', 'pending')");
+    t.is(await b.upsertFile('job-1', 'c.png', { size: 1, mtimeMs: 1 }), 'updated');
+    t.is(await s.store.upsertFile('job-1', 'c.png', { size: 1, mtimeMs: 1 }), 'unchanged');
+    const found = await s.db.all<{ f: string; n: string }[]>('SELECT original_filename AS f, found_by_node AS n FROM batch_file_drive_metadata ORDER BY original_filename');
+    t.deepEqual(found, [
+      { f: 'a.png', n: 'host-a' },
+      { f: 'b.png', n: 'host-b' },
+      { f: 'c.png', n: 'host-b' },
+    ]);
+    t.is(await s.store.countDue(), 1);
+    t.is(await b.countDue(), 2);
+    t.is(await anyNode.countDue(), 3);
+    t.deepEqual((await s.store.claimDue('wa', 10, LEASE_MS)).map((r) => r.original_filename), ['a.png']);
+    t.deepEqual((await b.claimDue('wb', 10, LEASE_MS)).map((r) => r.original_filename).sort(), ['b.png', 'c.png']);
+    // An expired lease is taken back by the node that has the file, never by another.
+    s.clock.advance(LEASE_MS + 1);
+    t.deepEqual((await b.claimDue('wb2', 10, LEASE_MS)).map((r) => r.original_filename).sort(), ['b.png', 'c.png']);
+    t.deepEqual((await s.store.claimDue('wa2', 10, LEASE_MS)).map((r) => r.original_filename), ['a.png']);
+    t.is(await s.store.nextDueAt(), T0 + LEASE_MS + 1 + LEASE_MS);
+  });
+
+  test('claims by several stores at once on one database never take the same row', async (t) => {
+    const s = await makeTestStore(t, 'real', [{ job_id: 'job-1', enabled: true }]);
+    const files = Array.from({ length: 200 }, (_, i) => ({ relPath: `f-${i}`, size: 1, mtimeMs: 1 }));
+    await s.store.upsertFiles('job-1', files);
+    const stores = [s.store, await s.newStore(), await s.newStore(), await s.newStore()];
+    const claimed: number[] = [];
+    await Promise.all(
+      stores.map(async (st, i) => {
+        for (;;) {
+          const rows = await st.claimDue(`w${i}`, 7, LEASE_MS);
+          if (rows.length === 0) return;
+          claimed.push(...rows.map((r) => r.id));
+        }
+      }),
+    );
+    t.is(claimed.length, 200);
+    t.is(new Set(claimed).size, 200);
+  });
 }
