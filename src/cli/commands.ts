@@ -1,8 +1,8 @@
 import type { Writable } from 'node:stream';
-import { DEFAULT_CONFIG_PATH, loadConfig } from '../config/index.js';
+import { configSecrets, DEFAULT_CONFIG_PATH, loadConfig } from '../config/index.js';
 import { createStore, migrate, migrationStatus, openDatabase, assertMigrated, type JobReport } from '../db/index.js';
 import { createDriveClient } from '../drive/index.js';
-import { createSilentLogger, errorMessage } from '../log/index.js';
+import { createSilentLogger, errorMessage, redactText } from '../log/index.js';
 import { driveOptions, startDaemon, syncOnce } from '../daemon/index.js';
 import { parse } from './args.js';
 import { EXIT, UsageError } from './errors.js';
@@ -151,14 +151,17 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       const a = parse(rest, configOpt);
       if (a.values.help) return help(io, 'check-config [--config PATH]');
       const cfg = loadConfig(a.values.config, io.env);
-      line(io.stdout, `config ${a.values.config}: ok`);
+      // A token endpoint may echo what it was sent: every line goes through the one redaction.
+      const secrets = configSecrets(cfg);
+      const say = (w: Writable, s: string) => line(w, redactText(s, secrets));
+      say(io.stdout, `config ${a.values.config}: ok`);
       const problems: string[] = [];
       try {
         const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
         try {
           const pending = (await migrationStatus(db)).filter((m) => m.state !== 'applied');
           if (pending.length) problems.push(`database ${cfg.database.path}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
-          else line(io.stdout, `database ${cfg.database.path}: ok`);
+          else say(io.stdout, `database ${cfg.database.path}: ok`);
         } finally {
           await db.close();
         }
@@ -169,11 +172,11 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
         const drive = await createDriveClient(driveOptions(cfg, createSilentLogger()));
         const p = await drive.checkAccess();
         if (p.length) problems.push(...p);
-        else line(io.stdout, `drive ${cfg.drive.api_endpoint}: token ok, root folder ${cfg.drive.root_folder_id} readable`);
+        else say(io.stdout, `drive ${cfg.drive.api_endpoint}: token ok, root folder ${cfg.drive.root_folder_id} readable`);
       } catch (e) {
         problems.push(errorMessage(e));
       }
-      for (const p of problems) line(io.stderr, `problem: ${p}`);
+      for (const p of problems) say(io.stderr, `problem: ${p}`);
       return problems.length ? EXIT.config : EXIT.ok;
     }
     case 'emulator': {

@@ -159,3 +159,8 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type AuthConfig = Config['auth'];
+
+/** Secret values the config itself holds: output that might echo them (a token endpoint's error) is redacted of them. */
+export function configSecrets(cfg: Readonly<Config>): string[] {
+  return cfg.auth.type === 'oauth' ? [cfg.auth.client_secret] : [];
+}

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
-import type { Config } from '../config/index.js';
+import { configSecrets, type Config } from '../config/index.js';
 import { assertMigrated, createStore, openDatabase, type Db } from '../db/index.js';
 import { createDriveClient, type DriveClientOptions } from '../drive/index.js';
 import { createLogger, type Logger } from '../log/index.js';
@@ -29,6 +29,7 @@ export function loggerFor(cfg: Readonly<Config>, opts: Pick<RuntimeOptions, 'env
     // Under systemd stdout/stderr go to journald: a <N> prefix sets each line's priority.
     journald: cfg.log.format === 'text' && Boolean(opts.env.JOURNAL_STREAM),
     stream: opts.logStream,
+    secrets: configSecrets(cfg),
   });
 }
 

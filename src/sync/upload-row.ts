@@ -1,6 +1,8 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { retryDelayMs } from '../drive/index.js';
+import { configSecrets } from '../config/index.js';
+import { redactText } from '../log/index.js';
 import type { EnabledJob, FileRow } from '../db/index.js';
 import { resolveJobFile, LocalFileError } from '../watch/index.js';
 import { fileAppProperties } from './app-properties.js';
@@ -112,6 +114,8 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     return 'uploaded';
   } catch (e) {
     const d = decide(e);
+    // upload_error is shown by `status` and read by other programs: no secret goes in (a Drive answer may echo one).
+    d.message = redactText(d.message, configSecrets(cfg));
     const ms = ctx.now() - started;
     const errMeta = { ...meta, bytes, ms, error_class: d.reason, error: d.message };
     const backoff = () => retryDelayMs(row.attempts, { baseMs: cfg.upload.backoff_base_ms, maxMs: cfg.upload.backoff_max_ms }, ctx.random, d.retryAfterMs);
