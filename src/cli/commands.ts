@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { configSecrets, DEFAULT_CONFIG_PATH, loadConfig } from '../config/index.js';
-import { createStore, migrate, migrationStatus, openDatabase, assertMigrated, type JobReport } from '../db/index.js';
+import { createStore, migrate, migrationStatus, openDatabase, assertMigrated, assertWritable, type JobReport } from '../db/index.js';
 import { createDriveClient } from '../drive/index.js';
 import { createSilentLogger, errorMessage, redactText } from '../log/index.js';
 import { driveOptions, startDaemon, syncOnce } from '../daemon/index.js';
@@ -162,6 +162,8 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
           const pending = (await migrationStatus(db)).filter((m) => m.state !== 'applied');
           if (pending.length) problems.push(`database ${cfg.database.path}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
           else say(io.stdout, `database ${cfg.database.path}: ok`);
+          await assertWritable(db, cfg.database.path).catch((e: unknown) => problems.push(errorMessage(e)));
+          say(io.stdout, walNote(cfg.database.path, (await db.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode ?? 'unknown'));
         } finally {
           await db.close();
         }
@@ -203,6 +205,13 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     default:
       throw new UsageError(`unknown command ${JSON.stringify(cmd)}; see "batch-drive-sync --help"`);
   }
+}
+
+// The journal mode is a property of the file, not of our connection: the operator must know we changed it.
+function walNote(path: string, mode: string): string {
+  return mode.toLowerCase() === 'wal'
+    ? `database ${path}: journal_mode=wal (the daemon switches the batch database to WAL for good: the mode is stored in the file and applies to every program that opens it; -wal and -shm files live beside it)`
+    : `database ${path}: journal_mode=${mode} (WAL could not be set on this file system; the daemon works with the rollback journal, and readers then block writers)`;
 }
 
 function help(io: Io, usage: string): number {

@@ -4,3 +4,4 @@ export { createStore, sqlTimestamp, type UploadStore, type UpsertResult, type En
 export { jobDriveStatus, type RowCounts } from './job-status.js';
 export { DbError, NotMigratedError } from './errors.js';
 export type { FileRow, JobFolder, JobReport, JobDriveStatus, UploadStatus, Now } from './types.js';
+export { assertWritable, writeAccessProblem, processUser } from './writable.js';
