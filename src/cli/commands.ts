@@ -80,7 +80,8 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       if (maxWait !== undefined && !(Number.isInteger(maxWait) && maxWait >= 0)) throw new UsageError('--max-wait-ms expects a whole number of milliseconds');
       const r = await syncOnce({ configPath: a.values.config, env: io.env, jobId: a.values.job, ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) });
       line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}`);
-      return r.failedRows > 0 ? EXIT.failure : EXIT.ok;
+      if (r.authPaused !== null) line(io.stderr, redactText(`uploads paused: Drive refused our credentials (${r.authPaused}); fix auth.* and run again`));
+      return r.failedRows > 0 || r.authPaused !== null ? EXIT.failure : EXIT.ok;
     }
     case 'migrate': {
       const a = parse(rest, { ...configOpt, status: { type: 'boolean' } });

@@ -128,7 +128,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     }
     if (d.action === 'pause') {
       let logIt = false;
-      if (d.reason.startsWith('auth')) logIt = ctx.authPause.authFailed(ctx.now()).first;
+      if (d.reason.startsWith('auth')) logIt = ctx.authPause.authFailed(ctx.now(), d.message).first;
       const pausedUntil = uploadsPausedUntil(ctx);
       const next = pausedUntil ?? ctx.now() + backoff();
       await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: next, refund: true });
