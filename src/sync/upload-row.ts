@@ -9,6 +9,7 @@ import { fileAppProperties } from './app-properties.js';
 import { fileUrl, previewUrl, uploadsPausedUntil, type SyncContext } from './context.js';
 import { ensureJobFolder, ensureParentFolder } from './folders.js';
 import { decide } from './outcome.js';
+import { assertRowOwnsFile, assertUpdatable, trustedResume } from './row-trust.js';
 
 export type RowResult = 'uploaded' | 'failed' | 'retry' | 'paused' | 'lost';
 
@@ -67,6 +68,9 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       if (!(await store.saveReservedId(row.id, owner, id))) return lostLease(ctx, row);
       fileId = id;
     }
+    // Ids and session URIs in the row are input: checked before any use (row-trust.ts).
+    const resume = await trustedResume(ctx, row, fileId);
+    if (row.drive_file_id) await assertUpdatable(ctx, row, fileId);
     const res = await ctx.drive.upload({
       fileId,
       name: basename(row.original_filename),
@@ -75,8 +79,9 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       appProperties: fileAppProperties(row.batch_job_id, row.id),
       mode: row.drive_file_id ? 'update' : 'create',
       // An id reserved by an earlier attempt may already hold the file: ask before re-sending.
-      maybeExists: !row.drive_file_id && row.reserved_drive_id !== null && !row.resumable_session_uri,
-      resume: row.resumable_session_uri ? { sessionUri: row.resumable_session_uri, offset: row.resumable_offset ?? 0 } : null,
+      maybeExists: !row.drive_file_id && row.reserved_drive_id !== null && !resume,
+      resume,
+      verifyExisting: (f) => assertRowOwnsFile(row, f, 'reserved_drive_id'),
       onCheckpoint: async (cp) => {
         if (!(await store.saveCheckpoint(row.id, owner, cp?.sessionUri ?? null, cp?.offset ?? null, cfg.upload.lease_ms))) {
           throw new LocalFileError('lease lost to another worker', { retryable: true, code: 'lease' });
