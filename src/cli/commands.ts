@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { configSecrets, DEFAULT_CONFIG_PATH, loadConfig } from '../config/index.js';
+import { configSecrets, DEFAULT_CONFIG_PATH, loadConfig, parseFolderPattern } from '../config/index.js';
 import { createStore, migrate, migrationStatus, openDatabase, assertMigrated, assertWritable, type JobReport } from '../db/index.js';
 import { createDriveClient } from '../drive/index.js';
 import { createSilentLogger, errorMessage, redactText } from '../log/index.js';
@@ -133,7 +133,6 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       if (!id) throw new UsageError(`${cmd} needs a job id`);
       const pattern = 'pattern' in a.values ? (a.values.pattern as string | undefined) : undefined;
       if (pattern !== undefined) {
-        const { parseFolderPattern } = await import('../config/index.js');
         try {
           parseFolderPattern(pattern);
         } catch (e) {

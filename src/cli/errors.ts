@@ -19,7 +19,7 @@ export function exitCodeFor(e: unknown): number {
   if (e instanceof DbError && e.permanent) return EXIT.config;
   const kind = (e as { kind?: unknown } | null)?.kind;
   const name = (e as { name?: unknown } | null)?.name;
-  if (kind === 'auth' || name === 'DriveAuthError' || name === 'CredentialsError') return EXIT.config;
+  if (kind === 'auth' || name === 'DriveAuthError') return EXIT.config;
   return EXIT.failure;
 }
 

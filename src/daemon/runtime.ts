@@ -43,6 +43,7 @@ export function driveOptions(cfg: Readonly<Config>, log: Logger): DriveClientOpt
     resumableThresholdBytes: cfg.upload.resumable_threshold_bytes,
     chunkSizeBytes: cfg.upload.chunk_size_bytes,
     log,
+    folderRegistry: null,
   };
 }
 
@@ -59,7 +60,6 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
     const drive = await createDriveClient({
       ...driveOptions(cfg, log.child({ scope: 'drive' })),
       now,
-      random: opts.random ?? Math.random,
       folderRegistry: { get: (p, n) => store.getFolder(p, n), claim: (p, n, id) => store.claimFolder(p, n, id) },
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });

@@ -25,6 +25,7 @@ export {
   type DriveClient,
   type DriveClientOptions,
   type DriveFileInfo,
+  type FolderRegistry,
   type UploadCheckpoint,
   type UploadRequest,
   type UploadResult,

@@ -354,7 +354,7 @@ export function createUploader(core: DriveCore) {
       const why = changed
         ? `local file changed while being uploaded: ${req.localPath}`
         : `Drive md5 ${sent.file.md5Checksum ?? 'none'} / size ${sent.file.size ?? 'none'} differs from local ${md5} / ${size} for ${req.localPath}`;
-      throw new DriveChecksumError(why, md5, sent.file.md5Checksum);
+      throw new DriveChecksumError(why);
     }
     return {
       file: sent.file,

@@ -32,7 +32,7 @@ function problemsOf(t: ExecutionContext, yaml: string): readonly string[] {
   return (err?.problems ?? []).map((p) => p.slice((prefixes.find((x) => p.startsWith(x)) ?? '').length));
 }
 
-test('defaults are filled as in DESIGN.md', (t) => {
+test('defaults are filled as the README documents them', (t) => {
   const cfg = loadConfig(writeConfig(t, MINIMAL), {});
   t.deepEqual(cfg, {
     database: { path: '/var/lib/batch/batch.db', busy_timeout_ms: 5000, final_job_statuses: ['completed', 'failed'] },

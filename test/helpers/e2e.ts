@@ -163,24 +163,7 @@ export interface FileRowE2E {
 }
 
 export const md5 = (b: string | Buffer) => createHash('md5').update(b).digest('hex');
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Poll `fn` until it returns a truthy value; fails with `what` after the deadline. */
-export async function waitUntil<T>(fn: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition', intervalMs = 50): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`);
-    await sleep(intervalMs);
-  }
-}
+export { sleep, waitUntil } from './poll.js';
 
 /** UTC date folder name as the default pattern renders it. */
 export function utcDate(d = new Date()): string {
