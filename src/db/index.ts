@@ -15,3 +15,4 @@ export { createStore, sqlTimestamp } from './sqlite/index.js';
 export { jobDriveStatus, type RowCounts } from './job-status.js';
 export { DbError, NotMigratedError } from './errors.js';
 export type { FileRow, JobFolder, JobReport, JobDriveStatus, UploadStatus, Now } from './types.js';
+export { assertWritable, writeAccessProblem, processUser } from './writable.js';

@@ -47,6 +47,11 @@ export interface UploadRequest {
    * Without it the 409 path still guarantees one file per id.
    */
   maybeExists?: boolean;
+  /**
+   * Called with the Drive file already under `fileId` (an earlier attempt's, or a 409) before it
+   * is recorded as ours or updated; throws to refuse it, and then nothing on Drive is touched.
+   */
+  verifyExisting?: (f: DriveFileInfo) => void;
 }
 
 export interface UploadResult {
