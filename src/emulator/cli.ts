@@ -4,7 +4,7 @@ import type { Emulator, EmulatorFaults, EmulatorOptions } from './types.js';
 const USAGE =
   'usage: emulator [--host H] [--port N] [--data DIR] [--root-folder ID] [--shared-drive ID] [--write-quota N] ' +
   '[--rate-limit-status 403|429] [--daily-cap-bytes N] [--storage-quota-bytes N] [--error-rate 0..1] ' +
-  '[--reset-rate 0..1] [--latency-ms N] [--seed N]';
+  '[--reset-rate 0..1] [--latency-ms N] [--short-page-rate 0..1] [--partial-chunk-rate 0..1] [--partial-chunk-answer reset|308] [--seed N]';
 
 /**
  * Parses the `emulator` command's flags (`--flag value` or `--flag=value`).
@@ -54,6 +54,12 @@ export function parseEmulatorArgs(argv: string[]): EmulatorOptions {
       case '--error-rate': faults.error5xxRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
       case '--reset-rate': faults.resetRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
       case '--latency-ms': faults.latencyMs = num(flag, value, nonNegInt, 'a non-negative integer'); break;
+      case '--short-page-rate': faults.shortPageRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
+      case '--partial-chunk-rate': faults.partialChunkRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
+      case '--partial-chunk-answer':
+        if (value !== 'reset' && value !== '308') throw new Error(`--partial-chunk-answer expects reset or 308, got "${value}". ${USAGE}`);
+        faults.partialChunkAnswer = value;
+        break;
       case '--seed': faults.seed = num(flag, value, Number.isInteger, 'an integer'); break;
       default: throw new Error(`unknown flag ${flag}. ${USAGE}`);
     }

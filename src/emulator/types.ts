@@ -20,6 +20,23 @@ export interface EmulatorFaults {
   burst429?: { every: number; length: number } | null;
   /** Delay added before a /drive, /upload or /token request is handled, in milliseconds. */
   latencyMs: number;
+  /**
+   * 0..1: share of files.list pages cut short: fewer items than pageSize (possibly none) with a
+   * nextPageToken, as Drive may answer. Following the token still yields every item once.
+   */
+  shortPageRate: number;
+  /**
+   * 0..1: share of resumable chunk PUTs of two or more 256 KiB blocks that are cut off after a
+   * whole number of blocks (at least one, fewer than all). The blocks before the cut are kept,
+   * so the session's Range ends inside the chunk the client sent.
+   */
+  partialChunkRate: number;
+  /**
+   * How a cut chunk is answered: `reset` drops the connection mid-body (the client's status
+   * query then learns the mid-chunk offset), `308` reads the rest of the body, keeps only
+   * the whole blocks before the cut, and answers 308 Resume Incomplete with that Range.
+   */
+  partialChunkAnswer: 'reset' | '308';
   /** PRNG seed for the random faults; setting it again restarts the sequence. */
   seed: number;
 }
@@ -68,7 +85,12 @@ export interface EmulatorFile {
  *   "GET /drive/v3/files/{id}?alt=media"        (download)
  *   "PATCH /drive/v3/files/{id}"                (metadata update)
  *   "DELETE /drive/v3/files/{id}"
- *   "GET /drive/v3/drives/{id}"
+ *   "GET /drive/v3/drives/{id}", "GET /drive/v3/drives"       (drives.get, drives.list)
+ *   "GET /drive/v3/about"
+ *   "POST /drive/v3/files/{id}/copy"
+ *   "DELETE /drive/v3/files/trash"              (files.emptyTrash)
+ *   "POST /drive/v3/files/{id}/permissions" | "GET /drive/v3/files/{id}/permissions"
+ *   "GET /discovery/v1/apis/drive/v3/rest"     (discovery document; not a Drive request)
  *   "POST /upload/drive/v3/files?uploadType=multipart" | "...=media" | "...=resumable"
  *   "PATCH /upload/drive/v3/files/{id}?uploadType=multipart" | "...=media" | "...=resumable"
  *   "PUT resumable"                             (chunk upload and status query on a session URI)
@@ -93,6 +115,10 @@ export interface EmulatorStats {
   concurrentRequests: number;
   resets: number;
   injected5xx: number;
+  /** files.list pages cut short by the short-page fault. */
+  shortPages: number;
+  /** Resumable chunks cut after a whole number of blocks by the partial-chunk fault. */
+  partialChunks: number;
   tokensIssued: number;
   uploadsCompleted: number;
   /** Bytes of content accepted today (UTC day of the clock), for the daily cap. */

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import test from 'ava';
 import { api, userToken, withEmulator } from '../helpers/emulator.js';
 import type { Emulator } from '../../src/emulator/index.js';
@@ -167,9 +168,29 @@ test('latency and concurrency are observable; faults settable at run time over H
   t.is(set.status, 200);
   t.is(set.json.latencyMs, 80);
   const started = Date.now();
-  await Promise.all(Array.from({ length: 8 }, () => api(emu, token, 'GET', '/drive/v3/files')));
-  t.true(Date.now() - started >= 75);
-  t.true(emu.stats().peakConcurrentRequests >= 4, `peak ${emu.stats().peakConcurrentRequests}`);
+  await api(emu, token, 'GET', '/drive/v3/files');
+  t.true(Date.now() - started >= 75, 'the latency is a lower bound on every answer');
+  // Concurrency: 8 uploads whose bodies are held open are all in flight at once, however slow
+  // the machine is; the counters see exactly them.
+  await api(emu, null, 'POST', '/__emulator/faults', { latencyMs: 0 });
+  const held = Array.from({ length: 8 }, () => {
+    const req = http.request(`${emu.url}/upload/drive/v3/files?uploadType=media`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain', 'content-length': '4' },
+    });
+    const answered = new Promise<number>((resolve, reject) => {
+      req.on('response', (res) => (res.resume(), resolve(res.statusCode ?? 0)));
+      req.on('error', reject);
+    });
+    req.write('ab');
+    return { req, answered };
+  });
+  const deadline = Date.now() + 20_000;
+  while (emu.stats().concurrentRequests < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  t.is(emu.stats().concurrentRequests, 8);
+  for (const h of held) h.req.end('cd');
+  t.deepEqual(await Promise.all(held.map((h) => h.answered)), Array(8).fill(200));
+  t.is(emu.stats().peakConcurrentRequests, 8);
   const bad = await api(emu, null, 'POST', '/__emulator/faults', { error5xxRate: 2 });
   t.is(bad.status, 400);
   t.regex(bad.json.error, /error5xxRate/);
