@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import { drain, flag, prettyOf, readFormBody, readJsonBody, send, sendError, typ
 import { zeroCounters, type Runtime } from './runtime.js';
 import { createStore, type Identity } from './store.js';
 import type { Emulator, EmulatorFaults, EmulatorOptions, EmulatorStats } from './types.js';
+import { certificateNames, readTlsFiles, selfSignedCertificate } from './tls.js';
 import { expireAllSessions, handleMedia, handleMultipart, handleResumableStart, handleSessionPut, type UploadTarget } from './upload.js';
 
 interface Route {
@@ -77,7 +79,7 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
     counters,
     sessionLocks: new Map(),
     hashers: new Map(),
-    baseUrl: (host) => (host ? `http://${host}` : listeningUrl),
+    baseUrl: (host) => (host ? `${opts.tls ? 'https' : 'http'}://${host}` : listeningUrl),
   };
 
   const stats = (): EmulatorStats => ({
@@ -439,30 +441,55 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
     }
   };
 
-  const server = http.createServer((req, res) => {
+  // TLS: given files are read now (a bad path fails at once); a self-signed certificate is made
+  // (or reused) in listen(), which is async, and installed before the first connection.
+  const tlsOpt = opts.tls;
+  const given = tlsOpt && 'certFile' in tlsOpt ? readTlsFiles(tlsOpt.certFile, tlsOpt.keyFile) : null;
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     void handleRequest(req, res);
-  });
+  };
+  // noDelay: answers go out at once (Nagle's algorithm stalls small TLS records ~40 ms).
+  const server: http.Server = tlsOpt
+    ? https.createServer({ noDelay: true, ...(given ? { cert: given.cert, key: given.key } : {}) }, onRequest)
+    : http.createServer({ noDelay: true }, onRequest);
+  const scheme = tlsOpt ? 'https' : 'http';
+  let caFile: string | null = null;
   // Multi-GiB uploads on slow links must not hit Node's 5-minute default request timeout.
   server.requestTimeout = 0;
   server.on('clientError', (_err, socket) => {
     socket.destroy();
   });
+  // A client that does not trust the certificate hangs up mid-handshake: nothing to answer.
+  server.on('tlsClientError', (_err, socket) => {
+    socket.destroy();
+  });
 
   const listen = async (): Promise<Emulator> => {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
+    try {
+      if (tlsOpt && 'selfSignedDir' in tlsOpt) {
+        const made = await selfSignedCertificate(path.resolve(tlsOpt.selfSignedDir), certificateNames(opts.host), clock());
+        (server as https.Server).setSecureContext({ cert: made.cert, key: made.key });
+        caFile = made.caFile;
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (e) {
+      if (!persistent) fs.rmSync(baseDir, { recursive: true, force: true });
+      throw e;
+    }
     const addr = server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    listeningUrl = `http://${host}:${addr.port}`;
+    listeningUrl = `${scheme}://${host}:${addr.port}`;
     let closing: Promise<void> | null = null;
     return {
       url: listeningUrl,
       port: addr.port,
+      caFile,
       close: () => {
         closing ??= (async () => {
           const done = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -488,6 +515,6 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
 }
 
 /** Starts an emulator and resolves once it listens. */
-export function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   return createEmulator(opts).listen();
 }

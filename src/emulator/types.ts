@@ -55,6 +55,12 @@ export interface EmulatorOptions {
   faults?: Partial<EmulatorFaults>;
   /** Milliseconds since the epoch; drives session expiry, the daily cap day, the write-quota bucket and timestamps. */
   clock?: () => number;
+  /**
+   * Serve HTTPS instead of HTTP: a PEM certificate and key, or `selfSignedDir` to make (with the
+   * `openssl` command) or reuse a private CA (`ca.pem`, for clients to trust, e.g. through
+   * NODE_EXTRA_CA_CERTS) and a certificate for 127.0.0.1, ::1, localhost and the listening host.
+   */
+  tls?: { certFile: string; keyFile: string } | { selfSignedDir: string };
 }
 
 /** One stored item as `listFiles()` returns it. `size`/`md5Checksum` are null for folders. */
@@ -148,9 +154,11 @@ export interface EmulatorStateDump {
 }
 
 export interface Emulator {
-  /** Base URL without trailing slash, e.g. http://127.0.0.1:41234 */
+  /** Base URL without trailing slash, e.g. http://127.0.0.1:41234 (https:// in TLS mode) */
   readonly url: string;
   readonly port: number;
+  /** In self-signed TLS mode, the CA certificate (PEM) clients must trust; null otherwise. */
+  readonly caFile: string | null;
   /** Stops listening, destroys open sockets, flushes state when dataDir is set, removes the temp dir otherwise. */
   close(): Promise<void>;
   setFaults(f: Partial<EmulatorFaults>): void;
