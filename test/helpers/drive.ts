@@ -1,12 +1,13 @@
 // Shared setup for test/drive: an emulator on 127.0.0.1:0, credentials in a temp dir, a client.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { AuthConfig } from '../../src/config/index.js';
 import { createDriveClient, type DriveClient, type DriveClientOptions } from '../../src/drive/index.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
+import { openInside, type LocalFile } from '../../src/local/index.js';
 import { createLogger, type Logger, type LogLevel } from '../../src/log/index.js';
 import { Writable } from 'node:stream';
 
@@ -80,6 +81,8 @@ export interface Setup {
   auth: AuthConfig;
   log: CapturedLog;
   make: (over?: Partial<DriveClientOptions>) => Promise<DriveClient>;
+  /** Opens a local file the way the daemon does (checked, read through its descriptor); closed at teardown. */
+  open: (path: string) => Promise<LocalFile>;
 }
 
 /** Emulator + service account with a subject (has storage quota) + client with fast test pacing. */
@@ -114,7 +117,12 @@ export async function setup(
       ...over,
     });
   const drive = await make();
-  return { emu, dir, drive, auth, log, make };
+  const open = async (path: string) => {
+    const f = await openInside(await realpath(dirname(path)), basename(path));
+    t.teardown(() => f.close());
+    return f;
+  };
+  return { emu, dir, drive, auth, log, make, open };
 }
 
 export async function writeRandomFile(dir: string, name: string, size: number): Promise<string> {
