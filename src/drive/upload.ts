@@ -8,6 +8,7 @@ import type { drive_v3 } from '@googleapis/drive';
 import type { LocalFile } from '../local/index.js';
 import { FILE_FIELDS, toInfo, type DriveCore } from './core.js';
 import { DriveChecksumError, DriveError, PermanentDriveError, RateLimitError, RetryableDriveError } from './errors.js';
+import { sessionUriProblem } from './session-uri.js';
 import type { DriveFileInfo, UploadCheckpoint, UploadRequest, UploadResult } from './types.js';
 
 const GRANULE = 256 * 1024;
@@ -169,7 +170,11 @@ export function createUploader(core: DriveCore) {
     );
     const loc = res.headers.get('location');
     if (!loc) throw new RetryableDriveError('Drive started a resumable upload without a Location header', { reason: 'noLocation' });
-    return new URL(loc, base + '/').href;
+    const href = new URL(loc, base + '/').href;
+    // Every chunk carries our token to this URL: only where Drive's own sessions live.
+    const problem = sessionUriProblem(core.endpoint, href, req.fileId);
+    if (problem) throw new PermanentDriveError(`Drive answered a resumable session URI that is ${problem}; refused, no byte sent`, { reason: 'badSessionUri' });
+    return href;
   }
 
   type PutAnswer = { done: true; file: drive_v3.Schema$File } | { done: false; offset: number };
@@ -342,6 +347,7 @@ export function createUploader(core: DriveCore) {
       // Our reserved id is already on Drive (an earlier attempt got there): same content or a new revision.
       existing ??= await core.getFile(req.fileId, req.signal);
       if (!existing) throw new PermanentDriveError(`Drive 409 for id ${req.fileId} but files.get cannot see it`, { status: 409 });
+      req.verifyExisting?.(existing);
       const md5 = await fullHash();
       if (existing.md5Checksum === md5 && existing.size === size) {
         return { file: existing, size, md5, bytesSent: 0, alreadyPresent: true, resumed: false };
@@ -360,7 +366,7 @@ export function createUploader(core: DriveCore) {
       const why = changed
         ? `local file changed while being uploaded: ${req.name}`
         : `Drive md5 ${sent.file.md5Checksum ?? 'none'} / size ${sent.file.size ?? 'none'} differs from local ${md5} / ${size} for ${req.name}`;
-      throw new DriveChecksumError(why, md5, sent.file.md5Checksum);
+      throw new DriveChecksumError(why);
     }
     return {
       file: sent.file,
