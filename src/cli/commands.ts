@@ -1,8 +1,8 @@
 import type { Writable } from 'node:stream';
-import { DEFAULT_CONFIG_PATH, loadConfig, parseFolderPattern } from '../config/index.js';
+import { configSecrets, DEFAULT_CONFIG_PATH, loadConfig, parseFolderPattern } from '../config/index.js';
 import { openBackend, type JobReport, type UploadStore } from '../db/index.js';
 import { createDriveClient } from '../drive/index.js';
-import { createSilentLogger, errorMessage } from '../log/index.js';
+import { createSilentLogger, errorMessage, redactText } from '../log/index.js';
 import { driveOptions, startDaemon, syncOnce } from '../daemon/index.js';
 import { parse } from './args.js';
 import { EXIT, UsageError } from './errors.js';
@@ -79,8 +79,9 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       const maxWait = a.values['max-wait-ms'] === undefined ? undefined : Number(a.values['max-wait-ms']);
       if (maxWait !== undefined && !(Number.isInteger(maxWait) && maxWait >= 0)) throw new UsageError('--max-wait-ms expects a whole number of milliseconds');
       const r = await syncOnce({ configPath: a.values.config, env: io.env, jobId: a.values.job, ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) });
-      line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}`);
-      return r.failedRows > 0 ? EXIT.failure : EXIT.ok;
+      line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}${r.failedJobs ? `, failed jobs ${r.failedJobs}` : ''}`);
+      if (r.authPaused !== null) line(io.stderr, redactText(`uploads paused: Drive refused our credentials (${r.authPaused}); fix auth.* and run again`));
+      return r.failedRows > 0 || r.failedJobs > 0 || r.authPaused !== null ? EXIT.failure : EXIT.ok;
     }
     case 'migrate': {
       const a = parse(rest, { ...configOpt, status: { type: 'boolean' } });
@@ -150,14 +151,19 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       const a = parse(rest, configOpt);
       if (a.values.help) return help(io, 'check-config [--config PATH]');
       const cfg = loadConfig(a.values.config, io.env);
-      line(io.stdout, `config ${a.values.config}: ok`);
+      // A token endpoint may echo what it was sent: every line goes through the one redaction.
+      const secrets = configSecrets(cfg);
+      const say = (w: Writable, s: string) => line(w, redactText(s, secrets));
+      say(io.stdout, `config ${a.values.config}: ok`);
       const problems: string[] = [];
       try {
         const db = await openBackend(cfg.database, { env: io.env });
         try {
           const pending = (await db.migrationStatus()).filter((m) => m.state !== 'applied');
           if (pending.length) problems.push(`database ${db.label}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
-          else line(io.stdout, `database ${db.label}: ok`);
+          else say(io.stdout, `database ${db.label}: ok`);
+          await db.assertWritable().catch((e: unknown) => problems.push(errorMessage(e)));
+          if (db.sqlite) say(io.stdout, walNote(db.label, (await db.sqlite.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode ?? 'unknown'));
         } finally {
           await db.close();
         }
@@ -168,20 +174,22 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
         const drive = await createDriveClient(driveOptions(cfg, createSilentLogger()));
         const p = await drive.checkAccess();
         if (p.length) problems.push(...p);
-        else line(io.stdout, `drive ${cfg.drive.api_endpoint}: token ok, root folder ${cfg.drive.root_folder_id} readable`);
+        else say(io.stdout, `drive ${cfg.drive.api_endpoint}: token ok, root folder ${cfg.drive.root_folder_id} readable`);
       } catch (e) {
         problems.push(errorMessage(e));
       }
-      for (const p of problems) line(io.stderr, `problem: ${p}`);
+      for (const p of problems) say(io.stderr, `problem: ${p}`);
       return problems.length ? EXIT.config : EXIT.ok;
     }
     case 'emulator': {
-      if (rest.includes('--help') || rest.includes('-h')) return help(io, 'emulator [--port N] [--data DIR] [--root-folder ID] [--shared-drive ID] [--write-quota N] [--error-rate X] [--reset-rate X] [--latency-ms N] [--seed N]');
+      if (rest.includes('--help') || rest.includes('-h')) {
+        return help(io, 'emulator [--port N] [--data DIR] [--root-folder ID] [--shared-drive ID] [--write-quota N] [--error-rate X] [--reset-rate X] [--latency-ms N] [--seed N] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] (all flags: README)');
+      }
       let emu;
       try {
         // Loaded on demand: the daemon never carries the emulator's code.
         const { runEmulatorCli } = await import('../emulator/index.js');
-        emu = await runEmulatorCli(rest, io.stdout);
+        emu = await runEmulatorCli(rest, io.stdout, io.stderr);
       } catch (e) {
         if (e instanceof Error && /flag|option|argument|expected/i.test(e.message)) throw new UsageError(e.message);
         throw e;
@@ -201,6 +209,13 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   }
 }
 
+// The journal mode is a property of the file, not of our connection: the operator must know we changed it.
+function walNote(path: string, mode: string): string {
+  return mode.toLowerCase() === 'wal'
+    ? `database ${path}: journal_mode=wal (the daemon switches the batch database to WAL for good: the mode is stored in the file and applies to every program that opens it; -wal and -shm files live beside it)`
+    : `database ${path}: journal_mode=${mode} (WAL could not be set on this file system; the daemon works with the rollback journal, and readers then block writers)`;
+}
+
 function help(io: Io, usage: string): number {
   line(io.stdout, `Usage: batch-drive-sync ${usage}`);
   return EXIT.ok;
@@ -216,6 +231,7 @@ export function formatReport(rep: JobReport[]): string {
         `pending=${c.pending} uploading=${c.uploading} uploaded=${c.uploaded} failed=${c.failed}`,
     );
     if (j.folderUrl) out.push(`  folder: ${j.folderUrl}`);
+    if (j.jobError) out.push(`  job error: ${j.jobError}`);
     for (const e of j.lastErrors) out.push(`  ${e.status}: ${e.file}: ${e.error}`);
   }
   return out.join('\n') + '\n';

@@ -1,12 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
-import type { Config } from '../config/index.js';
+import { configSecrets, type Config } from '../config/index.js';
 import { openBackend, type Database } from '../db/index.js';
 import { createDriveClient, type DriveClientOptions } from '../drive/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { createNoopMetrics, type Metrics } from '../metrics/index.js';
 import { createAccountPause, type SyncContext } from '../sync/index.js';
+import { leaseOwnerId, takeBackDeadLeases } from './lease-takeback.js';
 
 export interface RuntimeOptions {
   env: NodeJS.ProcessEnv;
@@ -29,6 +29,7 @@ export function loggerFor(cfg: Readonly<Config>, opts: Pick<RuntimeOptions, 'env
     // Under systemd stdout/stderr go to journald: a <N> prefix sets each line's priority.
     journald: cfg.log.format === 'text' && Boolean(opts.env.JOURNAL_STREAM),
     stream: opts.logStream,
+    secrets: configSecrets(cfg),
   });
 }
 
@@ -59,6 +60,8 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
   const db = await openBackend(cfg.database, { env: opts.env, log: log.child({ scope: 'db' }), applicationName: `batch-drive-sync ${nodeName}` });
   try {
     await db.assertMigrated();
+    // Before anything reports "started" (log, READY): a database we cannot write is exit 78.
+    await db.assertWritable();
     const store = await db.createStore({
       now,
       finalJobStatuses: cfg.database.final_job_statuses,
@@ -71,6 +74,9 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       folderRegistry: { get: (p, n) => store.getFolder(p, n), claim: (p, n, id) => store.claimFolder(p, n, id) },
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });
+    const owner = leaseOwnerId(hostname(), process.pid);
+    // After a crash on this host: our predecessor's uploads resume now, not after upload.lease_ms.
+    await takeBackDeadLeases(store, { host: hostname(), pid: process.pid, owner }, log);
     const ctx: SyncContext = {
       config: cfg,
       log,
@@ -79,8 +85,9 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       store,
       drive,
       metrics,
-      owner: `${nodeName}:${process.pid}:${randomBytes(4).toString('hex')}`,
+      owner,
       jobFolders: new Map(),
+      noticed: new Set(),
       authPause: createAccountPause({ baseMs: Math.max(cfg.upload.backoff_base_ms, 1000), maxMs: cfg.upload.backoff_max_ms }),
     };
     return { ctx, database: db, close: () => db.close() };

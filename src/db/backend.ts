@@ -14,6 +14,8 @@ import {
   type WakeListener,
 } from './postgres/index.js';
 import { createStore } from './sqlite/index.js';
+import { pgAssertWritable } from './postgres/writable.js';
+import { assertWritable } from './writable.js';
 import type { StoreOptions, UploadStore } from './store.js';
 
 /** The `database` section of the config, as far as opening it goes. */
@@ -36,6 +38,8 @@ export interface Database {
   migrate(opts?: { now?: () => Date }): Promise<string[]>;
   migrationStatus(): Promise<MigrationState[]>;
   assertMigrated(): Promise<void>;
+  /** Throws a permanent DbError (exit 78) unless this process may write the daemon's tables. */
+  assertWritable(): Promise<void>;
   createStore(opts: StoreOptions): Promise<UploadStore>;
   /** One quick round trip; throws a DbError when the database does not answer. */
   ping(): Promise<void>;
@@ -81,6 +85,7 @@ export function sqliteBackend(db: Db, path: string): Database {
     migrate: (o) => migrate(db, o),
     migrationStatus: () => migrationStatus(db),
     assertMigrated: () => assertMigrated(db),
+    assertWritable: () => assertWritable(db, path),
     createStore: (o) => createStore(db, o),
     ping: async () => {
       await db.get('SELECT 1');
@@ -97,6 +102,7 @@ export function postgresBackend(conn: PgConn): Database {
     migrate: (o) => pgMigrate(conn, o),
     migrationStatus: () => pgMigrationStatus(conn),
     assertMigrated: () => pgAssertMigrated(conn),
+    assertWritable: () => pgAssertWritable(conn),
     createStore: (o) => createPgStore(conn, o),
     ping: () => conn.ping(),
     listen: (onWake, log) => listenForWakeups(conn, onWake, { log }),

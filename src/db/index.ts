@@ -18,3 +18,4 @@ export type { FileRow, JobFolder, JobReport, JobDriveStatus, UploadStatus, Now }
 export { openBackend, sqliteBackend, postgresBackend, type Database, type DatabaseConfig, type OpenBackendOptions } from './backend.js';
 export { DbUnavailableError } from './errors.js';
 export type { WakeEvent, WakeListener } from './postgres/index.js';
+export { assertWritable, writeAccessProblem, processUser } from './writable.js';

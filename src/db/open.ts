@@ -2,6 +2,7 @@ import { open, type Database } from 'sqlite';
 import sqlite3 from 'sqlite3';
 import { DbError } from './errors.js';
 import { errorMessage } from '../log/index.js';
+import { unwritable, writeAccessProblem } from './writable.js';
 
 export type Db = Database<sqlite3.Database, sqlite3.Statement>;
 
@@ -38,6 +39,9 @@ export async function openDatabase(path: string, opts: OpenOptions): Promise<Db>
     await db.exec('PRAGMA synchronous = NORMAL');
   } catch (e) {
     await db.close().catch(() => undefined);
+    // A WAL file whose -shm cannot be made fails its first read: say why instead of "not usable".
+    const denied = await writeAccessProblem(path);
+    if (denied) throw unwritable(path, denied, e);
     const msg = errorMessage(e);
     throw new DbError(`database.path ${path}: not a usable SQLite database (${msg})`, { permanent: true, cause: e });
   }

@@ -8,7 +8,6 @@ export {
   DriveAuthError,
   PermanentDriveError,
   DailyCapError,
-  LocalFileError,
   classifyDriveError,
   retryDelayMs,
   parseRetryAfter,
@@ -18,6 +17,7 @@ export {
 export { createPacer, DEFAULT_PACER_OPTIONS, type Pacer, type PacerOptions, type PacerPermit, type PacerStats } from './pacer.js';
 export { DEFAULT_DAILY_CAP_OPTIONS, type DailyCapOptions } from './daily-cap.js';
 export { endpointRewriter, GOOGLE_ENDPOINT } from './auth.js';
+export { sessionUriProblem } from './session-uri.js';
 export { escapeQueryValue } from './folders.js';
 export {
   FOLDER_MIME,

@@ -16,7 +16,7 @@ import { makePgTestDb, pgSeedJobs, type TestSql } from '../helpers/store-backend
 
 const DIR = postgresMigrationsDir();
 const FIXED = new Date('2025-09-12T10:00:00.000Z');
-const ALL = ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_nodes_and_wakeup.sql'];
+const ALL = ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_nodes_and_wakeup.sql'];
 
 function copyMigrations(t: Parameters<typeof makeTempDir>[0], prefixes?: string[]): string {
   const dir = join(makeTempDir(t, 'bds-pg-migrations-'), 'postgres');
@@ -92,7 +92,7 @@ test('schema after 001 alone is the seed spec\'s script translated: same tables,
 test('fresh database: every migration applied in order and recorded; status; assertMigrated; migrate again is a no-op', async (t) => {
   const { conn, db } = await makePgTestDb(t, 'real', { migrate: false });
   await t.throwsAsync(pgAssertMigrated(conn), { instanceOf: NotMigratedError, message: /batch-drive-sync migrate/ });
-  t.deepEqual((await pgMigrationStatus(conn)).map((s) => s.state), ['pending', 'pending', 'pending', 'pending']);
+  t.deepEqual((await pgMigrationStatus(conn)).map((s) => s.state), ALL.map(() => 'pending'));
   t.deepEqual(await pgMigrate(conn, { now: () => FIXED }), ALL);
   const sha = (f: string) => createHash('sha256').update(readFileSync(join(DIR, f), 'utf8')).digest('hex');
   t.deepEqual(
@@ -128,8 +128,8 @@ test('two migrate at once (separate connections): the advisory lock makes one ap
   const conns = await Promise.all([1, 2, 3].map(() => connectPostgres({ url, env: {}, poolSize: 2, connectTimeoutMs: 10_000 })));
   t.teardown(() => Promise.all(conns.map((c) => c.close())));
   const results = await Promise.all(conns.map((c) => pgMigrate(c)));
-  t.deepEqual(results.map((r) => r.length).sort(), [0, 0, 4]);
-  t.is((await db.get<{ n: number }>('SELECT count(*) AS n FROM schema_migrations'))?.n, 4);
+  t.deepEqual(results.map((r) => r.length).sort(), [0, 0, ALL.length]);
+  t.is((await db.get<{ n: number }>('SELECT count(*) AS n FROM schema_migrations'))?.n, ALL.length);
 });
 
 test('a failing migration is rolled back whole (transactional DDL): nothing of it stays, earlier ones do', async (t) => {
@@ -142,7 +142,7 @@ test('a failing migration is rolled back whole (transactional DDL): nothing of i
   t.regex(err?.message ?? '', /002_daemon_state\.sql failed and was rolled back/);
   const cols = (await db.all<{ c: string }[]>("SELECT attname AS c FROM pg_attribute WHERE attrelid = 'batch_file_drive_metadata'::regclass AND attnum > 0")).map((r) => r.c);
   t.false(cols.includes('attempts'), 'the ALTERs before the failing index were undone');
-  t.deepEqual((await pgMigrationStatus(conn)).map((s) => s.state), ['applied', 'pending', 'pending', 'pending']);
+  t.deepEqual((await pgMigrationStatus(conn)).map((s) => s.state), ['applied', ...ALL.slice(1).map(() => 'pending')]);
 });
 
 test('an applied migration whose file changed is refused, naming it; a batch_jobs-less database is refused, nothing changed', async (t) => {

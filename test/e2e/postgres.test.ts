@@ -36,9 +36,9 @@ test.serial('CLI on PostgreSQL: migrate and --status, enable, sync --once upload
   t.regex(st0.stdout, /pending\s+001_seed_schema\.sql/);
   const m = await e.cli(['migrate']);
   t.is(m.code, 0, m.stderr);
-  t.regex(m.stdout, /applied 004_nodes_and_wakeup\.sql/);
+  t.regex(m.stdout, /applied 005_nodes_and_wakeup\.sql/);
   t.regex((await e.cli(['migrate'])).stdout, /up to date/);
-  t.regex((await e.cli(['migrate', '--status'])).stdout, /applied\s+004_nodes_and_wakeup\.sql/);
+  t.regex((await e.cli(['migrate', '--status'])).stdout, /applied\s+005_nodes_and_wakeup\.sql/);
 
   await e.addJob('job-1', { enabled: false, status: 'completed' });
   const files = ['a.txt', 'sub/b.txt', 'c.txt'].map((rel) => ({ job: 'job-1', rel, content: `content of ${rel}\n` }));

@@ -98,6 +98,8 @@ export interface E2EOptions {
   databaseUrl?: string;
   /** Extra keys of the database section (YAML flow items, e.g. "connect_timeout_ms: 500"). */
   databaseExtra?: string;
+  /** Where the emulator keeps metadata and file contents (to search every stored byte); default a temp dir. */
+  emulatorDataDir?: string;
 }
 
 export interface CliResult {
@@ -149,8 +151,9 @@ export interface E2E {
   allOutput(): string;
   /** Writes the config (to `path`, default the test's config file). */
   writeConfig(opts?: E2EOptions, path?: string): void;
-  cli(args: readonly string[], o?: { timeoutMs?: number; config?: string | null }): Promise<CliResult>;
-  startDaemon(o?: { config?: string }): DaemonHandle;
+  /** Runs the CLI to completion; `prefix` runs it through another program (e.g. setpriv to drop privileges). */
+  cli(args: readonly string[], o?: { timeoutMs?: number; config?: string | null; prefix?: readonly string[] }): Promise<CliResult>;
+  startDaemon(o?: { config?: string; prefix?: readonly string[] }): DaemonHandle;
   /** startDaemon + wait for "daemon started". */
   startedDaemon(o?: { config?: string; timeoutMs?: number }): Promise<DaemonHandle>;
   addJob(id: string, o?: JobOptions): Promise<void>;
@@ -243,7 +246,13 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     }
   }
 
-  const emu = await startEmulator({ host: '127.0.0.1', port: 0, rootFolderId: ROOT_FOLDER_ID, ...(opts.faults ? { faults: opts.faults } : {}) });
+  const emu = await startEmulator({
+    host: '127.0.0.1',
+    port: 0,
+    rootFolderId: ROOT_FOLDER_ID,
+    ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.emulatorDataDir ? { dataDir: opts.emulatorDataDir } : {}),
+  });
   const children = new Set<ChildProcess>();
   const outputs: string[] = [];
   // LIFO: children die first, then the emulator closes, then the secret check, then the dir goes.
@@ -300,17 +309,18 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
   };
   writeConfig(opts);
 
-  const spawnCli = (args: readonly string[], config: string | null) => {
-    const full = [CLI, ...args, ...(config === null ? [] : ['--config', config])];
-    const c = spawn(process.execPath, full, { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const spawnCli = (args: readonly string[], config: string | null, prefix: readonly string[] = []) => {
+    const full = [process.execPath, CLI, ...args, ...(config === null ? [] : ['--config', config])];
+    const [file, ...rest] = [...prefix, ...full] as [string, ...string[]];
+    const c = spawn(file, rest, { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(c);
     c.once('exit', () => children.delete(c));
     return c;
   };
 
-  const cli = (args: readonly string[], o: { timeoutMs?: number; config?: string | null } = {}) =>
+  const cli = (args: readonly string[], o: { timeoutMs?: number; config?: string | null; prefix?: readonly string[] } = {}) =>
     new Promise<CliResult>((res, rej) => {
-      const c = spawnCli(args, o.config === undefined ? configPath : o.config);
+      const c = spawnCli(args, o.config === undefined ? configPath : o.config, o.prefix);
       let stdout = '';
       let stderr = '';
       c.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -328,8 +338,8 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
       });
     });
 
-  const startDaemon = (o: { config?: string } = {}): DaemonHandle => {
-    const c = spawnCli(['run'], o.config ?? configPath);
+  const startDaemon = (o: { config?: string; prefix?: readonly string[] } = {}): DaemonHandle => {
+    const c = spawnCli(['run'], o.config ?? configPath, o.prefix);
     const lines: LogLine[] = [];
     const waiters = new Set<() => void>();
     const feed = (stream: NodeJS.ReadableStream | null) => {

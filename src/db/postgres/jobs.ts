@@ -1,9 +1,9 @@
 import { jobDriveStatus, type RowCounts } from '../job-status.js';
 import type { EnabledJob, JobStore } from '../store.js';
-import { ENABLED, type PgCtx } from './context.js';
+import { ENABLED, sqlTimestamp, type PgCtx } from './context.js';
 import { empty, sql } from './sql.js';
 
-export function pgJobStore({ conn, q, hasStatusColumn, finished }: PgCtx): JobStore {
+export function pgJobStore({ conn, q, now, hasStatusColumn, finished }: PgCtx): JobStore {
   return {
     hasStatusColumn,
 
@@ -13,19 +13,39 @@ export function pgJobStore({ conn, q, hasStatusColumn, finished }: PgCtx): JobSt
         // the other, each counting what the previous one committed (no stale status wins).
         const locked = await tx.rows(sql`SELECT 1 FROM batch_jobs WHERE job_id = ${jobId} FOR UPDATE`);
         if (locked.length === 0) return null;
-        const job = await tx.one<{ enabled: boolean; cur: string | null; fin: boolean }>(
-          sql`SELECT bool_or(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, bool_or(${finished}) AS fin FROM batch_jobs WHERE job_id = ${jobId}`,
+        const job = await tx.one<{ enabled: boolean; cur: string | null; fin: boolean; jerr: number }>(
+          sql`SELECT bool_or(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, bool_or(${finished}) AS fin,
+                     (SELECT count(*) FROM batch_drive_metadata WHERE batch_job_id = ${jobId} AND job_error IS NOT NULL) AS jerr
+                FROM batch_jobs WHERE job_id = ${jobId}`,
         );
         if (!job || job.enabled === null) return null;
         const c = await tx.one<RowCounts>(sql`
           SELECT count(*) FILTER (WHERE upload_status = 'pending') AS pending, count(*) FILTER (WHERE upload_status = 'uploading') AS uploading,
                  count(*) FILTER (WHERE upload_status = 'uploaded') AS uploaded, count(*) FILTER (WHERE upload_status = 'failed') AS failed
             FROM batch_file_drive_metadata WHERE batch_job_id = ${jobId}`);
-        const to = jobDriveStatus(job.enabled, c ?? { pending: 0, uploading: 0, uploaded: 0, failed: 0 }, job.fin === true);
+        const counts = c ?? { pending: 0, uploading: 0, uploaded: 0, failed: 0 };
+        // A job-level error (bad job id, job directory outside, unreadable names) is one more failure.
+        const to = jobDriveStatus(job.enabled, { ...counts, failed: counts.failed + (job.jerr > 0 ? 1 : 0) }, job.fin === true);
         if (job.cur === to) return null;
         await tx.count(sql`UPDATE batch_jobs SET drive_upload_status = ${to} WHERE job_id = ${jobId}`);
         return { from: job.cur, to };
       });
+    },
+
+    async setJobError(jobId, e) {
+      const ts = sqlTimestamp(now());
+      const n = e
+        ? await q.count(sql`
+            INSERT INTO batch_drive_metadata (batch_job_id, job_error, job_error_reason, created_at, updated_at) VALUES (${jobId}, ${e.error}, ${e.reason}, ${ts}, ${ts})
+            ON CONFLICT (batch_job_id) DO UPDATE SET job_error = excluded.job_error, job_error_reason = excluded.job_error_reason, updated_at = excluded.updated_at
+             WHERE batch_drive_metadata.job_error IS DISTINCT FROM excluded.job_error OR batch_drive_metadata.job_error_reason IS DISTINCT FROM excluded.job_error_reason`)
+        : await q.count(sql`UPDATE batch_drive_metadata SET job_error = NULL, job_error_reason = NULL, updated_at = ${ts} WHERE batch_job_id = ${jobId} AND job_error IS NOT NULL`);
+      return n > 0;
+    },
+
+    async jobErrors() {
+      const rows = await q.rows<{ j: string; e: string }>(sql`SELECT batch_job_id AS j, job_error AS e FROM batch_drive_metadata WHERE job_error IS NOT NULL`);
+      return new Map(rows.map((r) => [r.j, r.e]));
     },
 
     async listEnabledJobs(onlyJobId) {

@@ -92,6 +92,13 @@ export function pgQueueStore({ q, now, ownRows }: PgCtx): QueueStore {
         WHERE lease_owner = ${owner} AND upload_status = 'uploading'`);
     },
 
+    async leaseOwners() {
+      const rows = await q.rows<{ o: string }>(
+        sql`SELECT DISTINCT lease_owner AS o FROM batch_file_drive_metadata WHERE upload_status = 'uploading' AND lease_owner IS NOT NULL`,
+      );
+      return rows.map((r) => String(r.o));
+    },
+
     async retryFailed(jobId) {
       const t = now();
       const jobFilter = jobId === null ? sql`${empty}` : sql`AND batch_job_id = ${jobId}`;

@@ -23,13 +23,16 @@ export function pgReportStore({ q, hasStatusColumn }: PgCtx): ReportStore {
         const errs = await q.rows<{ file: string; status: string; error: string }>(sql`
           SELECT original_filename AS file, upload_status AS status, upload_error AS error FROM batch_file_drive_metadata
            WHERE batch_job_id = ${j.job_id} AND upload_error IS NOT NULL ORDER BY updated_at DESC, id DESC LIMIT 5`);
-        const folder = await q.one<{ u: string | null }>(sql`SELECT drive_folder_url AS u FROM batch_drive_metadata WHERE batch_job_id = ${j.job_id}`);
+        const folder = await q.one<{ u: string | null; e: string | null }>(
+          sql`SELECT drive_folder_url AS u, job_error AS e FROM batch_drive_metadata WHERE batch_job_id = ${j.job_id}`,
+        );
         out.push({
           jobId: j.job_id,
           enabled: j.enabled === true,
           jobStatus: j.status,
           driveUploadStatus: j.dus,
           folderUrl: folder?.u ?? null,
+          jobError: folder?.e ?? null,
           counts,
           lastErrors: errs,
         });

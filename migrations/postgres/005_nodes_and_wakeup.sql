@@ -1,4 +1,4 @@
--- 004 (PostgreSQL): several daemons on several hosts.
+-- 005 (PostgreSQL): several daemons on several hosts.
 -- Which daemon (daemon.node_name) found a file: with watch.shared_storage false a daemon
 -- uploads only the rows it found, since only its host has the file.
 ALTER TABLE batch_file_drive_metadata ADD COLUMN found_by_node TEXT;
