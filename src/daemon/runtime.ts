@@ -76,6 +76,7 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       metrics,
       owner,
       jobFolders: new Map(),
+      noticed: new Set(),
       authPause: createAccountPause({ baseMs: Math.max(cfg.upload.backoff_base_ms, 1000), maxMs: cfg.upload.backoff_max_ms }),
     };
     return { ctx, db, close: () => db.close() };

@@ -48,8 +48,16 @@ export interface FileStore {
 
 /** batch_jobs: which jobs are Drive-enabled, and their aggregate drive_upload_status. */
 export interface JobStore {
-  /** Recompute batch_jobs.drive_upload_status; returns the change, or null when unchanged. */
+  /** Recompute batch_jobs.drive_upload_status (a job error counts as a failed row); returns the change, or null when unchanged. */
   recomputeJobStatus(jobId: string): Promise<{ from: string | null; to: JobDriveStatus } | null>;
+  /**
+   * The job-level error (batch_drive_metadata.job_error): what no file row can carry, such as an
+   * unsafe job id, a job directory outside output_dir, or names that are not valid UTF-8.
+   * Records it (or with null clears it); true when it changed.
+   */
+  setJobError(jobId: string, e: { error: string; reason: string } | null): Promise<boolean>;
+  /** Every job with a job-level error, and its text (one read, so a walk writes only on change). */
+  jobErrors(): Promise<Map<string, string>>;
   /** Jobs with drive_integration_enabled: id, own pattern, and the whole row for {job.<column>}. */
   listEnabledJobs(onlyJobId?: string): Promise<EnabledJob[]>;
   setJobEnabled(jobId: string, enabled: boolean, pattern?: string | null): Promise<boolean>;

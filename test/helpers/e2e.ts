@@ -83,6 +83,8 @@ export interface E2EOptions {
   chunkSizeBytes?: number;
   /** Extra YAML appended verbatim (for bad-config tests). */
   extraYaml?: string;
+  /** Where the emulator keeps metadata and file contents (to search every stored byte); default a temp dir. */
+  emulatorDataDir?: string;
 }
 
 export interface CliResult {
@@ -210,7 +212,13 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     }
   }
 
-  const emu = await startEmulator({ host: '127.0.0.1', port: 0, rootFolderId: ROOT_FOLDER_ID, ...(opts.faults ? { faults: opts.faults } : {}) });
+  const emu = await startEmulator({
+    host: '127.0.0.1',
+    port: 0,
+    rootFolderId: ROOT_FOLDER_ID,
+    ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.emulatorDataDir ? { dataDir: opts.emulatorDataDir } : {}),
+  });
   const children = new Set<ChildProcess>();
   const outputs: string[] = [];
   // LIFO: children die first, then the emulator closes, then the secret check, then the dir goes.
