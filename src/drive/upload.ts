@@ -357,6 +357,11 @@ export function createUploader(core: DriveCore) {
       sent = await send({ ...req, resume: null }, mode, useResumable);
     }
     if (sent === null || sent === 'exists') throw new PermanentDriveError(`Drive 409 on update of ${req.fileId}`, { status: 409 });
+    if (sent.file.id !== req.fileId) {
+      // A stored session (from the database) that made some other file: never record that file as ours.
+      if (useResumable) await checkpoint(req, null);
+      throw new RetryableDriveError(`the resumable session finished Drive file ${sent.file.id}, not ${req.fileId}; session dropped, a new one starts`, { reason: 'foreignSession' });
+    }
 
     const md5 = sent.md5 ?? (await fullHash());
     const changed = await req.file.changedSinceOpen();
