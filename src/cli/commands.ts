@@ -79,9 +79,9 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       const maxWait = a.values['max-wait-ms'] === undefined ? undefined : Number(a.values['max-wait-ms']);
       if (maxWait !== undefined && !(Number.isInteger(maxWait) && maxWait >= 0)) throw new UsageError('--max-wait-ms expects a whole number of milliseconds');
       const r = await syncOnce({ configPath: a.values.config, env: io.env, jobId: a.values.job, ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) });
-      line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}`);
+      line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}${r.failedJobs ? `, failed jobs ${r.failedJobs}` : ''}`);
       if (r.authPaused !== null) line(io.stderr, redactText(`uploads paused: Drive refused our credentials (${r.authPaused}); fix auth.* and run again`));
-      return r.failedRows > 0 || r.authPaused !== null ? EXIT.failure : EXIT.ok;
+      return r.failedRows > 0 || r.failedJobs > 0 || r.authPaused !== null ? EXIT.failure : EXIT.ok;
     }
     case 'migrate': {
       const a = parse(rest, { ...configOpt, status: { type: 'boolean' } });
@@ -231,6 +231,7 @@ export function formatReport(rep: JobReport[]): string {
         `pending=${c.pending} uploading=${c.uploading} uploaded=${c.uploaded} failed=${c.failed}`,
     );
     if (j.folderUrl) out.push(`  folder: ${j.folderUrl}`);
+    if (j.jobError) out.push(`  job error: ${j.jobError}`);
     for (const e of j.lastErrors) out.push(`  ${e.status}: ${e.file}: ${e.error}`);
   }
   return out.join('\n') + '\n';

@@ -78,11 +78,10 @@ test('the daemon resumes from a mid-chunk offset: reset answers (via its checkpo
     const localPath = await writeRandomFile(s.dir, `p-${answer}.bin`, size);
     const offsets: number[] = [];
     let stored: UploadCheckpoint | null = null;
-    const req: UploadRequest = {
+    const req: Omit<UploadRequest, 'file'> = {
       fileId: fileId!,
       name: 'p.bin',
       parentId: ROOT_ID,
-      localPath,
       appProperties: { job: 'j' },
       mode: 'create',
       onCheckpoint: async (cp) => {
@@ -94,7 +93,8 @@ test('the daemon resumes from a mid-chunk offset: reset answers (via its checkpo
     let failures = 0;
     for (let attempt = 0; attempt < 40 && result === null; attempt++) {
       try {
-        result = await s.drive.upload({ ...req, resume: stored });
+        // Each attempt opens the file afresh, as the daemon's retries do.
+        result = await s.drive.upload({ ...req, file: await s.open(localPath), resume: stored });
       } catch (e) {
         t.true(e instanceof RetryableDriveError, String(e));
         failures++;
