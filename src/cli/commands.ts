@@ -182,12 +182,14 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       return problems.length ? EXIT.config : EXIT.ok;
     }
     case 'emulator': {
-      if (rest.includes('--help') || rest.includes('-h')) return help(io, 'emulator [--port N] [--data DIR] [--root-folder ID] [--shared-drive ID] [--write-quota N] [--error-rate X] [--reset-rate X] [--latency-ms N] [--seed N]');
+      if (rest.includes('--help') || rest.includes('-h')) {
+        return help(io, 'emulator [--port N] [--data DIR] [--root-folder ID] [--shared-drive ID] [--write-quota N] [--error-rate X] [--reset-rate X] [--latency-ms N] [--seed N] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] (all flags: README)');
+      }
       let emu;
       try {
         // Loaded on demand: the daemon never carries the emulator's code.
         const { runEmulatorCli } = await import('../emulator/index.js');
-        emu = await runEmulatorCli(rest, io.stdout);
+        emu = await runEmulatorCli(rest, io.stdout, io.stderr);
       } catch (e) {
         if (e instanceof Error && /flag|option|argument|expected/i.test(e.message)) throw new UsageError(e.message);
         throw e;

@@ -22,8 +22,10 @@ export interface QueueStore {
   /** Back to pending with a later next attempt; `refund` gives the attempt back (rate limits, daily cap, shutdown). */
   markRetry(rowId: number, owner: string, e: { error: string; reason: string; nextAttemptAt: number; refund?: boolean }): Promise<boolean>;
   markFailed(rowId: number, owner: string, e: { error: string; reason: string }): Promise<boolean>;
-  /** Shutdown: rows we hold go back to pending at once, attempt refunded. */
+  /** Shutdown (or a crashed owner's rows taken back): rows `owner` holds go back to pending at once, attempt refunded. */
   releaseLeases(owner: string): Promise<number>;
+  /** Distinct owners of the leases of uploading rows (a restarted daemon looks for its dead predecessors). */
+  leaseOwners(): Promise<string[]>;
   /** `retry`: failed rows back to pending. */
   retryFailed(jobId: string | null): Promise<number>;
   countDue(): Promise<number>;

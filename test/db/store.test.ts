@@ -261,6 +261,17 @@ test('releaseLeases: only our uploading rows go back to pending at once, attempt
   t.deepEqual((await s.store.claimDue('next', 10, LEASE_MS)).map((r) => r.id).sort(), mine.map((r) => r.id).sort());
 });
 
+test('leaseOwners: the distinct owners of uploading rows only', async (t) => {
+  const s = await setup(t);
+  for (const f of ['a', 'b', 'c', 'd']) await s.store.upsertFile('job-1', f, { size: 1, mtimeMs: 1 });
+  t.deepEqual(await s.store.leaseOwners(), []);
+  await s.store.claimDue('host-a:1:aa', 2, LEASE_MS);
+  const [done] = await s.store.claimDue('host-b:2:bb', 1, LEASE_MS);
+  t.deepEqual((await s.store.leaseOwners()).sort(), ['host-a:1:aa', 'host-b:2:bb']);
+  t.true(await s.store.markFailed(done!.id, 'host-b:2:bb', { error: 'x', reason: 'permanent:x' }));
+  t.deepEqual(await s.store.leaseOwners(), ['host-a:1:aa']);
+});
+
 test('retryFailed: per job, then all; attempts reset and due now', async (t) => {
   const s = await setup(t, [{ job_id: 'j1', enabled: true }, { job_id: 'j2', enabled: true }]);
   for (const j of ['j1', 'j2']) for (const f of ['a', 'b']) await s.store.upsertFile(j, f, { size: 1, mtimeMs: 1 });

@@ -135,7 +135,7 @@ export interface E2E {
   writeConfig(opts?: E2EOptions): void;
   /** Runs the CLI to completion; `prefix` runs it through another program (e.g. setpriv to drop privileges). */
   cli(args: readonly string[], o?: { timeoutMs?: number; config?: string | null; prefix?: readonly string[] }): Promise<CliResult>;
-  startDaemon(o?: { config?: string }): DaemonHandle;
+  startDaemon(o?: { config?: string; prefix?: readonly string[] }): DaemonHandle;
   /** startDaemon + wait for "daemon started". */
   startedDaemon(o?: { config?: string; timeoutMs?: number }): Promise<DaemonHandle>;
   addJob(id: string, o?: JobOptions): Promise<void>;
@@ -297,8 +297,8 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
       });
     });
 
-  const startDaemon = (o: { config?: string } = {}): DaemonHandle => {
-    const c = spawnCli(['run'], o.config ?? configPath);
+  const startDaemon = (o: { config?: string; prefix?: readonly string[] } = {}): DaemonHandle => {
+    const c = spawnCli(['run'], o.config ?? configPath, o.prefix);
     const lines: LogLine[] = [];
     const waiters = new Set<() => void>();
     const feed = (stream: NodeJS.ReadableStream | null) => {
