@@ -33,22 +33,24 @@ interface Sent {
  * multipart pipe would not), and must surface as itself, not as the aborted request it causes.
  */
 interface BodyReads {
+  /** Aborts the request: the caller's signal, or a read error. */
   readonly signal: AbortSignal;
   /** The local read error that ended the request, if any. */
   failure: unknown;
+  fail(e: unknown): void;
   unlink(): void;
 }
 
-function bodyReads(signal: AbortSignal | undefined): BodyReads & { fail(e: unknown): void } {
+function bodyReads(signal: AbortSignal | undefined): BodyReads {
   const ac = linkedAbort(signal);
-  const r = {
+  const r: BodyReads = {
     signal: ac.signal,
-    failure: null as unknown,
-    unlink: () => ac.unlink(),
-    fail(e: unknown) {
+    failure: null,
+    fail(e) {
       r.failure ??= e;
       ac.abort(e);
     },
+    unlink: () => ac.unlink(),
   };
   return r;
 }
