@@ -383,7 +383,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
       kill: (signal = 'SIGTERM') => {
         if (c.exitCode === null && c.signalCode === null) c.kill(signal);
       },
-      waitForLog: (m, timeoutMs = 15_000, from = 0) =>
+      waitForLog: (m, timeoutMs = 30_000, from = 0) =>
         new Promise<LogLine>((res, rej) => {
           let i = from;
           const check = () => {
@@ -441,7 +441,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     startDaemon,
     async startedDaemon(o = {}) {
       const d = startDaemon(o);
-      await d.waitForLog(/daemon started/, o.timeoutMs ?? 20_000);
+      await d.waitForLog(/daemon started/, o.timeoutMs ?? 60_000);
       return d;
     },
     async addJob(id, o = {}) {
