@@ -41,6 +41,7 @@ export function driveOptions(cfg: Readonly<Config>, log: Logger): DriveClientOpt
     sharedDriveId: cfg.drive.shared_drive_id,
     resumableThresholdBytes: cfg.upload.resumable_threshold_bytes,
     chunkSizeBytes: cfg.upload.chunk_size_bytes,
+    caFile: cfg.drive.ca_file,
     log,
   };
 }
@@ -72,7 +73,14 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       jobFolders: new Map(),
       authPause: createAccountPause({ baseMs: Math.max(cfg.upload.backoff_base_ms, 1000), maxMs: cfg.upload.backoff_max_ms }),
     };
-    return { ctx, db, close: () => db.close() };
+    return {
+      ctx,
+      db,
+      close: async () => {
+        drive.close();
+        await db.close();
+      },
+    };
   } catch (e) {
     await db.close().catch(() => undefined);
     throw e;

@@ -77,6 +77,8 @@ export interface DriveClient {
   uploadsPausedUntil(): number | null;
   /** check-config: fetch a token, read the root folder (and shared drive). One line per problem; [] when all is well. */
   checkAccess(): Promise<string[]>;
+  /** Closes idle kept-alive connections. */
+  close(): void;
 }
 
 /**
@@ -114,6 +116,10 @@ export interface DriveClientOptions {
   onPacerWait?: (ms: number) => void;
   /** Local retries of a write Drive answered with a rate limit (after the pacer's wait); default 5. */
   maxRateLimitRetries?: number;
+  /** PEM file of extra CA certificates to trust besides Node's bundled ones (drive.ca_file). */
+  caFile?: string | null;
+  /** Kept-alive sockets per host (default 32). */
+  maxSockets?: number;
   /** Ids fetched per files.generateIds call (≤ 1000); default 1000. */
   idBatchSize?: number;
 }

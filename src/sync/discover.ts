@@ -11,6 +11,8 @@ export interface ScanSummary {
   inserted: number;
   changed: number;
   unchanged: number;
+  /** Jobs not walked (their directories are watched). */
+  skipped: number;
   ms: number;
 }
 
@@ -21,7 +23,15 @@ export interface ScanSummary {
  */
 export async function scanJobs(
   ctx: SyncContext,
-  opts: { jobId?: string | undefined; signal?: AbortSignal; skipCompleted?: boolean } = {},
+  opts: {
+    jobId?: string | undefined;
+    signal?: AbortSignal;
+    skipCompleted?: boolean;
+    /** Whether a job's directory is walked; a job whose every directory is watched need not be (default: all). */
+    walk?: (jobId: string) => boolean;
+    /** Named in the 'scan done' line (startup, scheduled, full). */
+    kind?: string;
+  } = {},
 ): Promise<ScanSummary> {
   const started = ctx.now();
   const ignored = createIgnoreMatcher(ctx.config.watch.ignore);
@@ -29,7 +39,7 @@ export async function scanJobs(
   // directories do not change, and a year of them would make every scan slower. The start-up
   // scan and `sync --once` walk them all; the watcher still reports changes in them.
   const jobs = (await ctx.store.listEnabledJobs(opts.jobId)).filter((j) => !(opts.skipCompleted && j.row.drive_upload_status === 'completed'));
-  const sum: ScanSummary = { jobs: jobs.length, files: 0, inserted: 0, changed: 0, unchanged: 0, ms: 0 };
+  const sum: ScanSummary = { jobs: jobs.length, files: 0, inserted: 0, changed: 0, unchanged: 0, skipped: 0, ms: 0 };
   const repaired = await ctx.store.repairSchedules();
   if (repaired > 0) ctx.log.warning('rows whose next_attempt_at was not a number are due now', { rows: repaired });
   for (const job of jobs) {
@@ -39,6 +49,11 @@ export async function scanJobs(
       continue;
     }
     await ensureFolderLogged(ctx, job);
+    if (opts.walk && !opts.walk(job.jobId)) {
+      sum.skipped++;
+      await recomputeJob(ctx, job.jobId);
+      continue;
+    }
     const known = await ctx.store.fileStats(job.jobId);
     const files = await walkJobDir(join(ctx.config.watch.output_dir, job.jobId), ignored);
     const todo: { relPath: string; size: number; mtimeMs: number }[] = [];
@@ -59,7 +74,7 @@ export async function scanJobs(
   sum.ms = ctx.now() - started;
   if (opts.jobId === undefined) {
     ctx.metrics.scanCompleted(ctx.now());
-    ctx.log.info('scan done', { ...sum });
+    ctx.log.info('scan done', { ...(opts.kind ? { kind: opts.kind } : {}), ...sum });
   } else ctx.log.debug('job scan done', { job: opts.jobId, ...sum });
   return sum;
 }

@@ -37,12 +37,13 @@ test('defaults are filled as in DESIGN.md', (t) => {
   t.deepEqual(cfg, {
     database: { path: '/var/lib/batch/batch.db', busy_timeout_ms: 5000, final_job_statuses: ['completed', 'failed'] },
     watch: { output_dir: '/var/lib/batch/output', enabled: true, stability_ms: 2000, ignore: ['**/*.tmp', '**/*.part', '**/.*'] },
-    schedule: { scan_cron: '*/1 * * * *' },
+    schedule: { scan_cron: '*/1 * * * *', full_scan_cron: '*/15 * * * *' },
     drive: {
       api_endpoint: 'https://www.googleapis.com',
       root_folder_id: 'root-123',
       shared_drive_id: null,
       folder_pattern: 'batch/{yyyy}-{mm}-{dd}/{job_id}',
+      ca_file: null,
     },
     auth: {
       type: 'service_account',
