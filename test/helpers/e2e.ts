@@ -69,6 +69,7 @@ export interface E2EOptions {
   batchJobs?: boolean;
   stabilityMs?: number;
   scanCron?: string;
+  fullScanCron?: string;
   concurrency?: number;
   maxAttempts?: number;
   backoffBaseMs?: number;
@@ -232,7 +233,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     const yaml = [
       `database: { path: ${JSON.stringify(dbPath)}, busy_timeout_ms: 10000 }`,
       `watch: { output_dir: ${JSON.stringify(outputDir)}, enabled: ${o.watch ?? true}, stability_ms: ${o.stabilityMs ?? 200} }`,
-      `schedule: { scan_cron: ${JSON.stringify(o.scanCron ?? '*/1 * * * *')} }`,
+      `schedule: { scan_cron: ${JSON.stringify(o.scanCron ?? '*/1 * * * *')}${o.fullScanCron ? `, full_scan_cron: ${JSON.stringify(o.fullScanCron)}` : ''} }`,
       'drive:',
       `  api_endpoint: ${JSON.stringify(emu.url)}`,
       `  root_folder_id: ${ROOT_FOLDER_ID}`,
