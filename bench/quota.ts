@@ -46,7 +46,7 @@ export const quotaBench: Benchmark = {
   name: 'quota',
   describe: 'share of a write quota used, share of requests rejected (sync --once, small files)',
   async run(ctx) {
-    // 10/s per issue 8 (600 files ≈ 60 s); DESIGN.md's own goal is stated at 3/s: run that too.
+    // 10/s (600 files ≈ 60 s); the README's goal is stated at 3/s: run that too.
     const out = await runOne(ctx, 10, ctx.quick ? 150 : 600, '10/s');
     out.push(...(await runOne(ctx, 3, ctx.quick ? 45 : 240, '3/s')));
     return out;

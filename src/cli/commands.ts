@@ -1,8 +1,8 @@
 import type { Writable } from 'node:stream';
-import { DEFAULT_CONFIG_PATH, loadConfig } from '../config/index.js';
-import { createStore, migrate, migrationStatus, openDatabase, assertMigrated, type JobReport } from '../db/index.js';
+import { configSecrets, DEFAULT_CONFIG_PATH, loadConfig, parseFolderPattern } from '../config/index.js';
+import { createStore, migrate, migrationStatus, openDatabase, assertMigrated, assertWritable, type JobReport } from '../db/index.js';
 import { createDriveClient } from '../drive/index.js';
-import { createSilentLogger, errorMessage } from '../log/index.js';
+import { createSilentLogger, errorMessage, redactText } from '../log/index.js';
 import { driveOptions, startDaemon, syncOnce } from '../daemon/index.js';
 import { parse } from './args.js';
 import { EXIT, UsageError } from './errors.js';
@@ -80,7 +80,8 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       if (maxWait !== undefined && !(Number.isInteger(maxWait) && maxWait >= 0)) throw new UsageError('--max-wait-ms expects a whole number of milliseconds');
       const r = await syncOnce({ configPath: a.values.config, env: io.env, jobId: a.values.job, ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) });
       line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}`);
-      return r.failedRows > 0 ? EXIT.failure : EXIT.ok;
+      if (r.authPaused !== null) line(io.stderr, redactText(`uploads paused: Drive refused our credentials (${r.authPaused}); fix auth.* and run again`));
+      return r.failedRows > 0 || r.authPaused !== null ? EXIT.failure : EXIT.ok;
     }
     case 'migrate': {
       const a = parse(rest, { ...configOpt, status: { type: 'boolean' } });
@@ -132,7 +133,6 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       if (!id) throw new UsageError(`${cmd} needs a job id`);
       const pattern = 'pattern' in a.values ? (a.values.pattern as string | undefined) : undefined;
       if (pattern !== undefined) {
-        const { parseFolderPattern } = await import('../config/index.js');
         try {
           parseFolderPattern(pattern);
         } catch (e) {
@@ -151,14 +151,19 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       const a = parse(rest, configOpt);
       if (a.values.help) return help(io, 'check-config [--config PATH]');
       const cfg = loadConfig(a.values.config, io.env);
-      line(io.stdout, `config ${a.values.config}: ok`);
+      // A token endpoint may echo what it was sent: every line goes through the one redaction.
+      const secrets = configSecrets(cfg);
+      const say = (w: Writable, s: string) => line(w, redactText(s, secrets));
+      say(io.stdout, `config ${a.values.config}: ok`);
       const problems: string[] = [];
       try {
         const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
         try {
           const pending = (await migrationStatus(db)).filter((m) => m.state !== 'applied');
           if (pending.length) problems.push(`database ${cfg.database.path}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
-          else line(io.stdout, `database ${cfg.database.path}: ok`);
+          else say(io.stdout, `database ${cfg.database.path}: ok`);
+          await assertWritable(db, cfg.database.path).catch((e: unknown) => problems.push(errorMessage(e)));
+          say(io.stdout, walNote(cfg.database.path, (await db.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode ?? 'unknown'));
         } finally {
           await db.close();
         }
@@ -169,11 +174,11 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
         const drive = await createDriveClient(driveOptions(cfg, createSilentLogger()));
         const p = await drive.checkAccess();
         if (p.length) problems.push(...p);
-        else line(io.stdout, `drive ${cfg.drive.api_endpoint}: token ok, root folder ${cfg.drive.root_folder_id} readable`);
+        else say(io.stdout, `drive ${cfg.drive.api_endpoint}: token ok, root folder ${cfg.drive.root_folder_id} readable`);
       } catch (e) {
         problems.push(errorMessage(e));
       }
-      for (const p of problems) line(io.stderr, `problem: ${p}`);
+      for (const p of problems) say(io.stderr, `problem: ${p}`);
       return problems.length ? EXIT.config : EXIT.ok;
     }
     case 'emulator': {
@@ -200,6 +205,13 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
     default:
       throw new UsageError(`unknown command ${JSON.stringify(cmd)}; see "batch-drive-sync --help"`);
   }
+}
+
+// The journal mode is a property of the file, not of our connection: the operator must know we changed it.
+function walNote(path: string, mode: string): string {
+  return mode.toLowerCase() === 'wal'
+    ? `database ${path}: journal_mode=wal (the daemon switches the batch database to WAL for good: the mode is stored in the file and applies to every program that opens it; -wal and -shm files live beside it)`
+    : `database ${path}: journal_mode=${mode} (WAL could not be set on this file system; the daemon works with the rollback journal, and readers then block writers)`;
 }
 
 function help(io: Io, usage: string): number {

@@ -19,13 +19,13 @@ export function exitCodeFor(e: unknown): number {
   if (e instanceof DbError && e.permanent) return EXIT.config;
   const kind = (e as { kind?: unknown } | null)?.kind;
   const name = (e as { name?: unknown } | null)?.name;
-  if (kind === 'auth' || name === 'DriveAuthError' || name === 'CredentialsError') return EXIT.config;
+  if (kind === 'auth' || name === 'DriveAuthError') return EXIT.config;
   return EXIT.failure;
 }
 
 /** One readable message for stderr; ConfigError lists every problem on its own line. */
 export function describeError(e: unknown): string {
-  if (e instanceof ConfigError) return e.problems.map((p) => `config error: ${p}`).join('\n');
+  if (e instanceof ConfigError) return e.problems.map((p) => redactText(`config error: ${p}`)).join('\n');
   // Belt and braces: no token or key text reaches the terminal even if a library put one in a message.
   if (e instanceof Error) return redactText(`${e.name === 'Error' ? 'error' : e.name}: ${e.message}`);
   return redactText(`error: ${String(e)}`);

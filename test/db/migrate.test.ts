@@ -38,8 +38,8 @@ async function columns(db: Db, table: string): Promise<string[]> {
 }
 
 /**
- * The seed's "Migration Script", copied verbatim from
- * /work/shared/spec/2025-09-12-batch-drive-integration-database-schema.md.
+ * The seed's "Migration Script", copied verbatim from the user's schema spec
+ * ("2025-09-12 batch drive integration database schema"); migrations/001 must equal it.
  */
 const SEED_MIGRATION_SCRIPT = `
 -- Migration: Add Google Drive integration to batch processing

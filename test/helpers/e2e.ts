@@ -132,7 +132,8 @@ export interface E2E {
   /** Everything every child wrote, for secret checks. */
   allOutput(): string;
   writeConfig(opts?: E2EOptions): void;
-  cli(args: readonly string[], o?: { timeoutMs?: number; config?: string | null }): Promise<CliResult>;
+  /** Runs the CLI to completion; `prefix` runs it through another program (e.g. setpriv to drop privileges). */
+  cli(args: readonly string[], o?: { timeoutMs?: number; config?: string | null; prefix?: readonly string[] }): Promise<CliResult>;
   startDaemon(o?: { config?: string }): DaemonHandle;
   /** startDaemon + wait for "daemon started". */
   startedDaemon(o?: { config?: string; timeoutMs?: number }): Promise<DaemonHandle>;
@@ -260,17 +261,18 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
   };
   writeConfig(opts);
 
-  const spawnCli = (args: readonly string[], config: string | null) => {
-    const full = [CLI, ...args, ...(config === null ? [] : ['--config', config])];
-    const c = spawn(process.execPath, full, { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const spawnCli = (args: readonly string[], config: string | null, prefix: readonly string[] = []) => {
+    const full = [process.execPath, CLI, ...args, ...(config === null ? [] : ['--config', config])];
+    const [file, ...rest] = [...prefix, ...full] as [string, ...string[]];
+    const c = spawn(file, rest, { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(c);
     c.once('exit', () => children.delete(c));
     return c;
   };
 
-  const cli = (args: readonly string[], o: { timeoutMs?: number; config?: string | null } = {}) =>
+  const cli = (args: readonly string[], o: { timeoutMs?: number; config?: string | null; prefix?: readonly string[] } = {}) =>
     new Promise<CliResult>((res, rej) => {
-      const c = spawnCli(args, o.config === undefined ? configPath : o.config);
+      const c = spawnCli(args, o.config === undefined ? configPath : o.config, o.prefix);
       let stdout = '';
       let stderr = '';
       c.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));
