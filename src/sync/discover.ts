@@ -42,16 +42,20 @@ export async function scanJobs(
   const sum: ScanSummary = { jobs: jobs.length, files: 0, inserted: 0, changed: 0, unchanged: 0, skipped: 0, ms: 0 };
   const repaired = await ctx.store.repairSchedules();
   if (repaired > 0) ctx.log.warning('rows whose next_attempt_at was not a number are due now', { rows: repaired });
+  // One read each for the folders made and, below, the statuses of the jobs with nothing new: a
+  // scheduled scan of jobs the watcher covers is a handful of statements, not a few per job.
+  const withFolder = await ctx.store.jobsWithFolder();
+  const recheck: string[] = [];
   for (const job of jobs) {
     if (opts.signal?.aborted) break;
     if (!isSafeJobId(job.jobId)) {
       ctx.log.error('job id cannot be a directory name; skipped', { job: job.jobId });
       continue;
     }
-    await ensureFolderLogged(ctx, job);
+    if (!withFolder.has(job.jobId)) await ensureFolderLogged(ctx, job);
     if (opts.walk && !opts.walk(job.jobId)) {
       sum.skipped++;
-      await recomputeJob(ctx, job.jobId);
+      recheck.push(job.jobId);
       continue;
     }
     const known = await ctx.store.fileStats(job.jobId);
@@ -63,6 +67,10 @@ export async function scanJobs(
       if (k && k.size === f.size && k.mtimeMs === Math.floor(f.mtimeMs)) sum.unchanged++;
       else todo.push({ relPath: f.relPath, size: f.size, mtimeMs: f.mtimeMs });
     }
+    if (todo.length === 0) {
+      recheck.push(job.jobId); // nothing new: its status is checked with the others below
+      continue;
+    }
     // One transaction per job: a new job's thousand files cost one commit, not a thousand.
     for (const r of await ctx.store.upsertFiles(job.jobId, todo)) {
       if (r === 'inserted') sum.inserted++;
@@ -71,6 +79,7 @@ export async function scanJobs(
     }
     await recomputeJob(ctx, job.jobId);
   }
+  if (!opts.signal?.aborted) for (const id of await ctx.store.staleJobStatuses(recheck)) await recomputeJob(ctx, id);
   sum.ms = ctx.now() - started;
   if (opts.jobId === undefined) {
     ctx.metrics.scanCompleted(ctx.now());

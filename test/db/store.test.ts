@@ -581,3 +581,33 @@ test('repairSchedules: a pending row with text in next_attempt_at and an uploadi
   t.deepEqual(claimed, ['no-lease.png', 'text.png']);
   t.is(await store.repairSchedules(), 0, 'nothing to repair the second time');
 });
+
+test('staleJobStatuses: exactly the given jobs whose stored status differs from what recomputeJobStatus would write', async (t) => {
+  const s = await setup(t, [
+    { job_id: 'fresh', enabled: true },
+    { job_id: 'moved', enabled: true },
+    { job_id: 'done', enabled: true, status: 'completed' },
+    { job_id: 'other', enabled: true },
+  ]);
+  t.deepEqual(await s.store.staleJobStatuses([]), []);
+  for (const j of ['fresh', 'moved', 'done', 'other']) await s.store.recomputeJobStatus(j);
+  t.deepEqual(await s.store.staleJobStatuses(['fresh', 'moved', 'done', 'other']), [], 'all in step after a recompute');
+  // A row uploaded in 'moved' and 'other', and 'done' gets a file: statuses are now behind.
+  for (const j of ['moved', 'other']) {
+    await s.store.upsertFile(j, 'a.txt', { size: 1, mtimeMs: 1 });
+    const [r] = await s.store.claimDue('w', 10, LEASE_MS, j);
+    await s.store.markUploaded(r?.id ?? -1, 'w', uploaded(r?.id ?? -1));
+  }
+  await s.store.upsertFile('done', 'late.txt', { size: 1, mtimeMs: 1 });
+  const stale = await s.store.staleJobStatuses(['fresh', 'moved', 'done', 'unknown-job']);
+  t.deepEqual(stale.sort(), ['done', 'moved'], "'other' is stale too but was not asked about; unknown jobs are ignored");
+  for (const j of stale) t.truthy(await s.store.recomputeJobStatus(j), `${j} really changes`);
+  t.deepEqual(await s.store.staleJobStatuses(['fresh', 'moved', 'done', 'other']), ['other']);
+});
+
+test('jobsWithFolder: the jobs whose folder is recorded', async (t) => {
+  const s = await setup(t, [{ job_id: 'a', enabled: true }, { job_id: 'b', enabled: true }]);
+  t.deepEqual([...(await s.store.jobsWithFolder())], []);
+  await s.store.saveJobFolder('b', { folderId: 'f-b', url: 'https://drive.google.com/drive/folders/f-b', path: 'x/b' });
+  t.deepEqual([...(await s.store.jobsWithFolder())], ['b']);
+});

@@ -27,6 +27,26 @@ export function sqliteJobStore({ db, hasStatusColumn, finishedSql, finishedArgs 
       });
     },
 
+    async staleJobStatuses(jobIds) {
+      if (jobIds.length === 0) return [];
+      // One grouped read over the given jobs' rows (json_each passes the list as one parameter).
+      const ids = JSON.stringify([...new Set(jobIds)]);
+      const rows = await db.all<(RowCounts & { job_id: string; enabled: number; cur: string | null; fin: number })[]>(
+        `SELECT j.job_id, j.enabled, j.cur, j.fin,
+                coalesce(c.pending, 0) AS pending, coalesce(c.uploading, 0) AS uploading,
+                coalesce(c.uploaded, 0) AS uploaded, coalesce(c.failed, 0) AS failed
+           FROM (SELECT job_id, max(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, max(${finishedSql}) AS fin
+                   FROM batch_jobs WHERE job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id) j
+           LEFT JOIN (SELECT batch_job_id, sum(upload_status = 'pending') AS pending, sum(upload_status = 'uploading') AS uploading,
+                             sum(upload_status = 'uploaded') AS uploaded, sum(upload_status = 'failed') AS failed
+                        FROM batch_file_drive_metadata
+                       WHERE batch_job_id IN (SELECT value FROM json_each(?))
+                       GROUP BY batch_job_id) c ON c.batch_job_id = j.job_id`,
+        ...finishedArgs, ids, ids,
+      );
+      return rows.filter((r) => r.cur !== jobDriveStatus(r.enabled === 1, r, r.fin === 1)).map((r) => String(r.job_id));
+    },
+
     async listEnabledJobs(onlyJobId) {
       const rows = await db.all<Record<string, unknown>[]>(
         `SELECT *, (${finishedSql}) AS __finished FROM batch_jobs WHERE ${ENABLED} AND (? IS NULL OR job_id = ?)`,
