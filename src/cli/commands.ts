@@ -79,9 +79,9 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       const maxWait = a.values['max-wait-ms'] === undefined ? undefined : Number(a.values['max-wait-ms']);
       if (maxWait !== undefined && !(Number.isInteger(maxWait) && maxWait >= 0)) throw new UsageError('--max-wait-ms expects a whole number of milliseconds');
       const r = await syncOnce({ configPath: a.values.config, env: io.env, jobId: a.values.job, ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) });
-      line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}`);
+      line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}${r.failedJobs ? `, failed jobs ${r.failedJobs}` : ''}`);
       if (r.authPaused !== null) line(io.stderr, redactText(`uploads paused: Drive refused our credentials (${r.authPaused}); fix auth.* and run again`));
-      return r.failedRows > 0 || r.authPaused !== null ? EXIT.failure : EXIT.ok;
+      return r.failedRows > 0 || r.failedJobs > 0 || r.authPaused !== null ? EXIT.failure : EXIT.ok;
     }
     case 'migrate': {
       const a = parse(rest, { ...configOpt, status: { type: 'boolean' } });
@@ -182,12 +182,14 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       return problems.length ? EXIT.config : EXIT.ok;
     }
     case 'emulator': {
-      if (rest.includes('--help') || rest.includes('-h')) return help(io, 'emulator [--port N] [--data DIR] [--root-folder ID] [--shared-drive ID] [--write-quota N] [--error-rate X] [--reset-rate X] [--latency-ms N] [--seed N]');
+      if (rest.includes('--help') || rest.includes('-h')) {
+        return help(io, 'emulator [--port N] [--data DIR] [--root-folder ID] [--shared-drive ID] [--write-quota N] [--error-rate X] [--reset-rate X] [--latency-ms N] [--seed N] [--tls-cert FILE --tls-key FILE | --tls-self-signed DIR] (all flags: README)');
+      }
       let emu;
       try {
         // Loaded on demand: the daemon never carries the emulator's code.
         const { runEmulatorCli } = await import('../emulator/index.js');
-        emu = await runEmulatorCli(rest, io.stdout);
+        emu = await runEmulatorCli(rest, io.stdout, io.stderr);
       } catch (e) {
         if (e instanceof Error && /flag|option|argument|expected/i.test(e.message)) throw new UsageError(e.message);
         throw e;
@@ -229,6 +231,7 @@ export function formatReport(rep: JobReport[]): string {
         `pending=${c.pending} uploading=${c.uploading} uploaded=${c.uploaded} failed=${c.failed}`,
     );
     if (j.folderUrl) out.push(`  folder: ${j.folderUrl}`);
+    if (j.jobError) out.push(`  job error: ${j.jobError}`);
     for (const e of j.lastErrors) out.push(`  ${e.status}: ${e.file}: ${e.error}`);
   }
   return out.join('\n') + '\n';

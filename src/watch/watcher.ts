@@ -1,9 +1,10 @@
-import { existsSync, readdirSync, watch as fsWatch, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, watch as fsWatch, type Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log/index.js';
 import { errorMessage } from '../log/index.js';
+import { isSafeJobId } from '../local/index.js';
 import { createIgnoreMatcher } from './glob.js';
 
 export interface FileReady {
@@ -38,7 +39,11 @@ export interface WatcherOptions {
   ignore: readonly string[];
   log: Logger;
   onFile: (f: FileReady) => void;
-  /** A directory appeared inside job `jobId` (or the job directory itself). */
+  /**
+   * Job `jobId` needs a walk: a directory appeared in it (or is the job directory itself), or
+   * something the watcher does not report as a file appeared (a link, a FIFO, a name that is not
+   * valid UTF-8, which fs.watch can only spell with U+FFFD): the walk reads and reports those.
+   */
   onDir?: (jobId: string) => void;
   /** Polling instead of inotify for the output directory (network file systems). */
   usePolling?: boolean;
@@ -89,7 +94,7 @@ export function createWatcher(opts: WatcherOptions): Watcher {
    */
   const locate = (p: string): { jobId: string; relPath: string | null } | null => {
     const rel = relative(opts.outputDir, p).split(sep).join('/');
-    if (rel === '' || rel.startsWith('..')) return null;
+    if (rel === '' || rel === '..' || rel.startsWith('../')) return null;
     const slash = rel.indexOf('/');
     return slash < 0 ? { jobId: rel, relPath: null } : { jobId: rel.slice(0, slash), relPath: rel.slice(slash + 1) };
   };
@@ -125,7 +130,8 @@ export function createWatcher(opts: WatcherOptions): Watcher {
     file: (abs, st) => {
       const at = locate(abs);
       if (!at?.relPath || ignored(at.relPath) || !jobs.has(at.jobId)) return;
-      opts.onFile({ jobId: at.jobId, relPath: at.relPath, size: st.size, mtimeMs: st.mtimeMs });
+      if (st.isFile) opts.onFile({ jobId: at.jobId, relPath: at.relPath, size: st.size, mtimeMs: st.mtimeMs });
+      else opts.onDir?.(at.jobId); // a link, a FIFO…: the walk decides (links to directories are skipped there)
     },
     dir: (abs) => {
       const at = locate(abs);
@@ -153,7 +159,11 @@ export function createWatcher(opts: WatcherOptions): Watcher {
     }
     const abs = join(dir, name);
     const rel = locate(abs)?.relPath;
-    if (rel && !ignored(rel)) settle.touch(abs);
+    if (!rel || ignored(rel)) return;
+    // fs.watch decodes names as UTF-8, turning invalid bytes into U+FFFD: such a path cannot be
+    // looked up. The walk reads the directory as bytes and reports the name instead of losing it.
+    if (name.includes('\uFFFD')) opts.onDir?.(jobId);
+    settle.touch(abs);
   };
 
   /** Watches `dir` and every directory below it that has no watch yet (not following symlinks). */
@@ -212,7 +222,11 @@ export function createWatcher(opts: WatcherOptions): Watcher {
     }
   };
 
+  // Only a real directory named by a safe job id is watched: never a link (which could lead out
+  // of output_dir), never `..` or a path.
   const addJob = (id: string) => {
+    const dir = join(opts.outputDir, id);
+    if (!isSafeJobId(id) || !lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
     const job: JobWatches = { dirs: new Map(), incomplete: false };
     jobs.set(id, job);
     watchTree(id, job, join(opts.outputDir, id));
@@ -250,11 +264,11 @@ export function createWatcher(opts: WatcherOptions): Watcher {
           job.incomplete = false;
           watchTree(id, job, join(opts.outputDir, id));
         }
-        if (wanted.has(id)) continue;
+        if (wanted.has(id) || !isSafeJobId(id)) continue;
         wanted.add(id);
         fresh.push(id);
-        // A job directory that does not exist yet is watched once the root watcher sees it.
-        if (existsSync(join(opts.outputDir, id))) addJob(id);
+        // A job directory that does not exist yet is watched once the root watcher sees it (addJob skips a missing one).
+        addJob(id);
       }
       return fresh;
     },
@@ -283,13 +297,14 @@ interface Settler {
 }
 
 /**
- * Reports a path once it is a file (or symlink) whose size and mtime have not changed for
- * `stabilityMs`, polling it while it changes; a directory at once; a path that is gone once.
+ * Reports a path that is not a directory (a file, a link, a FIFO…; `isFile` says which) once its
+ * size and mtime have not changed for `stabilityMs`, polling it while it changes; a directory at
+ * once; a path that is gone once.
  * Only paths in flux are held.
  */
 function createSettler(
   stabilityMs: number,
-  on: { file: (abs: string, st: { size: number; mtimeMs: number }) => void; dir: (abs: string) => void; gone: (abs: string) => void },
+  on: { file: (abs: string, st: { size: number; mtimeMs: number; isFile: boolean }) => void; dir: (abs: string) => void; gone: (abs: string) => void },
 ): Settler {
   const pollMs = Math.min(100, Math.max(10, Math.floor(stabilityMs / 4)));
   const pending = new Map<string, { size: number; mtimeMs: number; since: number; timer: NodeJS.Timeout | null }>();
@@ -300,7 +315,7 @@ function createSettler(
     p.timer = null;
     const st = await lstat(abs).catch(() => null);
     if (closed || pending.get(abs) !== p) return;
-    if (!st || !(st.isFile() || st.isSymbolicLink())) {
+    if (!st || st.isDirectory()) {
       pending.delete(abs);
       if (!st) on.gone(abs);
       else if (st.isDirectory()) on.dir(abs);
@@ -314,7 +329,7 @@ function createSettler(
     }
     if (now - p.since >= stabilityMs) {
       pending.delete(abs);
-      on.file(abs, { size: st.size, mtimeMs: st.mtimeMs });
+      on.file(abs, { size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile() });
       return;
     }
     p.timer = setTimeout(() => void check(abs), Math.min(pollMs, stabilityMs - (now - p.since)));

@@ -21,7 +21,7 @@ test('requests reuse kept-alive connections: 30 metadata calls and 10 uploads ov
   const ids = await drive.reserveIds(10);
   for (const [i, id] of ids.entries()) {
     const p = await writeRandomFile(s.dir, `f${i}.bin`, 2000);
-    const r = await drive.upload({ fileId: id, name: `f${i}.bin`, parentId: folder, localPath: p, appProperties: {}, mode: 'create' });
+    const r = await drive.upload({ fileId: id, name: `f${i}.bin`, parentId: folder, file: await s.open(p), appProperties: {}, mode: 'create' });
     t.is(r.file.id, id);
   }
   // Sequential calls: one socket serves them all (a second one may open for the token request).

@@ -1,17 +1,19 @@
 import { withTransaction } from '../open.js';
 import { jobDriveStatus, type RowCounts } from '../job-status.js';
 import type { EnabledJob, JobStore } from '../store.js';
-import { changed, ENABLED, type SqliteCtx } from './context.js';
+import { changed, ENABLED, sqlTimestamp, type SqliteCtx } from './context.js';
 
-export function sqliteJobStore({ db, hasStatusColumn, finishedSql, finishedArgs }: SqliteCtx): JobStore {
+export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finishedArgs }: SqliteCtx): JobStore {
   return {
     hasStatusColumn,
 
     async recomputeJobStatus(jobId) {
       return withTransaction(db, async () => {
-        const job = await db.get<{ enabled: number; cur: string | null; fin: number }>(
-          `SELECT max(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, max(${finishedSql}) AS fin FROM batch_jobs WHERE job_id = ?`,
-          ...finishedArgs, jobId,
+        const job = await db.get<{ enabled: number; cur: string | null; fin: number; jerr: number }>(
+          `SELECT max(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, max(${finishedSql}) AS fin,
+                  (SELECT count(*) FROM batch_drive_metadata WHERE batch_job_id = ? AND job_error IS NOT NULL) AS jerr
+             FROM batch_jobs WHERE job_id = ?`,
+          ...finishedArgs, jobId, jobId,
         );
         if (!job || job.enabled === null) return null;
         const c = await db.get<RowCounts>(
@@ -20,7 +22,9 @@ export function sqliteJobStore({ db, hasStatusColumn, finishedSql, finishedArgs 
              FROM batch_file_drive_metadata WHERE batch_job_id = ?`,
           jobId,
         );
-        const to = jobDriveStatus(job.enabled === 1, c ?? { pending: 0, uploading: 0, uploaded: 0, failed: 0 }, job.fin === 1);
+        const counts = c ?? { pending: 0, uploading: 0, uploaded: 0, failed: 0 };
+        // A job-level error (bad job id, job directory outside, unreadable names) is one more failure.
+        const to = jobDriveStatus(job.enabled === 1, { ...counts, failed: counts.failed + (job.jerr > 0 ? 1 : 0) }, job.fin === 1);
         if (job.cur === to) return null;
         await db.run('UPDATE batch_jobs SET drive_upload_status = ? WHERE job_id = ?', to, jobId);
         return { from: job.cur, to };
@@ -31,8 +35,9 @@ export function sqliteJobStore({ db, hasStatusColumn, finishedSql, finishedArgs 
       if (jobIds.length === 0) return [];
       // One grouped read over the given jobs' rows (json_each passes the list as one parameter).
       const ids = JSON.stringify([...new Set(jobIds)]);
-      const rows = await db.all<(RowCounts & { job_id: string; enabled: number; cur: string | null; fin: number })[]>(
+      const rows = await db.all<(RowCounts & { job_id: string; enabled: number; cur: string | null; fin: number; jerr: number })[]>(
         `SELECT j.job_id, j.enabled, j.cur, j.fin,
+                (SELECT count(*) FROM batch_drive_metadata m WHERE m.batch_job_id = j.job_id AND m.job_error IS NOT NULL) AS jerr,
                 coalesce(c.pending, 0) AS pending, coalesce(c.uploading, 0) AS uploading,
                 coalesce(c.uploaded, 0) AS uploaded, coalesce(c.failed, 0) AS failed
            FROM (SELECT job_id, max(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, max(${finishedSql}) AS fin
@@ -44,7 +49,30 @@ export function sqliteJobStore({ db, hasStatusColumn, finishedSql, finishedArgs 
                        GROUP BY batch_job_id) c ON c.batch_job_id = j.job_id`,
         ...finishedArgs, ids, ids,
       );
-      return rows.filter((r) => r.cur !== jobDriveStatus(r.enabled === 1, r, r.fin === 1)).map((r) => String(r.job_id));
+      // The same rule as recomputeJobStatus: a job-level error is one more failure.
+      const target = (r: (typeof rows)[number]) => jobDriveStatus(r.enabled === 1, { ...r, failed: r.failed + (r.jerr > 0 ? 1 : 0) }, r.fin === 1);
+      return rows.filter((r) => r.cur !== target(r)).map((r) => String(r.job_id));
+    },
+
+    async setJobError(jobId, e) {
+      const ts = sqlTimestamp(now());
+      const r = e
+        ? await db.run(
+            `INSERT INTO batch_drive_metadata (batch_job_id, job_error, job_error_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (batch_job_id) DO UPDATE SET job_error = excluded.job_error, job_error_reason = excluded.job_error_reason, updated_at = excluded.updated_at
+              WHERE job_error IS NOT excluded.job_error OR job_error_reason IS NOT excluded.job_error_reason`,
+            jobId, e.error, e.reason, ts, ts,
+          )
+        : await db.run(
+            'UPDATE batch_drive_metadata SET job_error = NULL, job_error_reason = NULL, updated_at = ? WHERE batch_job_id = ? AND job_error IS NOT NULL',
+            ts, jobId,
+          );
+      return changed(r);
+    },
+
+    async jobErrors() {
+      const rows = await db.all<{ j: string; e: string }[]>('SELECT batch_job_id AS j, job_error AS e FROM batch_drive_metadata WHERE job_error IS NOT NULL');
+      return new Map(rows.map((r) => [r.j, r.e]));
     },
 
     async listEnabledJobs(onlyJobId) {
