@@ -47,12 +47,15 @@ export async function scanJobs(
   // scheduled scan of jobs the watcher covers is a handful of statements, not a few per job.
   const withFolder = await ctx.store.jobsWithFolder();
   const recheck: string[] = [];
+  // Folders are made alongside: recording a job's rows does not wait for Drive (writes are paced;
+  // a hundred new jobs' folders took most of a start-up). Uploads of the job share the same call.
+  const folders: Promise<void>[] = [];
   for (const job of jobs) {
     if (opts.signal?.aborted) break;
     if (opts.walk && !opts.walk(job.jobId)) {
       // Every directory of it is watched (so its id is safe and its directory real): its files
       // arrive through the watcher.
-      if (!withFolder.has(job.jobId)) await ensureFolderLogged(ctx, job);
+      if (!withFolder.has(job.jobId)) folders.push(ensureFolderLogged(ctx, job));
       sum.skipped++;
       recheck.push(job.jobId);
       continue;
@@ -65,7 +68,7 @@ export async function scanJobs(
       await recomputeJob(ctx, job.jobId);
       continue;
     }
-    if (!withFolder.has(job.jobId)) await ensureFolderLogged(ctx, job);
+    if (!withFolder.has(job.jobId)) folders.push(ensureFolderLogged(ctx, job));
     const known = await ctx.store.fileStats(job.jobId);
     const todo: { relPath: string; size: number; mtimeMs: number }[] = [];
     for (const f of tree.files) {
@@ -86,6 +89,7 @@ export async function scanJobs(
     }
     await recomputeJob(ctx, job.jobId);
   }
+  await Promise.all(folders);
   if (!opts.signal?.aborted) for (const id of await ctx.store.staleJobStatuses(recheck)) await recomputeJob(ctx, id);
   sum.ms = ctx.now() - started;
   if (opts.jobId === undefined) {
