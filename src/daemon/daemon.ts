@@ -64,6 +64,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       maxIdleMs: Math.min(15_000, watchdogMs ?? 15_000),
     });
     releasers.push(() => loop.done);
+    // The learned write rate survives a restart, a crash included (at most this old).
+    const pacerTimer = setInterval(() => rt.savePacer(), 10_000);
+    pacerTimer.unref();
+    releasers.push(() => clearInterval(pacerTimer));
 
     // One "is this job enabled" for files the watcher reports; a scan re-reads the jobs and clears it.
     const enabled = createEnabledJobs(rt.ctx.store, { now: rt.ctx.now, ttlMs: 5_000 });

@@ -5,6 +5,7 @@ import { assertMigrated, assertWritable, createStore, openDatabase, type Db } fr
 import { createDriveClient, type DriveClientOptions } from '../drive/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { createNoopMetrics, type Metrics } from '../metrics/index.js';
+import { pacerStateStore, stateDirectory } from './pacer-state.js';
 import { createAccountPause, type SyncContext } from '../sync/index.js';
 import { leaseOwnerId, takeBackDeadLeases } from './lease-takeback.js';
 
@@ -19,6 +20,8 @@ export interface RuntimeOptions {
 export interface Runtime {
   ctx: SyncContext;
   db: Db;
+  /** Keeps the write pacer's learned rate in the state directory (when it changed). */
+  savePacer(): void;
   close(): Promise<void>;
 }
 
@@ -58,9 +61,11 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
     // Before anything reports "started" (log, READY): a database we cannot write is exit 78.
     await assertWritable(db, cfg.database.path);
     const store = await createStore(db, { now, finalJobStatuses: cfg.database.final_job_statuses });
+    const pacerState = pacerStateStore(stateDirectory(opts.env), log, now);
     const drive = await createDriveClient({
       ...driveOptions(cfg, log.child({ scope: 'drive' })),
       now,
+      pacer: { resume: pacerState.load() },
       folderRegistry: { get: (p, n) => store.getFolder(p, n), claim: (p, n, id) => store.claimFolder(p, n, id) },
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });
@@ -83,7 +88,9 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
     return {
       ctx,
       db,
+      savePacer: () => pacerState.save(drive.pacerSnapshot()),
       close: async () => {
+        pacerState.save(drive.pacerSnapshot());
         drive.close();
         await db.close();
       },

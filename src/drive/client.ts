@@ -121,6 +121,7 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
     upload,
     uploadsPausedUntil: () => cap.pausedUntil(),
     checkAccess,
+    pacerSnapshot: () => pacer.snapshot(),
     close: () => agents.destroy(),
   };
 }

@@ -3,7 +3,7 @@ import type { AuthConfig } from '../config/index.js';
 import type { LocalFile } from '../local/index.js';
 import type { Logger } from '../log/index.js';
 import type { DailyCapOptions } from './daily-cap.js';
-import type { PacerOptions } from './pacer.js';
+import type { PacerOptions, PacerSnapshot } from './pacer.js';
 
 export const FOLDER_MIME = 'application/vnd.google-apps.folder';
 
@@ -87,6 +87,8 @@ export interface DriveClient {
   uploadsPausedUntil(): number | null;
   /** check-config: fetch a token, read the root folder (and shared drive). One line per problem; [] when all is well. */
   checkAccess(): Promise<string[]>;
+  /** The write pacer's learned rate, to be kept across restarts (pass it back as `pacer.resume`). */
+  pacerSnapshot(): PacerSnapshot;
   /** Closes idle kept-alive connections. */
   close(): void;
 }
