@@ -13,8 +13,10 @@ import { latencyBench } from './latency.js';
 import { scanBench } from './scan.js';
 import { idleBench } from './idle.js';
 import { startupBench } from './startup.js';
+import { filesBench } from './files.js';
+import { restartBench } from './restart.js';
 
-const ALL: Benchmark[] = [quotaBench, callsBench, largeBench, latencyBench, scanBench, idleBench, startupBench];
+const ALL: Benchmark[] = [quotaBench, callsBench, filesBench, largeBench, latencyBench, restartBench, scanBench, idleBench, startupBench];
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);

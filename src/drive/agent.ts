@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
-import { rootCertificates } from 'node:tls';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ConfigError } from '../config/index.js';
 
@@ -49,8 +49,10 @@ export function createDriveAgents(o: AgentOptions = {}): DriveAgents {
   const common = { keepAlive: true, keepAliveMsecs: 1000, scheduling: 'lifo', noDelay: true, maxSockets: o.maxSockets ?? 32, maxFreeSockets: o.maxSockets ?? 32 } as const;
   const httpAgent = new NoDelayHttpAgent(common);
   // With an explicit `ca` Node trusts only it: keep the bundled roots (NODE_EXTRA_CA_CERTS is
-  // already part of the default when no `ca` is given).
-  const httpsAgent = new NoDelayHttpsAgent(o.extraCa ? { ...common, ca: [...rootCertificates, o.extraCa] } : common);
+  // already part of the default when no `ca` is given). One secure context, made once: a `ca`
+  // option would be folded into the agent's connection key on every request (the whole bundle
+  // as a string: 184 ms of CPU per 256 MiB upload).
+  const httpsAgent = new NoDelayHttpsAgent(o.extraCa ? { ...common, secureContext: createSecureContext({ ca: [...rootCertificates, o.extraCa] }) } : common);
   return {
     for: (url) => (url.protocol === 'https:' ? httpsAgent : httpAgent),
     destroy() {
