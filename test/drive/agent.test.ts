@@ -39,3 +39,31 @@ test('drive.ca_file that cannot be read, or holds no certificate, is a ConfigErr
   const e2 = await t.throwsAsync(s.make({ caFile: junk }), { instanceOf: ConfigError });
   t.regex(e2.message, /drive\.ca_file .*junk\.pem: no "-----BEGIN CERTIFICATE-----" block/);
 });
+
+test('over TLS: the emulator\'s own CA in drive.ca_file is trusted (requests share kept-alive sockets); without it the certificate is refused', async (t) => {
+  const tlsDir = await tempDir(t);
+  const { server, listen } = createEmulator({ rootFolderId: ROOT_ID, tls: { selfSignedDir: tlsDir } });
+  let connections = 0;
+  server.on('secureConnection', () => connections++);
+  const emu = await listen();
+  t.teardown(() => emu.close());
+  t.truthy(emu.caFile);
+  t.true(emu.url.startsWith('https://'));
+  const s = await setup(t);
+  const trusted = await s.make({ endpoint: emu.url, caFile: emu.caFile });
+  t.teardown(() => trusted.close());
+  t.deepEqual(await trusted.checkAccess(), []);
+  const folder = await trusted.ensureFolderPath(ROOT_ID, ['over-tls']);
+  const [id] = await trusted.reserveIds(1);
+  const p = await writeRandomFile(s.dir, 'tls.bin', 3000);
+  const r = await trusted.upload({ fileId: id!, name: 'tls.bin', parentId: folder, file: await s.open(p), appProperties: {}, mode: 'create' });
+  t.is(r.size, 3000);
+  for (let i = 0; i < 10; i++) t.truthy(await trusted.getFile(folder));
+  t.true(connections <= 2, `${connections} TLS connections for ~16 sequential requests`);
+
+  const untrusted = await s.make({ endpoint: emu.url });
+  t.teardown(() => untrusted.close());
+  const problems = await untrusted.checkAccess();
+  t.is(problems.length, 1);
+  t.regex(problems[0] ?? '', /certificate/i);
+});
