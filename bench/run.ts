@@ -16,8 +16,9 @@ import { startupBench } from './startup.js';
 import { filesBench } from './files.js';
 import { restartBench } from './restart.js';
 import { soakBench } from './soak.js';
+import { postgresBench } from './postgres.js';
 
-const ALL: Benchmark[] = [quotaBench, callsBench, filesBench, largeBench, latencyBench, restartBench, scanBench, idleBench, startupBench, soakBench];
+const ALL: Benchmark[] = [quotaBench, callsBench, filesBench, largeBench, latencyBench, restartBench, scanBench, idleBench, startupBench, postgresBench, soakBench];
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);

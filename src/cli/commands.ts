@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { configSecrets, DEFAULT_CONFIG_PATH, loadConfig, parseFolderPattern } from '../config/index.js';
-import { createStore, migrate, migrationStatus, openDatabase, assertMigrated, assertWritable, type JobReport } from '../db/index.js';
+import { openBackend, type JobReport, type UploadStore } from '../db/index.js';
 import { createDriveClient } from '../drive/index.js';
 import { createSilentLogger, errorMessage, redactText } from '../log/index.js';
 import { driveOptions, startDaemon, syncOnce } from '../daemon/index.js';
@@ -18,12 +18,12 @@ export interface Io {
 const configOpt = { config: { type: 'string', short: 'c', default: DEFAULT_CONFIG_PATH } } as const;
 const line = (w: Writable, s = '') => w.write(s + '\n');
 
-async function withStore<T>(configPath: string, io: Io, fn: (s: Awaited<ReturnType<typeof createStore>>) => Promise<T>): Promise<T> {
+async function withStore<T>(configPath: string, io: Io, fn: (s: UploadStore) => Promise<T>): Promise<T> {
   const cfg = loadConfig(configPath, io.env);
-  const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
+  const db = await openBackend(cfg.database, { env: io.env });
   try {
-    await assertMigrated(db);
-    const store = await createStore(db, { now: Date.now, finalJobStatuses: cfg.database.final_job_statuses });
+    await db.assertMigrated();
+    const store = await db.createStore({ now: Date.now, finalJobStatuses: cfg.database.final_job_statuses });
     return await fn(store);
   } finally {
     await db.close();
@@ -87,13 +87,13 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       const a = parse(rest, { ...configOpt, status: { type: 'boolean' } });
       if (a.values.help) return help(io, 'migrate [--status] [--config PATH]');
       const cfg = loadConfig(a.values.config, io.env);
-      const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
+      const db = await openBackend(cfg.database, { env: io.env });
       try {
         if (a.values.status) {
-          for (const m of await migrationStatus(db)) line(io.stdout, `${m.state.padEnd(8)} ${m.name}${m.appliedAt ? `  (${m.appliedAt})` : ''}`);
+          for (const m of await db.migrationStatus()) line(io.stdout, `${m.state.padEnd(8)} ${m.name}${m.appliedAt ? `  (${m.appliedAt})` : ''}`);
           return EXIT.ok;
         }
-        const applied = await migrate(db);
+        const applied = await db.migrate();
         line(io.stdout, applied.length ? applied.map((n) => `applied ${n}`).join('\n') : 'database is up to date');
         return EXIT.ok;
       } finally {
@@ -157,13 +157,13 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
       say(io.stdout, `config ${a.values.config}: ok`);
       const problems: string[] = [];
       try {
-        const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
+        const db = await openBackend(cfg.database, { env: io.env });
         try {
-          const pending = (await migrationStatus(db)).filter((m) => m.state !== 'applied');
-          if (pending.length) problems.push(`database ${cfg.database.path}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
-          else say(io.stdout, `database ${cfg.database.path}: ok`);
-          await assertWritable(db, cfg.database.path).catch((e: unknown) => problems.push(errorMessage(e)));
-          say(io.stdout, walNote(cfg.database.path, (await db.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode ?? 'unknown'));
+          const pending = (await db.migrationStatus()).filter((m) => m.state !== 'applied');
+          if (pending.length) problems.push(`database ${db.label}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
+          else say(io.stdout, `database ${db.label}: ok`);
+          await db.assertWritable().catch((e: unknown) => problems.push(errorMessage(e)));
+          if (db.sqlite) say(io.stdout, walNote(db.label, (await db.sqlite.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode ?? 'unknown'));
         } finally {
           await db.close();
         }

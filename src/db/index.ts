@@ -15,4 +15,7 @@ export { createStore, sqlTimestamp } from './sqlite/index.js';
 export { jobDriveStatus, type RowCounts } from './job-status.js';
 export { DbError, NotMigratedError } from './errors.js';
 export type { FileRow, JobFolder, JobReport, JobDriveStatus, UploadStatus, Now } from './types.js';
+export { openBackend, sqliteBackend, postgresBackend, type Database, type DatabaseConfig, type OpenBackendOptions } from './backend.js';
+export { DbUnavailableError } from './errors.js';
+export type { WakeEvent, WakeListener } from './postgres/index.js';
 export { assertWritable, writeAccessProblem, processUser } from './writable.js';
