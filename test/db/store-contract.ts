@@ -774,4 +774,66 @@ export function storeContract(b: StoreBackend): void {
     t.is(claimed.length, 200);
     t.is(new Set(claimed).size, 200);
   });
+
+  test('staleJobStatuses: exactly the given jobs whose stored status differs from what recomputeJobStatus would write', async (t) => {
+    const s = await setup(t, [
+      { job_id: 'fresh', enabled: true },
+      { job_id: 'moved', enabled: true },
+      { job_id: 'done', enabled: true, status: 'completed' },
+      { job_id: 'other', enabled: true },
+    ]);
+    t.deepEqual(await s.store.staleJobStatuses([]), []);
+    for (const j of ['fresh', 'moved', 'done', 'other']) await s.store.recomputeJobStatus(j);
+    t.deepEqual(await s.store.staleJobStatuses(['fresh', 'moved', 'done', 'other']), [], 'all in step after a recompute');
+    // A row uploaded in 'moved' and 'other', and 'done' gets a file: their statuses are now behind.
+    for (const j of ['moved', 'other']) {
+      await s.store.upsertFile(j, 'a.txt', { size: 1, mtimeMs: 1 });
+      const [r] = await s.store.claimDue('w', 10, LEASE_MS, j);
+      await s.store.markUploaded(r?.id ?? -1, 'w', uploaded(r?.id ?? -1));
+    }
+    await s.store.upsertFile('done', 'late.txt', { size: 1, mtimeMs: 1 });
+    const stale = await s.store.staleJobStatuses(['fresh', 'moved', 'done', 'unknown-job']);
+    t.deepEqual(stale.sort(), ['done', 'moved'], "'other' is stale too but was not asked about; unknown jobs are ignored");
+    for (const j of stale) t.truthy(await s.store.recomputeJobStatus(j), `${j} really changes`);
+    t.deepEqual(await s.store.staleJobStatuses(['fresh', 'moved', 'done', 'other']), ['other']);
+    // A job-level error counts as a failure, as in recomputeJobStatus.
+    await s.store.recomputeJobStatus('other');
+    await s.store.setJobError('fresh', { error: 'bad names', reason: 'local:bad_name' });
+    t.deepEqual(await s.store.staleJobStatuses(['fresh', 'moved', 'done', 'other']), ['fresh']);
+  });
+
+  test('jobsWithFolder: the jobs whose folder is recorded', async (t) => {
+    const s = await setup(t, [{ job_id: 'a', enabled: true }, { job_id: 'b', enabled: true }]);
+    t.deepEqual([...(await s.store.jobsWithFolder())], []);
+    await s.store.saveJobFolder('b', { folderId: 'f-b', url: 'https://drive.google.com/drive/folders/f-b', path: 'x/b' });
+    t.deepEqual([...(await s.store.jobsWithFolder())], ['b']);
+  });
+
+  test('upsertFiles: 1,200 files in one call, new ones inserted in bulk, known ones requeued / updated / unchanged, a path listed twice inserted once', async (t) => {
+    const s = await setup(t);
+    t.is(await s.store.upsertFile('job-1', 'known-uploaded.txt', { size: 1, mtimeMs: 1 }), 'inserted');
+    const [r] = await s.store.claimDue('w', 1, LEASE_MS);
+    t.true(await s.store.markUploaded(r?.id ?? -1, 'w', uploaded(r?.id ?? -1)));
+    t.is(await s.store.upsertFile('job-1', 'known-pending.txt', { size: 5, mtimeMs: 5 }), 'inserted');
+    t.is(await s.store.upsertFile('job-1', 'known-same.txt', { size: 7, mtimeMs: 7 }), 'inserted');
+    const fresh = Array.from({ length: 1200 }, (_, i) => ({ relPath: `new/f-${i}.bin`, size: i, mtimeMs: 1000 + i }));
+    const res = await s.store.upsertFiles('job-1', [
+      { relPath: 'known-uploaded.txt', size: 2, mtimeMs: 2 },
+      ...fresh.slice(0, 600),
+      { relPath: 'known-pending.txt', size: 6, mtimeMs: 6 },
+      { relPath: 'known-same.txt', size: 7, mtimeMs: 7 },
+      ...fresh.slice(600),
+      { relPath: 'new/f-0.bin', size: 0, mtimeMs: 1000 },
+    ]);
+    t.is(res.length, 1204);
+    t.is(res[0], 'requeued');
+    t.is(res[601], 'updated');
+    t.is(res[602], 'unchanged');
+    t.is(res.filter((x) => x === 'inserted').length, 1200);
+    t.is(res[1203], 'unchanged', 'the second listing of a path is not a second insert');
+    const stats = await s.store.fileStats('job-1');
+    t.is(stats.size, 1203);
+    t.deepEqual(stats.get('new/f-1199.bin'), { size: 1199, mtimeMs: 2199, status: 'pending' });
+    t.deepEqual(stats.get('known-uploaded.txt'), { size: 2, mtimeMs: 2, status: 'pending' });
+  });
 }

@@ -66,12 +66,15 @@ export function assertBuilt(): void {
 
 export interface E2EOptions {
   faults?: Partial<EmulatorFaults>;
+  /** The emulator over HTTPS with a private CA; the CLI's children trust it through NODE_EXTRA_CA_CERTS. */
+  tls?: boolean;
   /** Apply the daemon's migrations to the fresh database (default true). */
   migrate?: boolean;
   /** Create batch_jobs (default true). */
   batchJobs?: boolean;
   stabilityMs?: number;
   scanCron?: string;
+  fullScanCron?: string;
   concurrency?: number;
   maxAttempts?: number;
   backoffBaseMs?: number;
@@ -197,8 +200,8 @@ export function findSecrets(text: string, secrets: readonly string[]): string[] 
   return [...secrets, ...SECRET_MARKERS].filter((s) => s && text.includes(s));
 }
 
-function childEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
   delete env.NOTIFY_SOCKET;
   delete env.JOURNAL_STREAM;
   delete env.WATCHDOG_USEC;
@@ -252,7 +255,9 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     rootFolderId: ROOT_FOLDER_ID,
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.emulatorDataDir ? { dataDir: opts.emulatorDataDir } : {}),
+    ...(opts.tls ? { tls: { selfSignedDir: join(dir, 'emulator-tls') } } : {}),
   });
+  const trust: Record<string, string> = emu.caFile ? { NODE_EXTRA_CA_CERTS: emu.caFile } : {};
   const children = new Set<ChildProcess>();
   const outputs: string[] = [];
   // LIFO: children die first, then the emulator closes, then the secret check, then the dir goes.
@@ -282,7 +287,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
       } }`,
       ...(o.nodeName ? [`daemon: { node_name: ${JSON.stringify(o.nodeName)} }`] : []),
       ...(o.metricsListen ? [`metrics: { listen: ${JSON.stringify(o.metricsListen)} }`] : []),
-      `schedule: { scan_cron: ${JSON.stringify(o.scanCron ?? '*/1 * * * *')} }`,
+      `schedule: { scan_cron: ${JSON.stringify(o.scanCron ?? '*/1 * * * *')}${o.fullScanCron ? `, full_scan_cron: ${JSON.stringify(o.fullScanCron)}` : ''} }`,
       'drive:',
       `  api_endpoint: ${JSON.stringify(emu.url)}`,
       `  root_folder_id: ${ROOT_FOLDER_ID}`,
@@ -312,7 +317,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
   const spawnCli = (args: readonly string[], config: string | null, prefix: readonly string[] = []) => {
     const full = [process.execPath, CLI, ...args, ...(config === null ? [] : ['--config', config])];
     const [file, ...rest] = [...prefix, ...full] as [string, ...string[]];
-    const c = spawn(file, rest, { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(file, rest, { cwd: dir, env: childEnv(trust), stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(c);
     c.once('exit', () => children.delete(c));
     return c;

@@ -32,6 +32,25 @@ export function pgJobStore({ conn, q, now, hasStatusColumn, finished }: PgCtx): 
       });
     },
 
+    async staleJobStatuses(jobIds) {
+      if (jobIds.length === 0) return [];
+      const ids = [...new Set(jobIds)];
+      // One grouped read over the given jobs' rows; the same rule as recomputeJobStatus.
+      const rows = await q.rows<RowCounts & { job_id: string; enabled: boolean; cur: string | null; fin: boolean; jerr: number }>(sql`
+        SELECT j.job_id, j.enabled, j.cur, j.fin,
+               (SELECT count(*) FROM batch_drive_metadata m WHERE m.batch_job_id = j.job_id AND m.job_error IS NOT NULL) AS jerr,
+               coalesce(c.pending, 0) AS pending, coalesce(c.uploading, 0) AS uploading,
+               coalesce(c.uploaded, 0) AS uploaded, coalesce(c.failed, 0) AS failed
+          FROM (SELECT job_id, bool_or(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, bool_or(${finished}) AS fin
+                  FROM batch_jobs WHERE job_id = ANY(${ids}::text[]) GROUP BY job_id) j
+          LEFT JOIN (SELECT batch_job_id,
+                            count(*) FILTER (WHERE upload_status = 'pending') AS pending, count(*) FILTER (WHERE upload_status = 'uploading') AS uploading,
+                            count(*) FILTER (WHERE upload_status = 'uploaded') AS uploaded, count(*) FILTER (WHERE upload_status = 'failed') AS failed
+                       FROM batch_file_drive_metadata WHERE batch_job_id = ANY(${ids}::text[]) GROUP BY batch_job_id) c ON c.batch_job_id = j.job_id`);
+      const target = (r: (typeof rows)[number]) => jobDriveStatus(r.enabled, { ...r, failed: r.failed + (r.jerr > 0 ? 1 : 0) }, r.fin === true);
+      return rows.filter((r) => r.cur !== target(r)).map((r) => String(r.job_id));
+    },
+
     async setJobError(jobId, e) {
       const ts = sqlTimestamp(now());
       const n = e

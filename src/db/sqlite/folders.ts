@@ -11,6 +11,11 @@ export function sqliteFolderStore({ db, now }: SqliteCtx): FolderStore {
       return r?.drive_folder_id ? { folderId: r.drive_folder_id, url: r.drive_folder_url, path: r.folder_path } : null;
     },
 
+    async jobsWithFolder() {
+      const rows = await db.all<{ id: string }[]>('SELECT batch_job_id AS id FROM batch_drive_metadata WHERE drive_folder_id IS NOT NULL');
+      return new Set(rows.map((r) => String(r.id)));
+    },
+
     async saveJobFolder(jobId, f) {
       const ts = sqlTimestamp(now());
       await db.run(

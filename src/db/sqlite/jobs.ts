@@ -33,6 +33,29 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
       });
     },
 
+    async staleJobStatuses(jobIds) {
+      if (jobIds.length === 0) return [];
+      // One grouped read over the given jobs' rows (json_each passes the list as one parameter).
+      const ids = JSON.stringify([...new Set(jobIds)]);
+      const rows = await db.all<(RowCounts & { job_id: string; enabled: number; cur: string | null; fin: number; jerr: number })[]>(
+        `SELECT j.job_id, j.enabled, j.cur, j.fin,
+                (SELECT count(*) FROM batch_drive_metadata m WHERE m.batch_job_id = j.job_id AND m.job_error IS NOT NULL) AS jerr,
+                coalesce(c.pending, 0) AS pending, coalesce(c.uploading, 0) AS uploading,
+                coalesce(c.uploaded, 0) AS uploaded, coalesce(c.failed, 0) AS failed
+           FROM (SELECT job_id, max(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, max(${finishedSql}) AS fin
+                   FROM batch_jobs WHERE job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id) j
+           LEFT JOIN (SELECT batch_job_id, sum(upload_status = 'pending') AS pending, sum(upload_status = 'uploading') AS uploading,
+                             sum(upload_status = 'uploaded') AS uploaded, sum(upload_status = 'failed') AS failed
+                        FROM batch_file_drive_metadata
+                       WHERE batch_job_id IN (SELECT value FROM json_each(?))
+                       GROUP BY batch_job_id) c ON c.batch_job_id = j.job_id`,
+        ...finishedArgs, ids, ids,
+      );
+      // The same rule as recomputeJobStatus: a job-level error is one more failure.
+      const target = (r: (typeof rows)[number]) => jobDriveStatus(r.enabled === 1, { ...r, failed: r.failed + (r.jerr > 0 ? 1 : 0) }, r.fin === 1);
+      return rows.filter((r) => r.cur !== target(r)).map((r) => String(r.job_id));
+    },
+
     async setJobError(jobId, e) {
       const ts = sqlTimestamp(now());
       const r = e
