@@ -72,7 +72,11 @@ export async function listenForWakeups(
   try {
     await connect();
   } catch (e) {
-    throw conn.wrap(e, 'cannot LISTEN for wake-ups');
+    // The pool has already proved the URL and the credentials, so this is the server going away
+    // (a restart) between the two: keep trying in the background; the cron scan covers meanwhile.
+    failures++;
+    opts.log?.warning('cannot LISTEN for wake-ups yet; retrying in the background', { error: errorMessage(conn.wrap(e, 'LISTEN')) });
+    schedule();
   }
   return {
     async close() {
