@@ -140,6 +140,7 @@ export const configSchema = z
           .string()
           .min(1)
           .max(255)
+          // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
           .regex(/^[^\x00-\x1f\x7f]+$/, 'expected a name without control characters')
           .nullable()
           .default(null),

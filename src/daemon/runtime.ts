@@ -80,9 +80,11 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       folderRegistry: { get: (p, n) => store.getFolder(p, n), claim: (p, n, id) => store.claimFolder(p, n, id) },
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });
-    const owner = leaseOwnerId(hostname(), process.pid);
+    // The node name (default: the host name) is the "host" of the owner id: daemons that share a
+    // host name but not a PID namespace tell themselves apart by daemon.node_name.
+    const owner = leaseOwnerId(nodeName, process.pid);
     // After a crash on this host: our predecessor's uploads resume now, not after upload.lease_ms.
-    await takeBackDeadLeases(store, { host: hostname(), pid: process.pid, owner }, log);
+    await takeBackDeadLeases(store, { host: nodeName, pid: process.pid, owner }, log);
     const ctx: SyncContext = {
       config: cfg,
       log,

@@ -58,7 +58,9 @@ export function pgJobStore({ conn, q, now, hasStatusColumn, finished }: PgCtx): 
             INSERT INTO batch_drive_metadata (batch_job_id, job_error, job_error_reason, created_at, updated_at) VALUES (${jobId}, ${e.error}, ${e.reason}, ${ts}, ${ts})
             ON CONFLICT (batch_job_id) DO UPDATE SET job_error = excluded.job_error, job_error_reason = excluded.job_error_reason, updated_at = excluded.updated_at
              WHERE batch_drive_metadata.job_error IS DISTINCT FROM excluded.job_error OR batch_drive_metadata.job_error_reason IS DISTINCT FROM excluded.job_error_reason`)
-        : await q.count(sql`UPDATE batch_drive_metadata SET job_error = NULL, job_error_reason = NULL, updated_at = ${ts} WHERE batch_job_id = ${jobId} AND job_error IS NOT NULL`);
+        : await q.count(
+            sql`UPDATE batch_drive_metadata SET job_error = NULL, job_error_reason = NULL, updated_at = ${ts} WHERE batch_job_id = ${jobId} AND job_error IS NOT NULL`,
+          );
       return n > 0;
     },
 
@@ -77,7 +79,12 @@ export function pgJobStore({ conn, q, now, hasStatusColumn, finished }: PgCtx): 
         if (seen.has(jobId)) continue; // job_id need not be unique in a minimal batch_jobs
         seen.add(jobId);
         const { __finished, ...row } = r;
-        out.push({ jobId, pattern: typeof r.drive_folder_pattern === 'string' && r.drive_folder_pattern.trim() ? r.drive_folder_pattern : null, finished: __finished === true, row });
+        out.push({
+          jobId,
+          pattern: typeof r.drive_folder_pattern === 'string' && r.drive_folder_pattern.trim() ? r.drive_folder_pattern : null,
+          finished: __finished === true,
+          row,
+        });
       }
       return out;
     },

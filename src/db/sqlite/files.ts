@@ -16,7 +16,14 @@ export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
          (batch_job_id, original_filename, upload_status, local_size, local_mtime_ms, next_attempt_at, found_by_node, created_at, updated_at)
        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)
        ON CONFLICT (batch_job_id, original_filename) DO NOTHING RETURNING id`,
-      jobId, relPath, size, mtime, t, nodeName, ts, ts,
+      jobId,
+      relPath,
+      size,
+      mtime,
+      t,
+      nodeName,
+      ts,
+      ts,
     );
     if (ins) return 'inserted';
     // Uploaded or failed, and the file changed since: a new revision of the same Drive file.
@@ -27,7 +34,15 @@ export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
         WHERE batch_job_id = ? AND original_filename = ? AND upload_status IN ('uploaded', 'failed')
           AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)
         RETURNING id`,
-      t, size, mtime, nodeName, ts, jobId, relPath, size, mtime,
+      t,
+      size,
+      mtime,
+      nodeName,
+      ts,
+      jobId,
+      relPath,
+      size,
+      mtime,
     );
     if (req) return 'requeued';
     // A pending row: the file grew, or the batch system inserted the row (no size yet, no
@@ -36,7 +51,14 @@ export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
       `UPDATE batch_file_drive_metadata SET local_size = ?, local_mtime_ms = ?, found_by_node = coalesce(found_by_node, ?), updated_at = ?
         WHERE batch_job_id = ? AND original_filename = ? AND upload_status = 'pending'
           AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)`,
-      size, mtime, nodeName, ts, jobId, relPath, size, mtime,
+      size,
+      mtime,
+      nodeName,
+      ts,
+      jobId,
+      relPath,
+      size,
+      mtime,
     );
     return changed(upd) ? 'updated' : 'unchanged';
   }

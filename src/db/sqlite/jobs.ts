@@ -13,7 +13,9 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
           `SELECT max(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, max(${finishedSql}) AS fin,
                   (SELECT count(*) FROM batch_drive_metadata WHERE batch_job_id = ? AND job_error IS NOT NULL) AS jerr
              FROM batch_jobs WHERE job_id = ?`,
-          ...finishedArgs, jobId, jobId,
+          ...finishedArgs,
+          jobId,
+          jobId,
         );
         if (!job || job.enabled === null) return null;
         const c = await db.get<RowCounts>(
@@ -61,11 +63,16 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
             `INSERT INTO batch_drive_metadata (batch_job_id, job_error, job_error_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (batch_job_id) DO UPDATE SET job_error = excluded.job_error, job_error_reason = excluded.job_error_reason, updated_at = excluded.updated_at
               WHERE job_error IS NOT excluded.job_error OR job_error_reason IS NOT excluded.job_error_reason`,
-            jobId, e.error, e.reason, ts, ts,
+            jobId,
+            e.error,
+            e.reason,
+            ts,
+            ts,
           )
         : await db.run(
             'UPDATE batch_drive_metadata SET job_error = NULL, job_error_reason = NULL, updated_at = ? WHERE batch_job_id = ? AND job_error IS NOT NULL',
-            ts, jobId,
+            ts,
+            jobId,
           );
       return changed(r);
     },
@@ -78,7 +85,9 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
     async listEnabledJobs(onlyJobId) {
       const rows = await db.all<Record<string, unknown>[]>(
         `SELECT *, (${finishedSql}) AS __finished FROM batch_jobs WHERE ${ENABLED} AND (? IS NULL OR job_id = ?)`,
-        ...finishedArgs, onlyJobId ?? null, onlyJobId ?? null,
+        ...finishedArgs,
+        onlyJobId ?? null,
+        onlyJobId ?? null,
       );
       const seen = new Set<string>();
       const out: EnabledJob[] = [];
@@ -87,7 +96,12 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
         if (seen.has(jobId)) continue; // job_id need not be unique in a minimal batch_jobs
         seen.add(jobId);
         const { __finished, ...row } = r;
-        out.push({ jobId, pattern: typeof r.drive_folder_pattern === 'string' && r.drive_folder_pattern.trim() ? r.drive_folder_pattern : null, finished: __finished === 1, row });
+        out.push({
+          jobId,
+          pattern: typeof r.drive_folder_pattern === 'string' && r.drive_folder_pattern.trim() ? r.drive_folder_pattern : null,
+          finished: __finished === 1,
+          row,
+        });
       }
       return out;
     },
@@ -98,7 +112,10 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
           `UPDATE batch_jobs SET drive_integration_enabled = ?,
              drive_folder_pattern = CASE WHEN ? THEN ? ELSE drive_folder_pattern END
            WHERE job_id = ?`,
-          enabled ? 1 : 0, pattern !== undefined ? 1 : 0, pattern ?? null, jobId,
+          enabled ? 1 : 0,
+          pattern !== undefined ? 1 : 0,
+          pattern ?? null,
+          jobId,
         );
         if (!changed(r)) return false;
         if (!enabled) await db.run("UPDATE batch_jobs SET drive_upload_status = 'not_requested' WHERE job_id = ?", jobId);
@@ -110,6 +127,5 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
         return true;
       });
     },
-
   };
 }

@@ -11,7 +11,8 @@ export function sqliteReportStore({ db, hasStatusColumn }: SqliteCtx): ReportSto
           WHERE (? IS NULL OR job_id = ?)
             AND (${ENABLED} OR job_id IN (SELECT batch_job_id FROM batch_file_drive_metadata))
           GROUP BY job_id ORDER BY job_id`,
-        jobId ?? null, jobId ?? null,
+        jobId ?? null,
+        jobId ?? null,
       );
       const out: JobReport[] = [];
       for (const j of jobs) {
@@ -43,6 +44,5 @@ export function sqliteReportStore({ db, hasStatusColumn }: SqliteCtx): ReportSto
       }
       return out;
     },
-
   };
 }
