@@ -6,7 +6,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import { createStore, migrate, openDatabase, type JobReport } from '../db/index.js';
 import { startDaemon } from '../daemon/index.js';
 import { startEmulator, type EmulatorFile } from '../emulator/index.js';
-import { formatReport } from './commands.js';
+import { formatProgress } from './report.js';
 import { EXIT } from './errors.js';
 
 export interface DemoOptions {
@@ -115,7 +115,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out('== Drive (emulator) tree');
     out(renderTree(emu.listFiles(), 'demo-root-folder'));
     out('== batch-drive-sync status');
-    opts.stdout.write(formatReport(await store.report()));
+    opts.stdout.write(formatProgress(await store.progress({ all: true }), { all: true }));
     await db.close();
     out('');
     out('Done. Every file of the two enabled jobs is in Drive once; job-1003 (not enabled) was left alone.');

@@ -11,3 +11,4 @@ export {
 } from './folder-pattern.js';
 export { closest, editDistance } from './suggest.js';
 export { cronFieldProblems } from './cron-fields.js';
+export { packageRoot, packageVersion } from './version.js';

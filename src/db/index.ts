@@ -3,4 +3,5 @@ export { migrate, migrationStatus, assertMigrated, readMigrations, defaultMigrat
 export { createStore, sqlTimestamp, type UploadStore, type UpsertResult, type EnabledJob, type StoreOptions } from './store.js';
 export { jobDriveStatus, type RowCounts } from './job-status.js';
 export { DbError, NotMigratedError } from './errors.js';
-export type { FileRow, JobFolder, JobReport, JobDriveStatus, UploadStatus, Now } from './types.js';
+export type { ActivitySummary, FileListing, FileRow, JobFolder, JobProgress, JobReport, JobDriveStatus, ProgressReport, UploadStatus, Now } from './types.js';
+export { RATE_WINDOW_MS } from './progress.js';

@@ -2,7 +2,8 @@ import type { Db } from './open.js';
 import { withTransaction } from './open.js';
 import { DbError } from './errors.js';
 import { jobDriveStatus, type RowCounts } from './job-status.js';
-import type { FileRow, JobDriveStatus, JobFolder, JobReport, Now, UploadStatus } from './types.js';
+import type { ActivitySummary, FileListing, FileRow, JobDriveStatus, JobFolder, JobReport, Now, ProgressReport, UploadStatus } from './types.js';
+import { queryActivity, queryFiles, queryProgress, type ProgressContext } from './progress.js';
 
 /** Everything the sync engine and CLI read and write. Every write is one short statement or transaction. */
 export interface UploadStore {
@@ -40,6 +41,12 @@ export interface UploadStore {
   saveJobFolder(jobId: string, f: JobFolder): Promise<void>;
   setJobEnabled(jobId: string, enabled: boolean, pattern?: string | null): Promise<boolean>;
   report(jobId?: string): Promise<JobReport[]>;
+  /** `status`: progress of one job, of every job (`all`), or of the jobs needing attention plus a total of the finished rest. */
+  progress(q: { jobId?: string | undefined; all?: boolean | undefined }): Promise<ProgressReport>;
+  /** `files`: one job's files, optionally of one status. */
+  listFiles(jobId: string, status?: UploadStatus): Promise<FileListing[]>;
+  /** Whole-database figures for the systemd status line and the metrics gauges. */
+  activity(): Promise<ActivitySummary>;
   countDue(): Promise<number>;
   /** Earliest time a row becomes due (next attempt or lease expiry) for enabled jobs; null when none. */
   nextDueAt(jobId?: string): Promise<number | null>;
@@ -84,6 +91,7 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
   const finishedSql = hasStatusColumn && finals.length ? `status IN (${finals.map(() => '?').join(',')})` : '1';
   const finishedArgs = hasStatusColumn ? finals : [];
   const now = opts.now;
+  const progressCtx: ProgressContext = { db, enabledSql: ENABLED, hasStatusColumn };
   const changed = (r: { changes?: number | undefined }) => (r.changes ?? 0) > 0;
 
   /** Records one stable local file; see UploadStore.upsertFile. */
@@ -105,7 +113,7 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
     const req = await db.get(
       `UPDATE batch_file_drive_metadata
           SET upload_status = 'pending', attempts = 0, next_attempt_at = ?, upload_error = NULL, last_error_reason = NULL,
-              local_size = ?, local_mtime_ms = ?, updated_at = ?
+              local_size = ?, local_mtime_ms = ?, updated_at = ?, started_at = NULL, attempt_started_at = NULL, attempt_offset = NULL
         WHERE batch_job_id = ? AND original_filename = ? AND upload_status IN ('uploaded', 'failed')
           AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)
         RETURNING id`,
@@ -142,7 +150,8 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
       const jobArg = jobId === undefined ? [] : [jobId];
       return db.all<FileRow[]>(
         `UPDATE batch_file_drive_metadata
-            SET upload_status = 'uploading', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
+            SET upload_status = 'uploading', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?,
+                started_at = coalesce(started_at, ?), attempt_started_at = ?, attempt_offset = coalesce(resumable_offset, 0)
           WHERE id IN (
             SELECT id FROM (
               SELECT id FROM (SELECT id FROM batch_file_drive_metadata
@@ -156,7 +165,7 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
                                ORDER BY next_attempt_at LIMIT ?)
             ) LIMIT ?)
           RETURNING *`,
-        owner, t + leaseMs, sqlTimestamp(t), t, ...jobArg, limit, t, ...jobArg, limit, limit,
+        owner, t + leaseMs, sqlTimestamp(t), t, t, t, ...jobArg, limit, t, ...jobArg, limit, limit,
       );
     },
 
@@ -370,6 +379,10 @@ export async function createStore(db: Db, opts: StoreOptions): Promise<UploadSto
       }
       return out;
     },
+
+    progress: (q) => queryProgress(progressCtx, { ...q, now: now() }),
+    listFiles: (jobId, status) => queryFiles(db, jobId, status),
+    activity: () => queryActivity(progressCtx, now()),
 
     async countDue() {
       const t = now();

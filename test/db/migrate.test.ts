@@ -88,7 +88,7 @@ test('fresh database: every migration applied and recorded with version, name, c
   const { path } = await makeTempDb(t, 'real');
   const db = await openTestDb(t, path);
   const applied = await migrate(db, { now: () => FIXED });
-  t.deepEqual(applied, ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql']);
+  t.deepEqual(applied, ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_progress.sql']);
 
   const rows = await db.all<{ version: number; name: string; checksum: string; applied_at: string }[]>(
     'SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version',
@@ -209,6 +209,7 @@ test('an applied migration whose file changed is refused, naming the file, and n
       ['001_seed_schema.sql', 'applied'],
       ['002_daemon_state.sql', 'changed'],
       ['003_drive_folders.sql', 'applied'],
+      ['004_progress.sql', 'applied'],
       ['099_next.sql', 'pending'],
     ],
   );
@@ -235,7 +236,7 @@ for (const kind of ['real', 'minimal'] as const satisfies readonly BatchJobsKind
     // The minimal table may hold the same job_id twice; the real one may not.
     await seedJobs(path, kind === 'real' ? ['job-1', 'job-2'] : ['job-1', 'job-1', 'job-2']);
     const db = await openTestDb(t, path);
-    t.deepEqual(await migrate(db), ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql']);
+    t.deepEqual(await migrate(db), ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_progress.sql']);
     await t.notThrowsAsync(assertMigrated(db));
 
     const clock = makeClock();
@@ -354,5 +355,5 @@ test('duplicate (batch_job_id, original_filename) written before 002: 002 fails 
 
   // Once the operator removes the duplicate, 002 applies.
   await db.exec("DELETE FROM batch_file_drive_metadata WHERE rowid = (SELECT max(rowid) FROM batch_file_drive_metadata WHERE original_filename = 'a.png')");
-  t.deepEqual(await migrate(db), ['002_daemon_state.sql', '003_drive_folders.sql']);
+  t.deepEqual(await migrate(db), ['002_daemon_state.sql', '003_drive_folders.sql', '004_progress.sql']);
 });

@@ -15,16 +15,23 @@ test('status (text and --json) shows folder URL, counts and last errors; retry -
   e.writeFile('st-bad2', 'c.txt', 'c');
   t.is((await e.cli(['sync', '--once'])).code, 1);
 
+  // By default the finished job is one total line; the failed ones are shown in full.
   const text = await e.cli(['status']);
   t.is(text.code, 0, text.stderr);
+  t.regex(text.stdout, /^st-bad\s+drive=failed\s+job=completed$/m);
+  t.regex(text.stdout, /^st-bad2\s+drive=failed/m);
+  t.regex(text.stdout, /^  failed b\.txt \(attempt 1\): .*\{bogus\}/m);
+  t.notRegex(text.stdout, /^st-ok/m);
+  t.regex(text.stdout, /^1 finished job: 1 files, 1 B in Drive \(status --all lists them\)$/m);
+
+  const all = await e.cli(['status', '--all']);
   const folderUrl = String((await e.folderRow('st-ok'))?.drive_folder_url);
   t.regex(folderUrl, /^https:\/\/drive\.google\.com\/drive\/folders\/.+/);
-  t.true(text.stdout.includes(`folder: ${folderUrl}`));
-  t.regex(text.stdout, /st-ok\s+drive=completed\s+job=completed\s+pending=0 uploading=0 uploaded=1 failed=0/);
-  t.regex(text.stdout, /st-bad\s+drive=failed.*failed=1/);
-  t.regex(text.stdout, /failed: b\.txt: .*\{bogus\}/);
+  t.true(all.stdout.includes(`  folder ${folderUrl}\n`));
+  t.regex(all.stdout, /^st-ok\s+drive=completed\s+job=completed\n  files  1\/1 \(100 %\)   pending 0, uploading 0, failed 0\n  bytes  1 B\/1 B \(100 %\)/m);
+  t.notRegex(all.stdout, /finished job/);
 
-  const json = await e.cli(['status', '--json']);
+  const json = await e.cli(['status', '--all', '--json']);
   t.is(json.code, 0);
   const rep = JSON.parse(json.stdout) as { jobId: string; folderUrl: string | null; driveUploadStatus: string; counts: Record<string, number>; lastErrors: { file: string; error: string }[] }[];
   t.deepEqual(rep.map((j) => j.jobId), ['st-bad', 'st-bad2', 'st-ok']);
@@ -35,6 +42,7 @@ test('status (text and --json) shows folder URL, counts and last errors; retry -
   t.is(bad?.driveUploadStatus, 'failed');
   t.is(bad?.lastErrors[0]?.file, 'b.txt');
   t.regex(bad?.lastErrors[0]?.error ?? '', /\{bogus\}/);
+  t.deepEqual((JSON.parse((await e.cli(['status', '--json'])).stdout) as { jobId: string }[]).map((j) => j.jobId), ['st-bad', 'st-bad2'], 'default --json lists what the text lists');
 
   const one = await e.cli(['status', '--job', 'st-ok', '--json']);
   t.deepEqual((JSON.parse(one.stdout) as { jobId: string }[]).map((j) => j.jobId), ['st-ok']);
