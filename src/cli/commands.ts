@@ -257,6 +257,29 @@ export const COMMANDS: readonly CommandSpec[] = [
     run: (a, io) => runCheckConfig({ configPath: str(a, 'config')!, user: str(a, 'user'), io }),
   },
   {
+    name: 'install-service',
+    summary: 'install this copy as a systemd service (user, unit, tmpfiles grants), check what it needs; when ready, migrate and start',
+    options: {
+      root: { type: 'string', value: 'DIR', help: 'install into this root instead of / (packaging, tests): no systemctl, no migrate' },
+      'dry-run': { type: 'boolean', help: 'print what would be done, change nothing' },
+      check: { type: 'boolean', help: 'only check what the service needs; change nothing' },
+      'no-start': { type: 'boolean', help: 'do not migrate or start the service even when everything is in place' },
+      ...CONFIG,
+    },
+    notes: ['Idempotent: run it again after editing the config, after an upgrade, or when the check lists something missing.'],
+    async run(a, io) {
+      const { installService } = await import('./install-service.js');
+      return installService({
+        root: str(a, 'root') ?? '/',
+        configPath: str(a, 'config')!,
+        dryRun: flag(a, 'dry-run'),
+        checkOnly: flag(a, 'check'),
+        noStart: flag(a, 'no-start'),
+        io,
+      });
+    },
+  },
+  {
     name: 'emulator',
     summary: 'run the local Google Drive emulator (prints its URL; Ctrl-C stops it)',
     options: {
