@@ -2,7 +2,7 @@
 // amortised over the files), and requests made by a rescan of unchanged files.
 import { goal, info, type Benchmark } from './lib/figures.js';
 import { writeSmallFiles } from './lib/files.js';
-import { makeWorkspace, runCli, startBenchEmulator, statusCounts, ROOT_FOLDER, rng } from './lib/harness.js';
+import { makeWorkspace, runCli, startBenchEmulator, statusCounts, ROOT_FOLDER, rng } from '../test/helpers/processes.js';
 
 export const callsBench: Benchmark = {
   name: 'calls',

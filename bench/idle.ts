@@ -1,7 +1,7 @@
 // An idle daemon watching 10,000 already-uploaded files: RSS and CPU over a quiet period.
 import { goal, type Benchmark } from './lib/figures.js';
 import { writeSmallFiles } from './lib/files.js';
-import { CLI, USER_HZ, makeWorkspace, procCpuTicks, procMem, runCli, spawnNode, startBenchEmulator, statusCounts, stopChild, ROOT_FOLDER, rng } from './lib/harness.js';
+import { CLI, USER_HZ, makeWorkspace, procCpuTicks, procMem, runCli, spawnNode, startBenchEmulator, statusCounts, stopChild, ROOT_FOLDER, rng } from '../test/helpers/processes.js';
 
 export const idleBench: Benchmark = {
   name: 'idle',

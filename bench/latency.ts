@@ -5,7 +5,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { goal, info, type Benchmark } from './lib/figures.js';
-import { CLI, makeWorkspace, percentile, pollUntil, spawnNode, startBenchEmulator, stopChild, ROOT_FOLDER } from './lib/harness.js';
+import { CLI, makeWorkspace, percentile, spawnNode, startBenchEmulator, stopChild, ROOT_FOLDER } from '../test/helpers/processes.js';
+import { waitUntil } from '../test/helpers/poll.js';
 
 const STABILITY_MS = 250;
 
@@ -37,7 +38,7 @@ export const latencyBench: Benchmark = {
         const closedAt = Date.now();
         lat.push((await seen) - closedAt);
       }
-      await pollUntil(() => emu.stats().uploadsCompleted >= n, { timeoutMs: 30_000, what: 'the last uploads to finish' });
+      await waitUntil(() => emu.stats().uploadsCompleted >= n, 30_000, 'the last uploads to finish');
       const names = emu.listFiles().filter((f) => f.size !== null).sort((a, b) => (a.createdTime < b.createdTime ? -1 : 1)).map((f) => f.name);
       const expected = Array.from({ length: n }, (_, i) => `lat-${String(i).padStart(4, '0')}.bin`);
       if (names.length !== n || new Set(names).size !== n || names.some((x) => !expected.includes(x))) throw new Error(`Drive holds ${names.length} files, expected ${n} distinct`);

@@ -3,7 +3,7 @@
 // the emulator started here with `writeQuotaPerSec`.
 import { goal, info, type Benchmark, type BenchContext, type Figure } from './lib/figures.js';
 import { writeSmallFiles } from './lib/files.js';
-import { makeWorkspace, runCli, startBenchEmulator, statusCounts, ROOT_FOLDER, rng, type LoggedRequest } from './lib/harness.js';
+import { makeWorkspace, runCli, startBenchEmulator, statusCounts, ROOT_FOLDER, rng, type LoggedRequest } from '../test/helpers/processes.js';
 
 const WRITE = /^(POST|PATCH|DELETE) \/(upload\/)?drive\/v3\/files(\/[^/?]+)?(\?|$)/;
 const isWrite = (r: LoggedRequest) => !r.url.includes('upload_id=') && !r.url.includes('generateIds') && WRITE.test(`${r.method} ${r.url}`);
@@ -46,7 +46,7 @@ export const quotaBench: Benchmark = {
   name: 'quota',
   describe: 'share of a write quota used, share of requests rejected (sync --once, small files)',
   async run(ctx) {
-    // 10/s per issue 8 (600 files ≈ 60 s); DESIGN.md's own goal is stated at 3/s: run that too.
+    // 10/s (600 files ≈ 60 s); the README's goal is stated at 3/s: run that too.
     const out = await runOne(ctx, 10, ctx.quick ? 150 : 600, '10/s');
     out.push(...(await runOne(ctx, 3, ctx.quick ? 45 : 240, '3/s')));
     return out;

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fmt, type Benchmark, type Figure } from './lib/figures.js';
-import { repoRoot } from './lib/harness.js';
+import { repoRoot } from '../test/helpers/processes.js';
 import { quotaBench } from './quota.js';
 import { callsBench } from './calls.js';
 import { largeBench } from './large.js';

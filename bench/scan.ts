@@ -1,7 +1,7 @@
 // The claim and the scheduled-scan queries over 1,000,000 file rows of which 1,000 are due.
 // In-process against src/db (no network): the figure is the database's, not the daemon's.
 import { goal, info, type Benchmark, type Figure } from './lib/figures.js';
-import { makeWorkspace, percentile, withDb } from './lib/harness.js';
+import { makeWorkspace, percentile, withDb } from '../test/helpers/processes.js';
 import { createStore, type Db } from '../src/db/index.js';
 
 const B = 'scan';

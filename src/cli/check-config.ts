@@ -4,8 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadConfig, parseFolderPattern, patternColumns, type Config } from '../config/index.js';
-import { migrationStatus, openDatabase } from '../db/index.js';
+import { configSecrets, loadConfig, parseFolderPattern, patternColumns, type Config } from '../config/index.js';
+import { assertWritable, migrationStatus, openDatabase } from '../db/index.js';
 import { createDriveClient } from '../drive/index.js';
 import { createSilentLogger, errorMessage, redactText } from '../log/index.js';
 import { driveOptions } from '../daemon/index.js';
@@ -31,8 +31,10 @@ export interface CheckConfigOptions {
 
 export async function runCheckConfig(opts: CheckConfigOptions): Promise<number> {
   const { io } = opts;
-  const ok = (s: string) => io.stdout.write(`${redactText(s)}\n`);
   const cfg = loadConfig(opts.configPath, io.env);
+  // A token endpoint may echo what it was sent: every line goes through the one redaction.
+  const secrets = configSecrets(cfg);
+  const ok = (s: string) => io.stdout.write(`${redactText(s, secrets)}\n`);
   ok(`config ${opts.configPath}: ok`);
   const problems: string[] = [];
 
@@ -50,7 +52,7 @@ export async function runCheckConfig(opts: CheckConfigOptions): Promise<number> 
   problems.push(...accessProblems(cfg, opts.user, ok));
 
   try {
-    const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms, readOnly: true });
+    const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
     try {
       const cols = (await db.all<{ name: string }[]>("SELECT name FROM pragma_table_info('batch_jobs')")).map((c) => c.name);
       if (cols.length === 0) {
@@ -58,7 +60,9 @@ export async function runCheckConfig(opts: CheckConfigOptions): Promise<number> 
       } else {
         const pending = (await migrationStatus(db)).filter((m) => m.state !== 'applied');
         if (pending.length) problems.push(`database ${cfg.database.path}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
-        else ok(`database ${cfg.database.path}: ok (WAL journal: the daemon switches the file to WAL for good, so readers never block the batch system)`);
+        else ok(`database ${cfg.database.path}: ok`);
+        await assertWritable(db, cfg.database.path).catch((e: unknown) => problems.push(errorMessage(e)));
+        ok(walNote(cfg.database.path, (await db.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode ?? 'unknown'));
         problems.push(...patternProblems(cfg.drive.folder_pattern, 'drive.folder_pattern', cols));
         if (cols.includes('drive_folder_pattern') && cols.includes('drive_integration_enabled')) {
           const own = await db.all<{ p: string; n: number; job: string }[]>(
@@ -83,8 +87,15 @@ export async function runCheckConfig(opts: CheckConfigOptions): Promise<number> 
   } catch (e) {
     problems.push(errorMessage(e));
   }
-  for (const p of problems) io.stderr.write(`problem: ${redactText(p)}\n`);
+  for (const p of problems) io.stderr.write(`problem: ${redactText(p, secrets)}\n`);
   return problems.length ? EXIT.config : EXIT.ok;
+}
+
+// The journal mode is a property of the file, not of our connection: the operator must know we changed it.
+function walNote(path: string, mode: string): string {
+  return mode.toLowerCase() === 'wal'
+    ? `database ${path}: journal_mode=wal (the daemon switches the batch database to WAL for good: the mode is stored in the file and applies to every program that opens it; -wal and -shm files live beside it)`
+    : `database ${path}: journal_mode=${mode} (WAL could not be set on this file system; the daemon works with the rollback journal, and readers then block writers)`;
 }
 
 function patternProblems(pattern: string, where: string, cols: readonly string[]): string[] {

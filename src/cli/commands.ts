@@ -3,7 +3,7 @@
 import type { Writable } from 'node:stream';
 import { closest, DEFAULT_CONFIG_PATH, loadConfig, packageVersion, parseFolderPattern } from '../config/index.js';
 import { assertMigrated, createStore, migrate, migrationStatus, openDatabase, type UploadStatus, type UploadStore } from '../db/index.js';
-import { errorMessage } from '../log/index.js';
+import { errorMessage, redactText } from '../log/index.js';
 import { startDaemon, syncOnce } from '../daemon/index.js';
 import { parse } from './args.js';
 import { runCheckConfig } from './check-config.js';
@@ -132,7 +132,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       const maxWait = wholeNumber('--max-wait-ms', str(a, 'max-wait-ms'));
       const r = await syncOnce({ configPath: str(a, 'config')!, env: io.env, jobId: str(a, 'job'), ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) });
       line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}`);
-      return r.failedRows > 0 ? EXIT.failure : EXIT.ok;
+      if (r.authPaused !== null) line(io.stderr, redactText(`uploads paused: Drive refused our credentials (${r.authPaused}); fix auth.* and run again`));
+      return r.failedRows > 0 || r.authPaused !== null ? EXIT.failure : EXIT.ok;
     },
   },
   {

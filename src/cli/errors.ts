@@ -19,7 +19,7 @@ export function exitCodeFor(e: unknown): number {
   if (e instanceof DbError && e.permanent) return EXIT.config;
   const kind = (e as { kind?: unknown } | null)?.kind;
   const name = (e as { name?: unknown } | null)?.name;
-  if (kind === 'auth' || name === 'DriveAuthError' || name === 'CredentialsError') return EXIT.config;
+  if (kind === 'auth' || name === 'DriveAuthError') return EXIT.config;
   return EXIT.failure;
 }
 
@@ -28,7 +28,7 @@ export function exitCodeFor(e: unknown): number {
  * names (`DbError:`): the operator needs what is wrong, not which of our classes said it.
  */
 export function describeError(e: unknown): string {
-  if (e instanceof ConfigError) return e.problems.map((p) => `config error: ${p}`).join('\n');
+  if (e instanceof ConfigError) return e.problems.map((p) => redactText(`config error: ${p}`)).join('\n');
   // Belt and braces: no token or key text reaches the terminal even if a library put one in a message.
   if (e instanceof UsageError) return redactText(`usage error: ${e.message}`);
   return redactText(`error: ${e instanceof Error ? e.message : String(e)}`);

@@ -1,4 +1,4 @@
-export { configSchema, type Config, type AuthConfig } from './schema.js';
+export { configSchema, configSecrets, isLoopbackHost, type Config, type AuthConfig } from './schema.js';
 export { loadConfig, parseConfig, DEFAULT_CONFIG_PATH, type ConfigEnv } from './load.js';
 export { ConfigError } from './errors.js';
 export {

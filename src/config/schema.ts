@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { validate as validateCron } from 'node-cron';
 import { cronFieldProblems } from './cron-fields.js';
@@ -15,9 +16,47 @@ const folderPattern = z.string().superRefine((p, ctx) => {
   }
 });
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port such as 127.0.0.1:9464');
+// A port outside 1–65535 would pass a shape check and then fail at bind time (exit 1, and
+// systemd restart-loops): the schema rejects it so the CLI exits 78 naming the key.
+const hostPort = z.string().superRefine((v, ctx) => {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)):(\d{1,5})$/.exec(v);
+  if (!m) {
+    ctx.addIssue({ code: 'custom', message: `expected host:port such as 127.0.0.1:9464 or [::1]:9464, got ${JSON.stringify(v)}` });
+    return;
+  }
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) ctx.addIssue({ code: 'custom', message: `port ${m[3]} is outside 1-65535 (in ${JSON.stringify(v)})` });
+  if (m[1] !== undefined && isIP(m[1]) !== 6) ctx.addIssue({ code: 'custom', message: `[${m[1]}] is not an IPv6 address (in ${JSON.stringify(v)})` });
+});
+
+/** 127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || /^::ffff:(127\.|7f[0-9a-f]{2}:)/.test(h);
+  return false;
+}
+
+// Every request, the token request included, carries a credential: plain http only where it
+// cannot be read on the way (loopback), or where the operator says so explicitly.
+function checkEndpoint(d: { api_endpoint: string; allow_insecure_endpoint: boolean }, ctx: z.RefinementCtx): void {
+  let u: URL;
+  try {
+    u = new URL(d.api_endpoint);
+  } catch {
+    return; // the url() check has said so already
+  }
+  const issue = (message: string) => ctx.addIssue({ code: 'custom', path: ['api_endpoint'], message });
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') issue(`expected an https:// URL, got ${u.protocol}`);
+  if (u.username || u.password) issue('expected no user:password in the URL (credentials come from auth.*)');
+  if (u.search || u.hash) issue('expected no ?query or #fragment in the URL');
+  if (u.protocol === 'http:' && !isLoopbackHost(u.hostname) && !d.allow_insecure_endpoint) {
+    issue(
+      `plain http:// to ${u.hostname} would send tokens and credentials unencrypted; expected https://, a loopback address (127.0.0.1, ::1, localhost), or drive.allow_insecure_endpoint: true`,
+    );
+  }
+}
 
 const serviceAccount = z
   .object({
@@ -78,8 +117,11 @@ export const configSchema = z
         root_folder_id: z.string().min(1),
         shared_drive_id: z.string().min(1).nullable().default(null),
         folder_pattern: folderPattern.default('batch/{yyyy}-{mm}-{dd}/{job_id}'),
+        /** Allow a plain-http api_endpoint that is not loopback (a test network); tokens then travel unencrypted. */
+        allow_insecure_endpoint: z.boolean().default(false),
       })
-      .strict(),
+      .strict()
+      .superRefine(checkEndpoint),
     auth: z.discriminatedUnion('type', [serviceAccount, oauth]),
     upload: z
       .object({
@@ -123,3 +165,8 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type AuthConfig = Config['auth'];
+
+/** Secret values the config itself holds: output that might echo them (a token endpoint's error) is redacted of them. */
+export function configSecrets(cfg: Readonly<Config>): string[] {
+  return cfg.auth.type === 'oauth' ? [cfg.auth.client_secret] : [];
+}

@@ -1,11 +1,12 @@
-import { schedule, type ScheduledTask } from 'node-cron';
 import { ConfigError, loadConfig, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { errorMessage } from '../log/index.js';
 import { createNoopMetrics, createPrometheusMetrics, scanHealth, startMetricsServer, type Metrics } from '../metrics/index.js';
-import { onFileReady, scanJobs, type SyncContext } from '../sync/index.js';
-import { createWatcher, type Watcher } from '../watch/index.js';
+import { createEnabledJobs, type SyncContext } from '../sync/index.js';
+import { startJobWatch } from './job-watch.js';
 import { startReconcileLoop } from './loop.js';
+import { mergeReload } from './reload.js';
+import { createScans } from './scans.js';
 import { loggerFor, openRuntime, type RuntimeOptions } from './runtime.js';
 import { createNotifier, type Notifier } from './systemd-notify.js';
 
@@ -25,19 +26,6 @@ export interface Daemon {
   /** Resolves when the daemon has stopped. */
   readonly stopped: Promise<void>;
 }
-
-/** Keys that take effect only at start: a reload that changes them keeps the old value and says so. */
-const RESTART_ONLY: readonly (readonly [keyof Config, string?])[] = [
-  ['database'],
-  ['watch'],
-  ['auth'],
-  ['metrics'],
-  ['drive', 'api_endpoint'],
-  ['drive', 'root_folder_id'],
-  ['drive', 'shared_drive_id'],
-  ['upload', 'resumable_threshold_bytes'],
-  ['upload', 'chunk_size_bytes'],
-];
 
 /** Starts the daemon: config, database, watcher, cron, reconciler, metrics; then tells systemd READY. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
@@ -74,91 +62,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     });
     releasers.push(() => loop.done);
 
-    const enabledCache = new Map<string, { enabled: boolean; at: number }>();
-    const isEnabled = async (jobId: string) => {
-      const hit = enabledCache.get(jobId);
-      if (hit && ctx.now() - hit.at < 5_000) return hit.enabled;
-      const enabled = (await ctx.store.listEnabledJobs(jobId)).length > 0;
-      enabledCache.set(jobId, { enabled, at: ctx.now() });
-      return enabled;
-    };
+    // One "is this job enabled" for files the watcher reports; a scan re-reads the jobs and clears it.
+    const enabled = createEnabledJobs(rt.ctx.store, { now: rt.ctx.now, ttlMs: 5_000 });
+    const jobWatch = await startJobWatch({ getCtx: () => ctx, log, enabled, signal: stopClaiming.signal, onWork: () => loop.nudge() });
+    releasers.push(() => jobWatch.close());
 
-    let watcher: Watcher | null = null;
-    // The watcher follows the Drive-enabled jobs (one watch per directory, not per file).
-    const refreshWatchedJobs = async () => {
-      if (!watcher) return;
-      const jobs = await ctx.store.listEnabledJobs();
-      const added = watcher.setJobs(jobs.map((j) => j.jobId));
-      // Close the gap while chokidar sets the new watches up: walk those jobs once it has.
-      for (const id of added) onDir(id);
-    };
-
-    let scanning: Promise<void> | null = null;
-    let scans = 0;
-    const scan = (): Promise<void> => {
-      // Overlapping cron ticks share the scan in progress. The first scan walks every job.
-      scanning ??= scanJobs(ctx, { signal: stopClaiming.signal, skipCompleted: scans++ > 0 })
-        .then(async () => {
-          enabledCache.clear();
-          loop.nudge();
-          await refreshWatchedJobs();
-        })
-        .catch((e: unknown) => log.error('scan failed', { error: errorMessage(e) }))
-        .finally(() => {
-          scanning = null;
-        });
-      return scanning;
-    };
-
-    // New directories: re-walk their job once writes there have had time to settle.
-    const dirScans = new Map<string, NodeJS.Timeout>();
-    releasers.push(() => dirScans.forEach((tm) => clearTimeout(tm)));
-    const onDir = (jobId: string) => {
-      clearTimeout(dirScans.get(jobId));
-      dirScans.set(
-        jobId,
-        setTimeout(() => {
-          dirScans.delete(jobId);
-          if (stopClaiming.signal.aborted) return;
-          watcher?.resync(jobId);
-          isEnabled(jobId)
-            .then(async (on) => {
-              if (!on) return;
-              await scanJobs(ctx, { jobId, signal: stopClaiming.signal });
-              loop.nudge();
-              await refreshWatchedJobs();
-            })
-            .catch((e: unknown) => log.warning('job scan failed', { job: jobId, error: errorMessage(e) }));
-        }, cfg.watch.stability_ms + 250),
-      );
-    };
-
-    if (cfg.watch.enabled) {
-      watcher = createWatcher({
-        outputDir: cfg.watch.output_dir,
-        stabilityMs: cfg.watch.stability_ms,
-        ignore: cfg.watch.ignore,
-        log,
-        onDir,
-        onFile: (f) => {
-          onFileReady(ctx, f, isEnabled)
-            .then((work) => work && loop.nudge())
-            .catch((e: unknown) => log.error('cannot record a detected file', { job: f.jobId, file: f.relPath, error: errorMessage(e) }));
-        },
-      });
-      const w = watcher;
-      releasers.push(() => w.close());
-      await watcher.ready;
-    }
-
-    let cron: ScheduledTask = schedule(cfg.schedule.scan_cron, () => scan(), { noOverlap: true, name: 'scan' });
-    releasers.push(() => cron.stop());
+    const scans = createScans({
+      getCtx: () => ctx,
+      log,
+      signal: stopClaiming.signal,
+      afterScan: async () => {
+        enabled.clear();
+        loop.nudge();
+        await jobWatch.refresh();
+      },
+    });
+    await scans.schedule(cfg);
+    releasers.push(() => scans.stop());
 
     let metricsServer: { url: string; close(): Promise<void> } | null = null;
     if (cfg.metrics.listen && prom) {
       // Unhealthy when three scan intervals pass without a finished scan (at least 3 minutes).
-      const [a, b] = cron.getNextRuns(2);
-      const scanMaxAgeMs = 3 * Math.max(60_000, a && b ? b.getTime() - a.getTime() : 60_000);
+      const scanMaxAgeMs = 3 * Math.max(60_000, scans.intervalMs());
       metricsServer = await startMetricsServer({
         listen: cfg.metrics.listen,
         metrics: prom,
@@ -173,7 +98,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       log.info('metrics listening', { url: m.url });
     }
 
-    await scan();
+    await scans.scan();
     log.notice('daemon started', {
       output_dir: cfg.watch.output_dir,
       watch: cfg.watch.enabled,
@@ -191,8 +116,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       stopping ??= (async () => {
         notifier.stopping();
         log.notice('stopping: no new uploads; waiting for uploads in flight', { drain_timeout_ms: ctx.config.upload.drain_timeout_ms });
-        await cron.stop();
-        if (watcher) await watcher.close().catch(() => undefined);
+        await scans.stop();
+        await jobWatch.close().catch(() => undefined);
         stopClaiming.abort();
         const timer = setTimeout(() => {
           log.warning('drain deadline passed: stopping uploads in flight (they resume on restart)');
@@ -220,20 +145,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
           log.error('config reload rejected; the running config stays in force', { problems });
           return false;
         }
-        const merged = structuredClone(next) as Config;
-        for (const [section, key] of RESTART_ONLY) {
-          const a = key ? (cfg[section] as Record<string, unknown>)[key] : cfg[section];
-          const b = key ? (merged[section] as Record<string, unknown>)[key] : merged[section];
-          if (JSON.stringify(a) !== JSON.stringify(b)) {
-            log.warning('config change needs a restart; keeping the running value', { key: key ? `${section}.${key}` : section });
-            if (key) (merged[section] as Record<string, unknown>)[key] = a;
-            else (merged as Record<string, unknown>)[section] = structuredClone(cfg[section]);
-          }
-        }
-        if (merged.schedule.scan_cron !== cfg.schedule.scan_cron) {
-          await cron.stop();
-          cron = schedule(merged.schedule.scan_cron, () => scan(), { noOverlap: true, name: 'scan' });
-        }
+        const { config: merged, needsRestart } = mergeReload(cfg, next);
+        for (const key of needsRestart) log.warning('config change needs a restart; keeping the running value', { key });
+        await scans.schedule(merged);
         log.setLevel(merged.log.level);
         cfg = Object.freeze(merged);
         ctx = { ...ctx, config: cfg };
@@ -245,7 +159,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       }
     };
 
-    return { stop, reload, scan, log, stopped };
+    return { stop, reload, scan: scans.scan, log, stopped };
   } catch (e) {
     stopClaiming.abort();
     abortUploads.abort();

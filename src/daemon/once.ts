@@ -14,6 +14,8 @@ export interface OnceResult extends DrainSummary {
   failedRows: number;
   /** Rows left pending with a retry scheduled later. */
   pendingRows: number;
+  /** Set when the pass ended with uploads paused because Drive refused our credentials: why. */
+  authPaused: string | null;
 }
 
 /** `sync --once`: discover, upload, reconcile, then return. Waits for near retries so one run finishes the work. */
@@ -33,6 +35,8 @@ export async function syncOnce(opts: OnceOptions): Promise<OnceResult> {
       total.failed += s.failed;
       total.retried += s.retried;
       total.paused += s.paused;
+      // Credentials do not mend themselves within one pass: stop instead of waiting out the pause.
+      if (ctx.authPause.until(ctx.now()) !== null) break;
       const next = await ctx.store.nextDueAt(opts.jobId);
       if (next === null || next > deadline) break;
       const wait = Math.max(0, next - ctx.now());
@@ -41,9 +45,11 @@ export async function syncOnce(opts: OnceOptions): Promise<OnceResult> {
     const report = await ctx.store.report(opts.jobId);
     const failedRows = report.reduce((n, j) => n + j.counts.failed, 0);
     const pendingRows = report.reduce((n, j) => n + j.counts.pending + j.counts.uploading, 0);
+    const authPaused = ctx.authPause.until(ctx.now()) !== null ? (ctx.authPause.lastFailure() ?? 'Drive refused our credentials') : null;
     log.info('sync pass done', { ...total, failed_rows: failedRows, pending_rows: pendingRows });
-    if (pendingRows > 0) log.warning('some rows are still waiting for a retry; the daemon or the next run will take them', { pending_rows: pendingRows });
-    return { ...total, failedRows, pendingRows };
+    if (authPaused !== null) log.error('sync pass stopped: Drive refused our credentials; uploads are paused until auth.* is fixed', { pending_rows: pendingRows, error: authPaused });
+    else if (pendingRows > 0) log.warning('some rows are still waiting for a retry; the daemon or the next run will take them', { pending_rows: pendingRows });
+    return { ...total, failedRows, pendingRows, authPaused };
   } finally {
     await rt.close();
   }

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
-import type { Config } from '../config/index.js';
-import { assertMigrated, createStore, openDatabase, type Db } from '../db/index.js';
+import { configSecrets, type Config } from '../config/index.js';
+import { assertMigrated, assertWritable, createStore, openDatabase, type Db } from '../db/index.js';
 import { createDriveClient, type DriveClientOptions } from '../drive/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { createNoopMetrics, type Metrics } from '../metrics/index.js';
@@ -29,6 +29,7 @@ export function loggerFor(cfg: Readonly<Config>, opts: Pick<RuntimeOptions, 'env
     // Under systemd stdout/stderr go to journald: a <N> prefix sets each line's priority.
     journald: cfg.log.format === 'text' && Boolean(opts.env.JOURNAL_STREAM),
     stream: opts.logStream,
+    secrets: configSecrets(cfg),
   });
 }
 
@@ -42,6 +43,7 @@ export function driveOptions(cfg: Readonly<Config>, log: Logger): DriveClientOpt
     resumableThresholdBytes: cfg.upload.resumable_threshold_bytes,
     chunkSizeBytes: cfg.upload.chunk_size_bytes,
     log,
+    folderRegistry: null,
   };
 }
 
@@ -52,11 +54,12 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
   const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
   try {
     await assertMigrated(db);
+    // Before anything reports "started" (log, READY): a database we cannot write is exit 78.
+    await assertWritable(db, cfg.database.path);
     const store = await createStore(db, { now, finalJobStatuses: cfg.database.final_job_statuses });
     const drive = await createDriveClient({
       ...driveOptions(cfg, log.child({ scope: 'drive' })),
       now,
-      random: opts.random ?? Math.random,
       folderRegistry: { get: (p, n) => store.getFolder(p, n), claim: (p, n, id) => store.claimFolder(p, n, id) },
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });

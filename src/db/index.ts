@@ -1,7 +1,19 @@
 export { openDatabase, withTransaction, type Db, type OpenOptions } from './open.js';
 export { migrate, migrationStatus, assertMigrated, readMigrations, defaultMigrationsDir, type MigrationState } from './migrate.js';
-export { createStore, sqlTimestamp, type UploadStore, type UpsertResult, type EnabledJob, type StoreOptions } from './store.js';
+export type {
+  UploadStore,
+  QueueStore,
+  FileStore,
+  JobStore,
+  FolderStore,
+  ReportStore,
+  UpsertResult,
+  EnabledJob,
+  StoreOptions,
+} from './store.js';
+export { createStore, sqlTimestamp } from './sqlite/index.js';
 export { jobDriveStatus, type RowCounts } from './job-status.js';
 export { DbError, NotMigratedError } from './errors.js';
 export type { ActivitySummary, FileListing, FileRow, JobFolder, JobProgress, JobReport, JobDriveStatus, ProgressReport, UploadStatus, Now } from './types.js';
-export { RATE_WINDOW_MS } from './progress.js';
+export { RATE_WINDOW_MS } from './sqlite/progress.js';
+export { assertWritable, writeAccessProblem, processUser } from './writable.js';

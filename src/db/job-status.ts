@@ -8,7 +8,7 @@ export interface RowCounts {
 }
 
 /**
- * The aggregate status of a Drive-enabled job from its rows (DESIGN.md "Statuses"):
+ * The aggregate status of a Drive-enabled job from its rows (README "Statuses"):
  * pending = nothing uploaded yet; in_progress = work left or job still running;
  * completed = every row uploaded and the job finished; failed = nothing left to try and ≥ 1 failed.
  */

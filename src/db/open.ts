@@ -2,13 +2,12 @@ import { open, type Database } from 'sqlite';
 import sqlite3 from 'sqlite3';
 import { DbError } from './errors.js';
 import { errorMessage } from '../log/index.js';
+import { unwritable, writeAccessProblem } from './writable.js';
 
 export type Db = Database<sqlite3.Database, sqlite3.Statement>;
 
 export interface OpenOptions {
   busyTimeoutMs: number;
-  /** Open read-only (status); default read-write. */
-  readOnly?: boolean;
 }
 
 /**
@@ -21,7 +20,7 @@ export async function openDatabase(path: string, opts: OpenOptions): Promise<Db>
     db = await open({
       filename: path,
       driver: sqlite3.Database,
-      mode: opts.readOnly ? sqlite3.OPEN_READONLY : sqlite3.OPEN_READWRITE,
+      mode: sqlite3.OPEN_READWRITE,
     });
   } catch (e) {
     const code = (e as { code?: string }).code ?? 'error';
@@ -34,14 +33,15 @@ export async function openDatabase(path: string, opts: OpenOptions): Promise<Db>
     await db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`);
     // Fail fast on a file that is not a database at all.
     await db.get('SELECT count(*) AS n FROM sqlite_schema');
-    if (!opts.readOnly) {
-      // WAL is persistent and shared by every user of the file; it can fail (e.g. on network
-      // file systems) and then the default rollback journal is kept.
-      await db.get('PRAGMA journal_mode = WAL').catch(() => undefined);
-      await db.exec('PRAGMA synchronous = NORMAL');
-    }
+    // WAL is persistent and shared by every user of the file; it can fail (e.g. on network
+    // file systems) and then the default rollback journal is kept.
+    await db.get('PRAGMA journal_mode = WAL').catch(() => undefined);
+    await db.exec('PRAGMA synchronous = NORMAL');
   } catch (e) {
     await db.close().catch(() => undefined);
+    // A WAL file whose -shm cannot be made fails its first read: say why instead of "not usable".
+    const denied = await writeAccessProblem(path);
+    if (denied) throw unwritable(path, denied, e);
     const msg = errorMessage(e);
     throw new DbError(`database.path ${path}: not a usable SQLite database (${msg})`, { permanent: true, cause: e });
   }

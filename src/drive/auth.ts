@@ -20,7 +20,7 @@ export interface DriveAuth {
   generation(): number;
 }
 
-function isGoogleHost(host: string): boolean {
+export function isGoogleHost(host: string): boolean {
   return host === 'googleapis.com' || host.endsWith('.googleapis.com') || host === 'accounts.google.com';
 }
 

@@ -68,7 +68,7 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
   };
   const ids = createIdPool(core, { batchSize: opts.idBatchSize ?? 1000 });
   const folders = createFolderResolver(core, {
-    ...(opts.folderRegistry ? { registry: opts.folderRegistry } : {}),
+    registry: opts.folderRegistry,
     reserveId: async () => {
       const [id] = await ids.take(1);
       if (!id) throw new PermanentDriveError('files.generateIds returned no id');

@@ -62,7 +62,7 @@ export function createDailyCapGuard(deps: {
     } else {
       log.info(`Drive daily upload cap still in force: uploads stay paused until ${until}`, { pausedUntil: until });
     }
-    return new DailyCapError(`Drive daily upload cap: uploads paused until ${until}`, pausedUntil, {
+    return new DailyCapError(`Drive daily upload cap: uploads paused until ${until}`, {
       status: 403,
       reason: 'userRateLimitExceeded',
     });
@@ -79,7 +79,7 @@ export function createDailyCapGuard(deps: {
       if (pausedUntil !== null) {
         if (t < pausedUntil || probing) {
           const resumeAt = probing ? Math.max(pausedUntil, t + o.probeWaitMs) : pausedUntil;
-          throw new DailyCapError(`Drive daily upload cap: uploads paused until ${new Date(resumeAt).toISOString()}`, resumeAt, {
+          throw new DailyCapError(`Drive daily upload cap: uploads paused until ${new Date(resumeAt).toISOString()}`, {
             reason: 'userRateLimitExceeded',
           });
         }

@@ -43,12 +43,8 @@ export class RetryableDriveError extends DriveError {
 /** Drive's content does not match the local file (it probably changed while being sent). Retryable. */
 export class DriveChecksumError extends RetryableDriveError {
   override readonly name: string = 'DriveChecksumError';
-  readonly expectedMd5: string;
-  readonly actualMd5: string | null;
-  constructor(message: string, expectedMd5: string, actualMd5: string | null) {
+  constructor(message: string) {
     super(message, { reason: 'checksumMismatch' });
-    this.expectedMd5 = expectedMd5;
-    this.actualMd5 = actualMd5;
   }
 }
 
@@ -76,14 +72,11 @@ export class PermanentDriveError extends DriveError {
   }
 }
 
-/** Uploads for the account are paused (Drive's daily upload cap). Retry after `resumeAt` without counting an attempt. */
+/** Uploads for the account are paused (Drive's daily upload cap); the client's uploadsPausedUntil() says until when. No attempt is counted. */
 export class DailyCapError extends DriveError {
   override readonly name: string = 'DailyCapError';
-  /** Epoch ms when uploads will be tried again. */
-  readonly resumeAt: number;
-  constructor(message: string, resumeAt: number, details: DriveErrorDetails = {}) {
+  constructor(message: string, details: DriveErrorDetails = {}) {
     super(message, 'daily_cap', true, details);
-    this.resumeAt = resumeAt;
   }
 }
 
@@ -304,7 +297,8 @@ function fromStatus(status: number, body: GoogleBody, f: Fields): DriveError {
   if (reason !== undefined && AUTH_REASONS.has(reason)) return new DriveAuthError(message, details);
   if (status === 401) return new DriveAuthError(message, details);
   if (status === 429 || (reason !== undefined && RATE_LIMIT_REASONS.has(reason))) return new RateLimitError(message, details);
-  if (reason !== undefined && DAILY_REASONS.has(reason)) return new DailyCapError(message, Date.now() + 3_600_000, details);
+  // A project's daily quota lasts until Google's day ends: wait an hour before the row is tried again.
+  if (reason !== undefined && DAILY_REASONS.has(reason)) return new DailyCapError(message, { retryAfterMs: 3_600_000, ...details });
   if (status >= 500 || status === 408 || (reason !== undefined && RETRYABLE_REASONS.has(reason))) {
     return new RetryableDriveError(message, details);
   }

@@ -1,6 +1,8 @@
-// Find-or-create of folder paths. Folders are found before they are created (name + parent +
-// folder mime + not trashed), so restarts and other workers reuse what exists; within one
-// process concurrent callers share one in-flight lookup per (parent, name).
+// Find-or-create of folder paths, exactly once: each folder's id is reserved and recorded in the
+// registry (the daemon's database) before it is created, so restarts and other daemons create it
+// with that same id (Drive answers 409) instead of a duplicate. Folders made elsewhere are found
+// (name + parent + folder mime + not trashed) and recorded. Within one process concurrent callers
+// share one in-flight lookup per (parent, name).
 import type { drive_v3 } from '@googleapis/drive';
 import type { DriveCore } from './core.js';
 import { DriveError, PermanentDriveError } from './errors.js';
@@ -27,7 +29,7 @@ function oldest(list: Found[]): Found | undefined {
 
 export function createFolderResolver(
   core: DriveCore,
-  opts: { maxCached?: number; registry?: FolderRegistry; reserveId?: () => Promise<string> } = {},
+  opts: { maxCached?: number; registry: FolderRegistry | null; reserveId: () => Promise<string> },
 ): FolderResolver {
   const maxCached = opts.maxCached ?? 10_000;
   const cache = new Map<string, string>();
@@ -85,9 +87,9 @@ export function createFolderResolver(
     }
   }
 
-  // With a registry: recorded id → make sure it exists; else found in Drive → record it; else
-  // reserve an id, record it (the first record wins), create with the recorded id.
-  async function viaRegistry(registry: FolderRegistry, reserveId: () => Promise<string>, parentId: string, name: string): Promise<string> {
+  // Recorded id → make sure it exists; else found in Drive → record it; else reserve an id,
+  // record it (the first record wins), create with the recorded id.
+  async function findOrCreate(registry: FolderRegistry, parentId: string, name: string): Promise<string> {
     const recorded = await registry.get(parentId, name);
     if (recorded) {
       const f = await core.getFile(recorded);
@@ -101,36 +103,8 @@ export function createFolderResolver(
     }
     const found = oldest(await list(parentId, name));
     if (found) return recorded ? found.id : registry.claim(parentId, name, found.id);
-    const id = recorded ? await reserveId() : await registry.claim(parentId, name, await reserveId());
+    const id = recorded ? await opts.reserveId() : await registry.claim(parentId, name, await opts.reserveId());
     await createWithId(parentId, name, id);
-    return id;
-  }
-
-  async function findOrCreate(parentId: string, name: string): Promise<string> {
-    if (opts.registry && opts.reserveId) return viaRegistry(opts.registry, opts.reserveId, parentId, name);
-    const found = oldest(await list(parentId, name));
-    if (found) return found.id;
-    const created = await core.write(
-      () =>
-        core.api.files.create(
-          { requestBody: { name, mimeType: FOLDER_MIME, parents: [parentId] }, fields: 'id,createdTime', supportsAllDrives: true },
-          { retry: false },
-        ),
-      { contentUpload: false },
-    );
-    const id = created.data.id;
-    if (!id) throw new PermanentDriveError(`Drive files.create returned no id for folder ${JSON.stringify(name)}`);
-    // Another process may have raced us: look again and converge on the oldest.
-    const all = await list(parentId, name);
-    const winner = oldest(all.some((f) => f.id === id) ? all : [...all, { id, createdTime: created.data.createdTime ?? '' }]);
-    if (winner && winner.id !== id) {
-      core.log.info(`folder ${JSON.stringify(name)} was created concurrently elsewhere: using ${winner.id}, trashing duplicate ${id}`);
-      await core.write(
-        () => core.api.files.update({ fileId: id, requestBody: { trashed: true }, supportsAllDrives: true, fields: 'id' }, { retry: false }),
-        { contentUpload: false },
-      );
-      return winner.id;
-    }
     return id;
   }
 
@@ -140,7 +114,10 @@ export function createFolderResolver(
     if (hit !== undefined) return Promise.resolve(hit);
     let p = inflight.get(key);
     if (!p) {
-      p = findOrCreate(parentId, name).then(
+      const registry = opts.registry;
+      // Without the registry a folder could be made twice (two daemons, a crash between create and record).
+      if (!registry) return Promise.reject(new Error('this Drive client was made without a folder registry: it makes no folders'));
+      p = findOrCreate(registry, parentId, name).then(
         (id) => {
           inflight.delete(key);
           remember(key, id);

@@ -47,6 +47,11 @@ export interface UploadRequest {
    * Without it the 409 path still guarantees one file per id.
    */
   maybeExists?: boolean;
+  /**
+   * Called with the Drive file already under `fileId` (an earlier attempt's, or a 409) before it
+   * is recorded as ours or updated; throws to refuse it, and then nothing on Drive is touched.
+   */
+  verifyExisting?: (f: DriveFileInfo) => void;
 }
 
 export interface UploadResult {
@@ -101,15 +106,17 @@ export interface DriveClientOptions {
   log: Logger;
   /** Injected for tests. */
   now?: () => number;
-  random?: () => number;
   /** Injected for tests (waits of the pacer); default a real timer. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   /** Tuning of the adaptive write pacer (see pacer.ts). */
   pacer?: Partial<PacerOptions>;
   /** Tuning of the daily-upload-cap detector (see daily-cap.ts). */
   dailyCap?: Partial<DailyCapOptions>;
-  /** Where folder ids are recorded (the daemon's database); without it folders are found-or-created with a post-create check. */
-  folderRegistry?: FolderRegistry;
+  /**
+   * Where folder ids are recorded (the daemon's database), so each folder is created exactly once
+   * across restarts and daemons. null: this client makes no folders (`check-config`).
+   */
+  folderRegistry: FolderRegistry | null;
   /** Told how long each write waited for the pacer, in ms (metrics). */
   onPacerWait?: (ms: number) => void;
   /** Local retries of a write Drive answered with a rate limit (after the pacer's wait); default 5. */

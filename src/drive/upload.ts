@@ -9,6 +9,7 @@ import type { drive_v3 } from '@googleapis/drive';
 import { FILE_FIELDS, toInfo, type DriveCore } from './core.js';
 import { DriveChecksumError, DriveError, PermanentDriveError, RateLimitError, RetryableDriveError } from './errors.js';
 import { localError, md5File, sameFile, statLocal } from './local-file.js';
+import { sessionUriProblem } from './session-uri.js';
 import type { DriveFileInfo, UploadCheckpoint, UploadRequest, UploadResult } from './types.js';
 
 const GRANULE = 256 * 1024;
@@ -154,7 +155,11 @@ export function createUploader(core: DriveCore) {
     );
     const loc = res.headers.get('location');
     if (!loc) throw new RetryableDriveError('Drive started a resumable upload without a Location header', { reason: 'noLocation' });
-    return new URL(loc, base + '/').href;
+    const href = new URL(loc, base + '/').href;
+    // Every chunk carries our token to this URL: only where Drive's own sessions live.
+    const problem = sessionUriProblem(core.endpoint, href, req.fileId);
+    if (problem) throw new PermanentDriveError(`Drive answered a resumable session URI that is ${problem}; refused, no byte sent`, { reason: 'badSessionUri' });
+    return href;
   }
 
   type PutAnswer = { done: true; file: drive_v3.Schema$File } | { done: false; offset: number };
@@ -329,6 +334,7 @@ export function createUploader(core: DriveCore) {
       // Our reserved id is already on Drive (an earlier attempt got there): same content or a new revision.
       existing ??= await core.getFile(req.fileId, req.signal);
       if (!existing) throw new PermanentDriveError(`Drive 409 for id ${req.fileId} but files.get cannot see it`, { status: 409 });
+      req.verifyExisting?.(existing);
       const md5 = await fullHash();
       if (existing.md5Checksum === md5 && existing.size === size) {
         return { file: existing, size, md5, bytesSent: 0, alreadyPresent: true, resumed: false };
@@ -348,7 +354,7 @@ export function createUploader(core: DriveCore) {
       const why = changed
         ? `local file changed while being uploaded: ${req.localPath}`
         : `Drive md5 ${sent.file.md5Checksum ?? 'none'} / size ${sent.file.size ?? 'none'} differs from local ${md5} / ${size} for ${req.localPath}`;
-      throw new DriveChecksumError(why, md5, sent.file.md5Checksum);
+      throw new DriveChecksumError(why);
     }
     return {
       file: sent.file,

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import winston from 'winston';
-import { redact, redactText } from './redact.js';
+import { isSecretKey, redact, redactText } from './redact.js';
 
 export type LogLevel = 'error' | 'warning' | 'notice' | 'info' | 'debug';
 export type LogMeta = Record<string, unknown>;
@@ -23,18 +23,22 @@ export interface LoggerOptions {
   journald?: boolean;
   /** Where lines go; default stderr. */
   stream?: Writable;
+  /** Secret values known literally (e.g. the configured client secret): never printed, wherever they appear. */
+  secrets?: readonly string[];
 }
 
 const LEVELS = winston.config.syslog.levels;
 const SCRUB = Symbol.for('batch-drive-sync.scrubbed');
 
-// Drops secrets from message and metadata before any formatter sees them.
-const scrub = winston.format((info) => {
+// Drops secrets from message and metadata, at any depth, before any formatter sees them.
+const scrub = winston.format((info, opts: unknown) => {
   const out = info as Record<string | symbol, unknown>;
   if (out[SCRUB]) return info;
+  const known = (opts as { secrets?: readonly string[] } | undefined)?.secrets ?? [];
   for (const k of Object.keys(out)) {
     if (k === 'level') continue;
-    out[k] = k === 'message' ? redactText(String(out[k])) : redact(out[k]);
+    if (k === 'message') out[k] = redactText(String(out[k]), known);
+    else out[k] = isSecretKey(k) ? '[redacted]' : redact(out[k], known);
   }
   out[SCRUB] = true;
   return info;
@@ -57,10 +61,11 @@ function textFormat(journald: boolean) {
 /** Creates the process logger. Console/stream transport only: journald handles storage and rotation. */
 export function createLogger(opts: LoggerOptions): Logger {
   const journald = opts.journald ?? false;
+  const secrets = { secrets: opts.secrets ?? [] };
   const format =
     opts.format === 'json'
-      ? winston.format.combine(scrub(), winston.format.timestamp(), winston.format.json())
-      : winston.format.combine(scrub(), winston.format.timestamp(), textFormat(journald));
+      ? winston.format.combine(scrub(secrets), winston.format.timestamp(), winston.format.json())
+      : winston.format.combine(scrub(secrets), winston.format.timestamp(), textFormat(journald));
   const transport = opts.stream
     ? new winston.transports.Stream({ stream: opts.stream })
     : new winston.transports.Console({ stderrLevels: Object.keys(LEVELS) });

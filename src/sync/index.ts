@@ -6,3 +6,4 @@ export { uploadRow, type RowResult } from './upload-row.js';
 export { decide, type ErrorDecision } from './outcome.js';
 export { ensureJobFolder } from './folders.js';
 export { fitAppProperty, fileAppProperties } from './app-properties.js';
+export { createEnabledJobs, type EnabledJobs } from './enabled.js';

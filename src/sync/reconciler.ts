@@ -1,6 +1,7 @@
-import type { EnabledJob, FileRow } from '../db/index.js';
+import type { FileRow } from '../db/index.js';
 import { uploadsPausedUntil, type SyncContext } from './context.js';
 import { recomputeJob } from './discover.js';
+import { createEnabledJobs } from './enabled.js';
 import { uploadRow, type RowResult } from './upload-row.js';
 
 export interface DrainSummary {
@@ -28,18 +29,11 @@ export interface DrainSignals {
 export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise<DrainSummary> {
   const sum: DrainSummary = { uploaded: 0, failed: 0, retried: 0, paused: 0 };
   const inflight = new Set<Promise<void>>();
-  const jobs = new Map<string, Promise<EnabledJob | undefined>>();
+  // Each job is looked up once per pass.
+  const jobs = createEnabledJobs(ctx.store, { now: ctx.now, ttlMs: Infinity });
   const touched = new Set<string>();
-  const jobOf = (id: string) => {
-    let p = jobs.get(id);
-    if (!p) {
-      p = ctx.store.listEnabledJobs(id).then((j) => j[0]);
-      jobs.set(id, p);
-    }
-    return p;
-  };
   const run = async (row: FileRow) => {
-    const r: RowResult = await uploadRow(ctx, row, await jobOf(row.batch_job_id), signals.abortUploads);
+    const r: RowResult = await uploadRow(ctx, row, await jobs.get(row.batch_job_id), signals.abortUploads);
     if (r === 'uploaded') sum.uploaded++;
     else if (r === 'failed') sum.failed++;
     else if (r === 'retry') sum.retried++;

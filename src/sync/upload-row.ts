@@ -1,12 +1,15 @@
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { retryDelayMs } from '../drive/index.js';
+import { configSecrets } from '../config/index.js';
+import { redactText } from '../log/index.js';
 import type { EnabledJob, FileRow } from '../db/index.js';
 import { resolveJobFile, LocalFileError } from '../watch/index.js';
 import { fileAppProperties } from './app-properties.js';
 import { fileUrl, previewUrl, uploadsPausedUntil, type SyncContext } from './context.js';
 import { ensureJobFolder, ensureParentFolder } from './folders.js';
 import { decide } from './outcome.js';
+import { assertRowOwnsFile, assertUpdatable, trustedResume } from './row-trust.js';
 
 export type RowResult = 'uploaded' | 'failed' | 'retry' | 'paused' | 'lost';
 
@@ -65,6 +68,9 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       if (!(await store.saveReservedId(row.id, owner, id))) return lostLease(ctx, row);
       fileId = id;
     }
+    // Ids and session URIs in the row are input: checked before any use (row-trust.ts).
+    const resume = await trustedResume(ctx, row, fileId);
+    if (row.drive_file_id) await assertUpdatable(ctx, row, fileId);
     const res = await ctx.drive.upload({
       fileId,
       name: basename(row.original_filename),
@@ -73,8 +79,9 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       appProperties: fileAppProperties(row.batch_job_id, row.id),
       mode: row.drive_file_id ? 'update' : 'create',
       // An id reserved by an earlier attempt may already hold the file: ask before re-sending.
-      maybeExists: !row.drive_file_id && row.reserved_drive_id !== null && !row.resumable_session_uri,
-      resume: row.resumable_session_uri ? { sessionUri: row.resumable_session_uri, offset: row.resumable_offset ?? 0 } : null,
+      maybeExists: !row.drive_file_id && row.reserved_drive_id !== null && !resume,
+      resume,
+      verifyExisting: (f) => assertRowOwnsFile(row, f, 'reserved_drive_id'),
       onCheckpoint: async (cp) => {
         if (!(await store.saveCheckpoint(row.id, owner, cp?.sessionUri ?? null, cp?.offset ?? null, cfg.upload.lease_ms))) {
           throw new LocalFileError('lease lost to another worker', { retryable: true, code: 'lease' });
@@ -112,6 +119,8 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     return 'uploaded';
   } catch (e) {
     const d = decide(e);
+    // upload_error is shown by `status` and read by other programs: no secret goes in (a Drive answer may echo one).
+    d.message = redactText(d.message, configSecrets(cfg));
     const ms = ctx.now() - started;
     const errMeta = { ...meta, bytes, ms, error_class: d.reason, error: d.message };
     const backoff = () => retryDelayMs(row.attempts, { baseMs: cfg.upload.backoff_base_ms, maxMs: cfg.upload.backoff_max_ms }, ctx.random, d.retryAfterMs);
@@ -124,7 +133,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     }
     if (d.action === 'pause') {
       let logIt = false;
-      if (d.reason.startsWith('auth')) logIt = ctx.authPause.authFailed(ctx.now()).first;
+      if (d.reason.startsWith('auth')) logIt = ctx.authPause.authFailed(ctx.now(), d.message).first;
       const pausedUntil = uploadsPausedUntil(ctx);
       const next = pausedUntil ?? ctx.now() + backoff();
       await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: next, refund: true });

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../../bench/lib/harness.js';
+import { repoRoot } from '../helpers/processes.js';
 import { runChaos } from './chaos.js';
 
 test('chaos (short): SIGKILLs and injected faults lose, duplicate and corrupt nothing', async (t) => {

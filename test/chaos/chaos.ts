@@ -6,8 +6,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
-  CLI, MiB, makeWorkspace, pollUntil, rng, spawnNode, startBenchEmulator, stopChild, withDb, ROOT_FOLDER, type Child, type LoggedRequest,
-} from '../../bench/lib/harness.js';
+  CLI, MiB, makeWorkspace, rng, spawnNode, startBenchEmulator, stopChild, withDb, ROOT_FOLDER, type Child, type LoggedRequest,
+} from '../helpers/processes.js';
+import { waitUntil } from '../helpers/poll.js';
 import { FOLDER_MIME } from '../../src/drive/index.js';
 
 export interface ChaosOptions {
@@ -141,7 +142,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       withDb(ws.dbPath, (db) => db.all<{ s: string; n: number }[]>('SELECT upload_status AS s, count(*) AS n FROM batch_file_drive_metadata GROUP BY upload_status'));
     let last = '';
     try {
-      await pollUntil(
+      await waitUntil(
         async () => {
           for (let i = 0; i < daemons.length; i++) {
             const d = daemons[i];
@@ -156,7 +157,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
           const total = c.reduce((n, r) => n + r.n, 0);
           return up === plan.length && total === plan.length;
         },
-        { timeoutMs: Math.max(10_000, deadline - Date.now()), intervalMs: 500, what: 'every file uploaded' },
+        Math.max(10_000, deadline - Date.now()),
+        'every file uploaded',
+        500,
       );
     } catch (e) {
       violations.push(`not finished in time: rows ${last} for ${plan.length} files`);

@@ -32,7 +32,7 @@ function problemsOf(t: ExecutionContext, yaml: string): readonly string[] {
   return (err?.problems ?? []).map((p) => p.slice((prefixes.find((x) => p.startsWith(x)) ?? '').length));
 }
 
-test('defaults are filled as in DESIGN.md', (t) => {
+test('defaults are filled as the README documents them', (t) => {
   const cfg = loadConfig(writeConfig(t, MINIMAL), {});
   t.deepEqual(cfg, {
     database: { path: '/var/lib/batch/batch.db', busy_timeout_ms: 5000, final_job_statuses: ['completed', 'failed'] },
@@ -43,6 +43,7 @@ test('defaults are filled as in DESIGN.md', (t) => {
       root_folder_id: 'root-123',
       shared_drive_id: null,
       folder_pattern: 'batch/{yyyy}-{mm}-{dd}/{job_id}',
+      allow_insecure_endpoint: false,
     },
     auth: {
       type: 'service_account',
@@ -175,6 +176,49 @@ test('other bad values: auth type, log level, metrics listen, api_endpoint', (t)
   t.regex(problemsOf(t, `${MINIMAL}\nlog: { level: warn }\n`)[0] ?? '', /\(did you mean warning\?\)$/);
   t.regex(problemsOf(t, `${MINIMAL}\nmetrics: { listen: "9464" }\n`)[0] ?? '', /^metrics\.listen: expected host:port/);
   t.regex(problemsOf(t, MINIMAL.replace('root_folder_id: "root-123"', 'root_folder_id: r, api_endpoint: "not a url"'))[0] ?? '', /^drive\.api_endpoint: /);
+});
+
+test('metrics.listen: a port outside 1-65535 or an unparseable host:port is rejected naming the key', (t) => {
+  const bad: [string, RegExp][] = [
+    ['127.0.0.1:0', /port 0 is outside 1-65535/],
+    ['127.0.0.1:65536', /port 65536 is outside 1-65535/],
+    ['127.0.0.1:99999', /port 99999 is outside 1-65535/],
+    ['[::1]:70000', /port 70000 is outside/],
+    ['127.0.0.1:', /expected host:port/],
+    [':9464', /expected host:port/],
+    ['127.0.0.1:94a4', /expected host:port/],
+    ['host name:9464', /expected host:port/],
+    ['[not-v6]:9464', /expected host:port/],
+    ['[1.2.3.4]:9464', /is not an IPv6 address/],
+    ['-bad-.example:9464', /expected host:port/],
+  ];
+  for (const [listen, why] of bad) {
+    const p = problemsOf(t, `${MINIMAL}\nmetrics: { listen: ${JSON.stringify(listen)} }\n`);
+    t.is(p.length, 1, `${listen}: ${p.join('; ')}`);
+    t.regex(p[0] ?? '', /^metrics\.listen: /, listen);
+    t.regex(p[0] ?? '', why, listen);
+  }
+  for (const ok of ['127.0.0.1:9464', '[::1]:1', 'metrics.example.com:65535', 'localhost:9464']) {
+    t.is(loadConfig(writeConfig(t, `${MINIMAL}\nmetrics: { listen: ${JSON.stringify(ok)} }\n`), {}).metrics.listen, ok);
+  }
+});
+
+test('drive.api_endpoint: plain http is refused off loopback unless allow_insecure_endpoint; loopback and https pass', (t) => {
+  const withEndpoint = (url: string, extra = '') =>
+    MINIMAL.replace('drive: { root_folder_id: "root-123" }', `drive: { root_folder_id: "root-123", api_endpoint: ${JSON.stringify(url)}${extra} }`);
+  for (const url of ['http://drive-proxy.example', 'http://10.0.0.5:8089', 'http://[2001:db8::1]:8089', 'http://128.0.0.1', 'http://localhost.example.com']) {
+    const p = problemsOf(t, withEndpoint(url));
+    t.is(p.length, 1, p.join('; '));
+    t.regex(p[0] ?? '', /^drive\.api_endpoint: plain http:\/\/ to .* unencrypted; expected https:\/\/, a loopback address .*drive\.allow_insecure_endpoint: true/, url);
+    t.is(loadConfig(writeConfig(t, withEndpoint(url, ', allow_insecure_endpoint: true')), {}).drive.api_endpoint, url.replace(/\/$/, ''));
+  }
+  for (const url of ['http://127.0.0.1:8089', 'http://127.5.6.7', 'http://[::1]:8089', 'http://localhost:8089', 'https://drive-proxy.example', 'https://www.googleapis.com']) {
+    t.is(loadConfig(writeConfig(t, withEndpoint(url)), {}).drive.api_endpoint, url, url);
+  }
+  t.regex(problemsOf(t, withEndpoint('ftp://files.example'))[0] ?? '', /^drive\.api_endpoint: expected an https:\/\/ URL, got ftp:/);
+  t.regex(problemsOf(t, withEndpoint('https://user:pw@drive.example'))[0] ?? '', /^drive\.api_endpoint: expected no user:password/);
+  t.regex(problemsOf(t, withEndpoint('https://drive.example/?key=1'))[0] ?? '', /^drive\.api_endpoint: expected no \?query/);
+  t.regex(problemsOf(t, withEndpoint('http://10.0.0.5', ', allow_insecure_endpoint: "yes"'))[0] ?? '', /^drive\.allow_insecure_endpoint: /);
 });
 
 test('relative paths are resolved against the config file\'s directory', (t) => {

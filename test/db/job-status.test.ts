@@ -3,7 +3,7 @@ import { jobDriveStatus, type JobDriveStatus, type RowCounts } from '../../src/d
 
 const c = (pending: number, uploading: number, uploaded: number, failed: number): RowCounts => ({ pending, uploading, uploaded, failed });
 
-// [counts, job finished, expected] for an enabled job (DESIGN.md "Statuses").
+// [counts, job finished, expected] for an enabled job (README "Statuses").
 const TABLE: [RowCounts, boolean, JobDriveStatus][] = [
   // no rows yet: a running job waits, a finished one whose walk found nothing is done
   [c(0, 0, 0, 0), false, 'pending'],

@@ -38,8 +38,8 @@ async function columns(db: Db, table: string): Promise<string[]> {
 }
 
 /**
- * The seed's "Migration Script", copied verbatim from
- * /work/shared/spec/2025-09-12-batch-drive-integration-database-schema.md.
+ * The seed's "Migration Script", copied verbatim from the user's schema spec
+ * ("2025-09-12 batch drive integration database schema"); migrations/001 must equal it.
  */
 const SEED_MIGRATION_SCRIPT = `
 -- Migration: Add Google Drive integration to batch processing
@@ -98,6 +98,7 @@ test('fresh database: every migration applied and recorded with version, name, c
     { version: 1, name: '001_seed_schema.sql', checksum: sha('001_seed_schema.sql'), applied_at: FIXED.toISOString() },
     { version: 2, name: '002_daemon_state.sql', checksum: sha('002_daemon_state.sql'), applied_at: FIXED.toISOString() },
     { version: 3, name: '003_drive_folders.sql', checksum: sha('003_drive_folders.sql'), applied_at: FIXED.toISOString() },
+    { version: 4, name: '004_progress.sql', checksum: sha('004_progress.sql'), applied_at: FIXED.toISOString() },
   ]);
   t.deepEqual(await tableNames(db), ['batch_drive_folders', 'batch_drive_metadata', 'batch_file_drive_metadata', 'batch_jobs', 'schema_migrations']);
   t.deepEqual(
@@ -106,6 +107,7 @@ test('fresh database: every migration applied and recorded with version, name, c
       [1, '001_seed_schema.sql', 'applied', FIXED.toISOString()],
       [2, '002_daemon_state.sql', 'applied', FIXED.toISOString()],
       [3, '003_drive_folders.sql', 'applied', FIXED.toISOString()],
+      [4, '004_progress.sql', 'applied', FIXED.toISOString()],
     ],
   );
   await t.notThrowsAsync(assertMigrated(db));

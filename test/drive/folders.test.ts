@@ -2,6 +2,7 @@ import test from 'ava';
 import { escapeQueryValue, FOLDER_MIME } from '../../src/drive/index.js';
 import type { EmulatorFile } from '../../src/emulator/index.js';
 import { ROOT_ID, setup } from '../helpers/drive.js';
+import { api, userToken } from '../helpers/emulator.js';
 
 function folders(files: EmulatorFile[]): EmulatorFile[] {
   return files.filter((f) => f.mimeType === FOLDER_MIME && !f.trashed && f.id !== ROOT_ID);
@@ -92,26 +93,9 @@ test('two folders of the same name (made elsewhere) -> the oldest by createdTime
   t.is(folders(s.emu.listFiles()).filter((f) => f.name === 'same').length, 2); // nothing created, nothing trashed
 });
 
-// An in-memory stand-in for the daemon's batch_drive_folders table (the SQL side is tested in test/db).
-function memoryRegistry() {
-  const m = new Map<string, string>();
-  return {
-    m,
-    registry: {
-      get: async (p: string, n: string) => m.get(`${p}/${n}`) ?? null,
-      claim: async (p: string, n: string, id: string) => {
-        const k = `${p}/${n}`;
-        if (!m.has(k)) m.set(k, id);
-        return m.get(k) as string;
-      },
-    },
-  };
-}
-
 test('with a shared folder registry, clients racing (as two daemons on one database) create each folder exactly once, none trashed', async (t) => {
   const s = await setup(t);
-  const { registry } = memoryRegistry();
-  const clients = await Promise.all(Array.from({ length: 4 }, () => s.make({ folderRegistry: registry })));
+  const clients = await Promise.all(Array.from({ length: 4 }, () => s.make()));
   const ids = await Promise.all(clients.flatMap((c) => [c.ensureFolderPath(ROOT_ID, ['reg', 'job-1', 'pages']), c.ensureFolderPath(ROOT_ID, ['reg', 'job-1', 'pages'])]));
   t.is(new Set(ids).size, 1);
   const all = s.emu.listFiles().filter((f) => f.mimeType === FOLDER_MIME && f.id !== ROOT_ID);
@@ -121,16 +105,16 @@ test('with a shared folder registry, clients racing (as two daemons on one datab
 
 test('a folder id recorded but never created (crash between the two) is created with that id on the next run', async (t) => {
   const s = await setup(t);
-  const { m, registry } = memoryRegistry();
   const [reserved] = await s.drive.reserveIds(1);
-  m.set(`${ROOT_ID}/half-made`, reserved!);
-  const c = await s.make({ folderRegistry: registry });
+  t.is(await s.registry.claim(ROOT_ID, 'half-made', reserved!), reserved!);
+  const c = await s.make();
   t.is(await c.ensureFolderPath(ROOT_ID, ['half-made']), reserved!);
   const f = folders(s.emu.listFiles()).filter((x) => x.name === 'half-made');
   t.deepEqual(f.map((x) => x.id), [reserved]);
-  // A folder made by someone else before us is found and recorded, not made again.
-  const other = await s.drive.ensureFolderPath(ROOT_ID, ['made-elsewhere']);
+  // A folder made by another tool before us is found and recorded, not made again.
+  const other = (await api(s.emu, await userToken(s.emu), 'POST', '/drive/v3/files', { name: 'made-elsewhere', mimeType: FOLDER_MIME, parents: [ROOT_ID] })).json.id as string;
+  t.is(await s.registry.get(ROOT_ID, 'made-elsewhere'), null);
   t.is(await c.ensureFolderPath(ROOT_ID, ['made-elsewhere']), other);
-  t.is(m.get(`${ROOT_ID}/made-elsewhere`), other);
+  t.is(await s.registry.get(ROOT_ID, 'made-elsewhere'), other);
   t.is(folders(s.emu.listFiles()).filter((x) => x.name === 'made-elsewhere').length, 1);
 });

@@ -1,4 +1,6 @@
 // Credentials going bad while the daemon runs, end to end.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
 import { setupE2E } from '../helpers/e2e.js';
 
@@ -27,4 +29,25 @@ test('revoked refresh token: uploads pause account-wide with a growing delay, on
   t.true((await e.rows('auth')).every((r) => r.upload_status === 'pending' || r.upload_status === 'uploading'), 'never failed for bad credentials');
   d.kill('SIGTERM');
   t.is((await d.exited).code, 0);
+});
+
+test('sync --once with revoked credentials exits 1 and says why; rows stay pending, not failed', async (t) => {
+  const e = await setupE2E(t, { backoffBaseMs: 200, backoffMaxMs: 60_000 });
+  await e.addJob('auth-once');
+  for (let i = 0; i < 3; i++) e.writeFile('auth-once', `f${i}.txt`, `f${i}`);
+  e.emu.revokeRefreshToken(e.secrets.refreshToken);
+  const r = await e.cli(['sync', '--once', '--max-wait-ms', '5000'], { timeoutMs: 30_000 });
+  t.is(r.code, 1, `${r.stdout}${r.stderr}`);
+  t.regex(r.stderr, /uploads paused: Drive refused our credentials \(.*invalid_grant.*\); fix auth\.\* and run again/, r.stderr);
+  t.regex(r.stdout, /uploaded 0, failed rows 0, pending rows 3/);
+  const rows = await e.rows('auth-once');
+  t.is(rows.length, 3);
+  t.true(rows.every((x) => x.upload_status === 'pending' && /invalid_grant/.test(x.upload_error ?? '')), JSON.stringify(rows));
+  t.deepEqual(e.driveFiles(), []);
+
+  // Credentials fixed (a new refresh token): the next pass uploads everything and exits 0.
+  writeFileSync(join(e.dir, 'refresh-token'), `1//e2e-refresh-renewed-${Date.now()}\n`);
+  const ok = await e.cli(['sync', '--once'], { timeoutMs: 30_000 });
+  t.is(ok.code, 0, ok.stderr);
+  t.is(e.driveFiles().length, 3);
 });

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import test from 'ava';
 import { api, md5, oauthClient, userToken, withEmulator } from '../helpers/emulator.js';
 import type { Emulator } from '../../src/emulator/index.js';
+import { waitUntil } from '../helpers/poll.js';
 
 const KIB256 = 256 * 1024;
 
@@ -30,14 +31,6 @@ function abortedPut(url: string, range: string, declared: number, sent: Buffer):
       });
     });
   });
-}
-
-async function pollUntil(pred: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await pred())) {
-    if (Date.now() > deadline) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 test('resumable: initiate -> 200 + Location; chunks -> 308 + Range; last chunk -> file', async (t) => {
@@ -78,7 +71,7 @@ test('resumable: interrupted chunk is discarded, status query tells where to res
   t.is((await put(emu, loc, data.subarray(0, KIB256), `bytes 0-${KIB256 - 1}/${data.length}`)).status, 308);
   // Crash halfway through the second (2-block) chunk.
   await abortedPut(loc, `bytes ${KIB256}-${3 * KIB256 - 1}/${data.length}`, 2 * KIB256, data.subarray(KIB256, KIB256 + 100_000));
-  await pollUntil(async () => emu.stats().concurrentRequests === 0);
+  await waitUntil(() => emu.stats().concurrentRequests === 0, 5000, 'no request in flight');
   const status = await put(emu, loc, '', `bytes */${data.length}`);
   t.is(status.status, 308);
   t.is(status.headers.get('range'), `bytes=0-${KIB256 - 1}`);

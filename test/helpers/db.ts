@@ -1,6 +1,6 @@
 /**
  * Shared SQLite fixtures: a fresh batch system database in a temp dir, with either kind of
- * batch_jobs table the daemon has to live with (DESIGN.md "Database"). Built with the plain
+ * batch_jobs table the daemon has to live with (README "Decisions": foreign keys). Built with the plain
  * `sqlite3` package, not with src/db, so the fixtures do not depend on the code under test.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

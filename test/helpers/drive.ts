@@ -1,14 +1,16 @@
-// Shared setup for test/drive: an emulator on 127.0.0.1:0, credentials in a temp dir, a client.
+// Shared setup for test/drive: an emulator on 127.0.0.1:0, credentials in a temp dir, a client
+// whose folder registry is a migrated SQLite database (as the daemon's).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { AuthConfig } from '../../src/config/index.js';
-import { createDriveClient, type DriveClient, type DriveClientOptions } from '../../src/drive/index.js';
+import { createDriveClient, type DriveClient, type DriveClientOptions, type FolderRegistry } from '../../src/drive/index.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { createLogger, type Logger, type LogLevel } from '../../src/log/index.js';
 import { Writable } from 'node:stream';
+import { makeTestStore } from './db.js';
 
 export const ROOT_ID = 'root-folder-0001';
 export const SHARED_DRIVE_ID = 'shared-drive-0001';
@@ -80,6 +82,8 @@ export interface Setup {
   auth: AuthConfig;
   log: CapturedLog;
   make: (over?: Partial<DriveClientOptions>) => Promise<DriveClient>;
+  /** The folder registry every client of this setup shares (a real store). */
+  registry: FolderRegistry;
 }
 
 /** Emulator + service account with a subject (has storage quota) + client with fast test pacing. */
@@ -100,6 +104,9 @@ export async function setup(
     auth = { type: 'service_account', key_file: key.path, subject: o.auth === 'sa' ? null : 'user@example.com', scopes };
   }
   const log = captureLogger();
+  // One registry for every client of this setup: they stand for daemons sharing one database.
+  const { store } = await makeTestStore(t, 'real');
+  const folderRegistry = { get: (p: string, n: string) => store.getFolder(p, n), claim: (p: string, n: string, id: string) => store.claimFolder(p, n, id) };
   const make = (over: Partial<DriveClientOptions> = {}) =>
     createDriveClient({
       endpoint: emu.url,
@@ -110,11 +117,12 @@ export async function setup(
       chunkSizeBytes: 256 * 1024,
       log: log.logger,
       pacer: { initialRatePerSec: 200, maxRatePerSec: 1000 },
+      folderRegistry,
       ...o.client,
       ...over,
     });
   const drive = await make();
-  return { emu, dir, drive, auth, log, make };
+  return { emu, dir, drive, auth, log, make, registry: folderRegistry };
 }
 
 export async function writeRandomFile(dir: string, name: string, size: number): Promise<string> {

@@ -131,7 +131,8 @@ export interface E2E {
   /** Everything every child wrote, for secret checks. */
   allOutput(): string;
   writeConfig(opts?: E2EOptions): void;
-  cli(args: readonly string[], o?: { timeoutMs?: number; config?: string | null }): Promise<CliResult>;
+  /** Runs the CLI to completion; `prefix` runs it through another program (e.g. setpriv to drop privileges). */
+  cli(args: readonly string[], o?: { timeoutMs?: number; config?: string | null; prefix?: readonly string[] }): Promise<CliResult>;
   startDaemon(o?: { config?: string }): DaemonHandle;
   /** startDaemon + wait for "daemon started". */
   startedDaemon(o?: { config?: string; timeoutMs?: number }): Promise<DaemonHandle>;
@@ -162,24 +163,7 @@ export interface FileRowE2E {
 }
 
 export const md5 = (b: string | Buffer) => createHash('md5').update(b).digest('hex');
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Poll `fn` until it returns a truthy value; fails with `what` after the deadline. */
-export async function waitUntil<T>(fn: () => T | Promise<T>, timeoutMs = 15_000, what = 'condition', intervalMs = 50): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-      last = v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${String(last)})`);
-    await sleep(intervalMs);
-  }
-}
+export { sleep, waitUntil } from './poll.js';
 
 /** UTC date folder name as the default pattern renders it. */
 export function utcDate(d = new Date()): string {
@@ -276,17 +260,18 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
   };
   writeConfig(opts);
 
-  const spawnCli = (args: readonly string[], config: string | null) => {
-    const full = [CLI, ...args, ...(config === null ? [] : ['--config', config])];
-    const c = spawn(process.execPath, full, { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const spawnCli = (args: readonly string[], config: string | null, prefix: readonly string[] = []) => {
+    const full = [process.execPath, CLI, ...args, ...(config === null ? [] : ['--config', config])];
+    const [file, ...rest] = [...prefix, ...full] as [string, ...string[]];
+    const c = spawn(file, rest, { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(c);
     c.once('exit', () => children.delete(c));
     return c;
   };
 
-  const cli = (args: readonly string[], o: { timeoutMs?: number; config?: string | null } = {}) =>
+  const cli = (args: readonly string[], o: { timeoutMs?: number; config?: string | null; prefix?: readonly string[] } = {}) =>
     new Promise<CliResult>((res, rej) => {
-      const c = spawnCli(args, o.config === undefined ? configPath : o.config);
+      const c = spawnCli(args, o.config === undefined ? configPath : o.config, o.prefix);
       let stdout = '';
       let stderr = '';
       c.stdout?.setEncoding('utf8').on('data', (s: string) => (stdout += s));

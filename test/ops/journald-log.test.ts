@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import test from 'ava';
 import { createLogger, type LogLevel } from '../../src/log/index.js';
+import { waitUntil } from '../helpers/poll.js';
 
 function capture() {
   let text = '';
@@ -12,14 +13,7 @@ function capture() {
   });
   const lines = () => text.split('\n').filter((l) => l !== '');
   // winston hands records to the transport asynchronously: poll until they are all there.
-  const waitForLines = async (n: number, deadlineMs = 5000) => {
-    const until = Date.now() + deadlineMs;
-    while (lines().length < n) {
-      if (Date.now() > until) throw new Error(`got ${lines().length} of ${n} lines: ${text}`);
-      await new Promise((r) => setImmediate(r));
-    }
-    return lines();
-  };
+  const waitForLines = (n: number) => waitUntil(() => (lines().length >= n ? lines() : null), 5000, `${n} log lines`, 5);
   return { stream, waitForLines };
 }
 

@@ -114,7 +114,7 @@ test('ReadWritePaths covers the example config database and output dir', async (
   const unit = await readFile(UNIT, 'utf8');
   const rw = (value(section(unit, 'Service'), 'ReadWritePaths') ?? '').replace(/^-/, '');
   const example = join(ROOT, 'config', 'batch-drive-sync.example.yaml');
-  // DESIGN.md's documented defaults stand in until the example config exists.
+  // The README's documented defaults stand in until the example config exists.
   let dbPath = '/var/lib/batch/batch.db';
   let outputDir = '/var/lib/batch/output';
   if (existsSync(example)) {

@@ -38,7 +38,7 @@ test('Drive errors: retryable retries; permanent fails; rate limit, daily cap an
   const rl = decide(new RateLimitError('Drive 429 rateLimitExceeded', { status: 429, reason: 'rateLimitExceeded', retryAfterMs: 7000 }));
   t.like(rl, { action: 'pause', reason: 'rate_limit:rateLimitExceeded', retryAfterMs: 7000 });
 
-  t.like(decide(new DailyCapError('daily upload cap', Date.now() + 3_600_000, { status: 403, reason: 'dailyLimitExceeded' })), {
+  t.like(decide(new DailyCapError('daily upload cap', { status: 403, reason: 'dailyLimitExceeded' })), {
     action: 'pause',
     reason: 'daily_cap:dailyLimitExceeded',
   });

@@ -1,8 +1,8 @@
 // Read-only reporting queries: `status`, `files`, the systemd status line and the metrics
 // gauges. A fixed number of statements per call (never one per job), so `status` on a year of
 // finished jobs answers as fast as on a day's.
-import type { Db } from './open.js';
-import type { ActivitySummary, FileListing, JobProgress, ProgressReport, UploadStatus } from './types.js';
+import type { Db } from '../open.js';
+import type { ActivitySummary, FileListing, JobProgress, ProgressReport, UploadStatus } from '../types.js';
 
 /** The window the current rate is measured over. */
 export const RATE_WINDOW_MS = 60_000;

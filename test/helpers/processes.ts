@@ -1,6 +1,6 @@
-// Shared plumbing for `npm run bench` and `npm run chaos`: a temp workspace (batch database,
+// Process harness for the chaos tests, `npm run chaos` and `npm run bench`: a temp workspace (batch database,
 // output dir, credentials, config), the in-process emulator with a request log, the daemon/CLI
-// as child processes (killed on exit), /proc sampling and poll-with-deadline.
+// as child processes (killed on exit) and /proc sampling. Polling is ./poll.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { createEmulator, mulberry32, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { migrate, openDatabase, type Db } from '../../src/db/index.js';
 
-/** The package root (holds package.json and dist/), found from this file under bench/ or dist/bench/. */
+/** The package root (holds package.json and dist/), found from this file under test/ or dist/test/. */
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
@@ -142,19 +142,6 @@ export async function stopChild(c: Child, graceMs = 20_000): Promise<number | st
   const code = await c.exited;
   clearTimeout(timer);
   return code;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Polling
-
-export async function pollUntil<T>(fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, o: { timeoutMs: number; intervalMs?: number; what: string }): Promise<T> {
-  const deadline = Date.now() + o.timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== null && v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${o.timeoutMs} ms waiting for ${o.what}`);
-    await new Promise((r) => setTimeout(r, o.intervalMs ?? 100));
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,100 @@
+import type { Logger } from '../log/index.js';
+import { errorMessage } from '../log/index.js';
+import { onFileReady, scanJobs, type EnabledJobs, type SyncContext } from '../sync/index.js';
+import { createWatcher, type Watcher } from '../watch/index.js';
+
+export interface JobWatchOptions {
+  getCtx: () => SyncContext;
+  log: Logger;
+  /** The enabled-job answers shared with the scan (cleared after each scan). */
+  enabled: EnabledJobs;
+  /** Aborted at shutdown: no more job scans start. */
+  signal: AbortSignal;
+  /** Rows may be due now (wakes the reconciler). */
+  onWork: () => void;
+}
+
+export interface JobWatch {
+  /** Resolves once the output directory is watched. */
+  ready: Promise<void>;
+  /** Watch the directories of the jobs enabled now (after each scan); newly watched ones are walked once. */
+  refresh(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The watcher side of the daemon: chokidar on the Drive-enabled jobs, files it reports recorded
+ * as rows, and a debounced walk of a job whose directories appeared (files written before a new
+ * directory's watch was set up are found by that walk). With `watch.enabled: false` it does nothing.
+ */
+export async function startJobWatch(opts: JobWatchOptions): Promise<JobWatch> {
+  const { log } = opts;
+  const cfg = opts.getCtx().config;
+  if (!cfg.watch.enabled) return { ready: Promise.resolve(), refresh: async () => undefined, close: async () => undefined };
+
+  // New directories: re-walk their job once writes there have had time to settle.
+  const dirScans = new Map<string, NodeJS.Timeout>();
+  const onDir = (jobId: string) => {
+    clearTimeout(dirScans.get(jobId));
+    dirScans.set(
+      jobId,
+      setTimeout(() => {
+        dirScans.delete(jobId);
+        if (opts.signal.aborted) return;
+        watcher.resync(jobId);
+        void scanJob(jobId);
+      }, cfg.watch.stability_ms + 250),
+    );
+  };
+  const scanJob = async (jobId: string) => {
+    try {
+      if (!(await opts.enabled.isEnabled(jobId))) return;
+      await scanJobs(opts.getCtx(), { jobId, signal: opts.signal });
+      opts.onWork();
+      await refresh();
+    } catch (e) {
+      log.warning('job scan failed', { job: jobId, error: errorMessage(e) });
+    }
+  };
+
+  const watcher: Watcher = createWatcher({
+    outputDir: cfg.watch.output_dir,
+    stabilityMs: cfg.watch.stability_ms,
+    ignore: cfg.watch.ignore,
+    log,
+    onDir,
+    onFile: (f) => {
+      onFileReady(opts.getCtx(), f, opts.enabled.isEnabled)
+        .then((work) => work && opts.onWork())
+        .catch((e: unknown) => log.error('cannot record a detected file', { job: f.jobId, file: f.relPath, error: errorMessage(e) }));
+    },
+  });
+
+  // The watcher follows the Drive-enabled jobs (one watch per directory, not per file).
+  const refresh = async () => {
+    const jobs = await opts.getCtx().store.listEnabledJobs();
+    const added = watcher.setJobs(jobs.map((j) => j.jobId));
+    // Close the gap while chokidar sets the new watches up: walk those jobs once it has.
+    for (const id of added) onDir(id);
+  };
+
+  try {
+    await watcher.ready;
+  } catch (e) {
+    await watcher.close().catch(() => undefined);
+    throw e;
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    ready: watcher.ready,
+    refresh,
+    close: () => {
+      closing ??= (async () => {
+        dirScans.forEach((tm) => clearTimeout(tm));
+        dirScans.clear();
+        await watcher.close();
+      })();
+      return closing;
+    },
+  };
+}

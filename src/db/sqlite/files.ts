@@ -1,0 +1,66 @@
+import { withTransaction } from '../open.js';
+import type { FileStore, UpsertResult } from '../store.js';
+import type { FileRow, UploadStatus } from '../types.js';
+import { changed, sqlTimestamp, type SqliteCtx } from './context.js';
+
+export function sqliteFileStore({ db, now }: SqliteCtx): FileStore {
+  /** Records one stable local file; see FileStore.upsertFile. */
+  async function upsertOne(jobId: string, relPath: string, stat: { size: number; mtimeMs: number }): Promise<UpsertResult> {
+    const t = now();
+    const ts = sqlTimestamp(t);
+    const size = stat.size;
+    const mtime = Math.floor(stat.mtimeMs);
+    // Three single statements, each atomic; a race between two daemons only changes the label.
+    const ins = await db.get(
+      `INSERT INTO batch_file_drive_metadata
+         (batch_job_id, original_filename, upload_status, local_size, local_mtime_ms, next_attempt_at, created_at, updated_at)
+       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)
+       ON CONFLICT (batch_job_id, original_filename) DO NOTHING RETURNING id`,
+      jobId, relPath, size, mtime, t, ts, ts,
+    );
+    if (ins) return 'inserted';
+    // Uploaded or failed, and the file changed since: a new revision of the same Drive file.
+    const req = await db.get(
+      `UPDATE batch_file_drive_metadata
+          SET upload_status = 'pending', attempts = 0, next_attempt_at = ?, upload_error = NULL, last_error_reason = NULL,
+              local_size = ?, local_mtime_ms = ?, updated_at = ?, started_at = NULL, attempt_started_at = NULL, attempt_offset = NULL
+        WHERE batch_job_id = ? AND original_filename = ? AND upload_status IN ('uploaded', 'failed')
+          AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)
+        RETURNING id`,
+      t, size, mtime, ts, jobId, relPath, size, mtime,
+    );
+    if (req) return 'requeued';
+    const upd = await db.run(
+      `UPDATE batch_file_drive_metadata SET local_size = ?, local_mtime_ms = ?, updated_at = ?
+        WHERE batch_job_id = ? AND original_filename = ? AND upload_status = 'pending'
+          AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)`,
+      size, mtime, ts, jobId, relPath, size, mtime,
+    );
+    return changed(upd) ? 'updated' : 'unchanged';
+  }
+
+  return {
+    upsertFile: upsertOne,
+
+    async upsertFiles(jobId, files) {
+      if (files.length === 0) return [];
+      return withTransaction(db, async () => {
+        const out: UpsertResult[] = [];
+        for (const f of files) out.push(await upsertOne(jobId, f.relPath, f));
+        return out;
+      });
+    },
+
+    async fileStats(jobId) {
+      const rows = await db.all<{ f: string; s: number | null; m: number | null; st: UploadStatus }[]>(
+        'SELECT original_filename AS f, local_size AS s, local_mtime_ms AS m, upload_status AS st FROM batch_file_drive_metadata WHERE batch_job_id = ?',
+        jobId,
+      );
+      return new Map(rows.map((r) => [r.f, { size: r.s, mtimeMs: r.m, status: r.st }]));
+    },
+
+    async getRow(rowId) {
+      return (await db.get<FileRow>('SELECT * FROM batch_file_drive_metadata WHERE id = ?', rowId)) ?? null;
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import type { FolderStore } from '../store.js';
+import { sqlTimestamp, type SqliteCtx } from './context.js';
+
+export function sqliteFolderStore({ db, now }: SqliteCtx): FolderStore {
+  return {
+    async getJobFolder(jobId) {
+      const r = await db.get<{ drive_folder_id: string | null; drive_folder_url: string | null; folder_path: string | null }>(
+        'SELECT drive_folder_id, drive_folder_url, folder_path FROM batch_drive_metadata WHERE batch_job_id = ? AND drive_folder_id IS NOT NULL',
+        jobId,
+      );
+      return r?.drive_folder_id ? { folderId: r.drive_folder_id, url: r.drive_folder_url, path: r.folder_path } : null;
+    },
+
+    async saveJobFolder(jobId, f) {
+      const ts = sqlTimestamp(now());
+      await db.run(
+        `INSERT INTO batch_drive_metadata (batch_job_id, drive_folder_id, drive_folder_url, folder_path, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (batch_job_id) DO UPDATE SET drive_folder_id = excluded.drive_folder_id,
+           drive_folder_url = excluded.drive_folder_url, folder_path = excluded.folder_path, updated_at = excluded.updated_at`,
+        jobId, f.folderId, f.url, f.path, ts, ts,
+      );
+    },
+
+    async getFolder(parentId, name) {
+      const r = await db.get<{ id: string }>('SELECT drive_folder_id AS id FROM batch_drive_folders WHERE parent_id = ? AND name = ?', parentId, name);
+      return r?.id ?? null;
+    },
+
+    async claimFolder(parentId, name, id) {
+      // One statement: the insert either records ours or keeps the earlier record, atomically.
+      await db.run(
+        'INSERT INTO batch_drive_folders (parent_id, name, drive_folder_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (parent_id, name) DO NOTHING',
+        parentId, name, id, sqlTimestamp(now()),
+      );
+      const r = await db.get<{ id: string }>('SELECT drive_folder_id AS id FROM batch_drive_folders WHERE parent_id = ? AND name = ?', parentId, name);
+      return r?.id ?? id;
+    },
+
+  };
+}

@@ -1,0 +1,67 @@
+import { withTransaction } from '../open.js';
+import { jobDriveStatus, type RowCounts } from '../job-status.js';
+import type { EnabledJob, JobStore } from '../store.js';
+import { changed, ENABLED, type SqliteCtx } from './context.js';
+
+export function sqliteJobStore({ db, hasStatusColumn, finishedSql, finishedArgs }: SqliteCtx): JobStore {
+  return {
+    hasStatusColumn,
+
+    async recomputeJobStatus(jobId) {
+      return withTransaction(db, async () => {
+        const job = await db.get<{ enabled: number; cur: string | null; fin: number }>(
+          `SELECT max(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, max(${finishedSql}) AS fin FROM batch_jobs WHERE job_id = ?`,
+          ...finishedArgs, jobId,
+        );
+        if (!job || job.enabled === null) return null;
+        const c = await db.get<RowCounts>(
+          `SELECT coalesce(sum(upload_status = 'pending'), 0) AS pending, coalesce(sum(upload_status = 'uploading'), 0) AS uploading,
+                  coalesce(sum(upload_status = 'uploaded'), 0) AS uploaded, coalesce(sum(upload_status = 'failed'), 0) AS failed
+             FROM batch_file_drive_metadata WHERE batch_job_id = ?`,
+          jobId,
+        );
+        const to = jobDriveStatus(job.enabled === 1, c ?? { pending: 0, uploading: 0, uploaded: 0, failed: 0 }, job.fin === 1);
+        if (job.cur === to) return null;
+        await db.run('UPDATE batch_jobs SET drive_upload_status = ? WHERE job_id = ?', to, jobId);
+        return { from: job.cur, to };
+      });
+    },
+
+    async listEnabledJobs(onlyJobId) {
+      const rows = await db.all<Record<string, unknown>[]>(
+        `SELECT *, (${finishedSql}) AS __finished FROM batch_jobs WHERE ${ENABLED} AND (? IS NULL OR job_id = ?)`,
+        ...finishedArgs, onlyJobId ?? null, onlyJobId ?? null,
+      );
+      const seen = new Set<string>();
+      const out: EnabledJob[] = [];
+      for (const r of rows) {
+        const jobId = String(r.job_id);
+        if (seen.has(jobId)) continue; // job_id need not be unique in a minimal batch_jobs
+        seen.add(jobId);
+        const { __finished, ...row } = r;
+        out.push({ jobId, pattern: typeof r.drive_folder_pattern === 'string' && r.drive_folder_pattern.trim() ? r.drive_folder_pattern : null, finished: __finished === 1, row });
+      }
+      return out;
+    },
+
+    async setJobEnabled(jobId, enabled, pattern) {
+      return withTransaction(db, async () => {
+        const r = await db.run(
+          `UPDATE batch_jobs SET drive_integration_enabled = ?,
+             drive_folder_pattern = CASE WHEN ? THEN ? ELSE drive_folder_pattern END
+           WHERE job_id = ?`,
+          enabled ? 1 : 0, pattern !== undefined ? 1 : 0, pattern ?? null, jobId,
+        );
+        if (!changed(r)) return false;
+        if (!enabled) await db.run("UPDATE batch_jobs SET drive_upload_status = 'not_requested' WHERE job_id = ?", jobId);
+        else
+          await db.run(
+            "UPDATE batch_jobs SET drive_upload_status = 'pending' WHERE job_id = ? AND (drive_upload_status IS NULL OR drive_upload_status = 'not_requested')",
+            jobId,
+          );
+        return true;
+      });
+    },
+
+  };
+}

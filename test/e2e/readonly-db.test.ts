@@ -1,0 +1,77 @@
+// A database the daemon cannot write: refused at start (exit 78) naming the user, the file and its
+// directory, before anything says "started". And the WAL switch is reported, not done silently.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { setupE2E } from '../helpers/e2e.js';
+import { withRawDb } from '../helpers/db.js';
+
+/**
+ * Who runs the CLI so that mode bits bind: root writes through any of them (CI runs as root),
+ * so there the CLI runs as `nobody` via setpriv; anyone else runs it as themselves.
+ */
+function unprivileged(): { prefix: string[]; user: string } {
+  if (process.getuid?.() !== 0) return { prefix: [], user: userInfo().username };
+  return { prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'], user: execFileSync('id', ['-nu', '65534'], { encoding: 'utf8' }).trim() };
+}
+
+test('a database file or directory the daemon cannot write: run, sync --once and check-config exit 78 naming user, file and directory; nothing says started', async (t) => {
+  const e = await setupE2E(t);
+  const who = unprivileged();
+  // The unprivileged user must be able to read everything else: the temp dir, config, token.
+  chmodSync(e.dir, 0o755);
+  chmodSync(join(e.dir, 'refresh-token'), 0o644);
+  await e.addJob('ro');
+  e.writeFile('ro', 'a.txt', 'a');
+  const baseConfig = readFileSync(e.configPath, 'utf8');
+  const cases = [
+    { name: 'file', fileMode: 0o444, dirMode: 0o777, journal: 'wal' },
+    { name: 'directory', fileMode: 0o666, dirMode: 0o555, journal: 'wal' },
+    { name: 'directory-rollback-journal', fileMode: 0o666, dirMode: 0o555, journal: 'delete' },
+    { name: 'both', fileMode: 0o444, dirMode: 0o555, journal: 'wal' },
+    { name: 'writable', fileMode: 0o666, dirMode: 0o777, journal: 'wal' },
+  ];
+  for (const c of cases) {
+    const dir = join(e.dir, `db-${c.name}`);
+    mkdirSync(dir);
+    const db = join(dir, 'batch.db');
+    copyFileSync(e.dbPath, db);
+    await withRawDb(db, (raw) => raw.all(`PRAGMA journal_mode = ${c.journal}`));
+    chmodSync(db, c.fileMode);
+    chmodSync(dir, c.dirMode);
+    t.teardown(() => chmodSync(dir, 0o755)); // so the temp dir can be removed
+    const cfg = join(e.dir, `config-${c.name}.yaml`);
+    writeFileSync(cfg, baseConfig.replace(e.dbPath, db), { mode: 0o644 });
+    const expected = `user ${who.user} cannot write ${db} (and its -wal/-shm directory ${dir})`;
+
+    const check = await e.cli(['check-config'], { config: cfg, prefix: who.prefix, timeoutMs: 20_000 });
+    if (c.name === 'writable') {
+      // The control: the same user, the same way of running, a writable database: all is well.
+      t.is(check.code, 0, `${c.name}: ${check.stderr}`);
+      t.false(check.stderr.includes('cannot write'), check.stderr);
+      continue;
+    }
+    t.is(check.code, 78, `check-config, ${c.name}: ${check.stdout}${check.stderr}`);
+    t.true(check.stderr.includes(`problem: database.path ${db}: ${expected}`), `check-config, ${c.name}: ${check.stderr}`);
+    for (const cmd of [['run'], ['sync', '--once']]) {
+      const r = await e.cli(cmd, { config: cfg, prefix: who.prefix, timeoutMs: 20_000 });
+      const out = r.stdout + r.stderr;
+      t.is(r.code, 78, `${cmd.join(' ')}, ${c.name}: ${out}`);
+      t.true(r.stderr.includes(expected), `${cmd.join(' ')}, ${c.name}: ${r.stderr}`);
+      t.notRegex(out, /daemon started|reconcile pass failed|scan done/, `${cmd.join(' ')}, ${c.name}: started anyway`);
+    }
+  }
+  t.deepEqual(e.driveFiles(), [], 'nothing was uploaded from an unwritable database');
+});
+
+test('check-config says the daemon switches the batch database to WAL for good, and the file is WAL afterwards', async (t) => {
+  const e = await setupE2E(t);
+  await withRawDb(e.dbPath, (raw) => raw.all('PRAGMA journal_mode = delete'));
+  const r = await e.cli(['check-config'], { timeoutMs: 20_000 });
+  t.is(r.code, 0, r.stderr);
+  t.true(r.stdout.includes(`database ${e.dbPath}: journal_mode=wal (the daemon switches the batch database to WAL for good`), r.stdout);
+  const [mode] = await withRawDb(e.dbPath, (raw) => raw.all<{ journal_mode: string }>('PRAGMA journal_mode'));
+  t.is(mode?.journal_mode, 'wal');
+});
