@@ -138,3 +138,29 @@ test('a file whose mtime is far in the future (clock skew) is uploaded, not held
   t.like(await drainDue(s.rt.ctx, signals), { uploaded: 1, paused: 0 });
   t.deepEqual(driveFiles(s.emu).map((f) => f.name), ['from-the-future.bin']);
 });
+
+test('fairness: a large file due behind many small ones gets the next free slot (one slot kept for the oldest large file)', async (t) => {
+  const threshold = 256 * 1024;
+  const s = await setupSync(t, {
+    jobs: [{ job_id: 'fair', enabled: true }],
+    upload: { concurrency: 2, resumable_threshold_bytes: threshold, chunk_size_bytes: threshold },
+  });
+  // 60 small files recorded first (due earlier), then two large ones.
+  for (let i = 0; i < 60; i++) {
+    s.writeFile('fair', `s-${String(i).padStart(2, '0')}.txt`, `small ${i}`);
+    await s.rt.ctx.store.upsertFile('fair', `s-${String(i).padStart(2, '0')}.txt`, { size: `small ${i}`.length, mtimeMs: 0 });
+  }
+  for (const name of ['big-1.bin', 'big-2.bin']) {
+    s.writeFile('fair', name, Buffer.alloc(threshold * 2, 1));
+    await s.rt.ctx.store.upsertFile('fair', name, { size: threshold * 2, mtimeMs: 0 });
+  }
+  t.like(await drainDue(s.rt.ctx, signals), { uploaded: 62, failed: 0 });
+  const rows = await s.rows();
+  const started = (name: string) => Number(rows.find((r) => r.original_filename === name)?.started_at);
+  const smallStarts = rows.filter((r) => String(r.original_filename).startsWith('s-')).map((r) => Number(r.started_at)).sort((a, b) => a - b);
+  // The first large file starts with the first claim; the second once the first is done, long before the small ones are.
+  t.true(started('big-1.bin') <= smallStarts[0]!, 'the oldest large file is claimed with the first small one');
+  const bigDone = Number(rows.find((r) => r.original_filename === 'big-1.bin')?.uploaded_at);
+  t.true(started('big-2.bin') >= bigDone, 'one large file at a time in the kept slot');
+  t.true(smallStarts.filter((x) => x > started('big-2.bin')).length > 0 && started('big-2.bin') < smallStarts[smallStarts.length - 1]!, 'the second large file did not wait for every small one');
+});
