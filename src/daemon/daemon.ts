@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import { ConfigError, loadConfig, packageVersion, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { errorMessage } from '../log/index.js';
 import { createNoopMetrics, createPrometheusMetrics, scanHealth, startMetricsServer, type Metrics } from '../metrics/index.js';
@@ -8,6 +8,7 @@ import { startReconcileLoop } from './loop.js';
 import { mergeReload } from './reload.js';
 import { createScans } from './scans.js';
 import { loggerFor, openRuntime, type RuntimeOptions } from './runtime.js';
+import { queueSnapshot, startStatusLine } from './status-line.js';
 import { createNotifier, type Notifier } from './systemd-notify.js';
 
 export interface DaemonOptions extends RuntimeOptions {
@@ -27,13 +28,15 @@ export interface Daemon {
   readonly stopped: Promise<void>;
 }
 
+const STATUS_INTERVAL_MS = 5_000;
+
 /** Starts the daemon: config, database, watcher, cron, reconciler, metrics; then tells systemd READY. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let cfg = loadConfig(opts.configPath, opts.env);
   const log = loggerFor(cfg, opts);
   const notifier = opts.notifier ?? createNotifier({ env: opts.env, log });
   // prom-client (and its default collectors) only when metrics are served.
-  const prom = cfg.metrics.listen ? await createPrometheusMetrics() : null;
+  const prom = cfg.metrics.listen ? await createPrometheusMetrics({ version: packageVersion() }) : null;
   const metrics: Metrics = prom ?? createNoopMetrics();
   const rt = await openRuntime(cfg, log, { ...opts, metrics });
   let ctx: SyncContext = rt.ctx;
@@ -87,6 +90,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       metricsServer = await startMetricsServer({
         listen: cfg.metrics.listen,
         metrics: prom,
+        // Gauges read the database when scraped, not at the end of an upload pass.
+        beforeScrape: () => prom.refresh(() => queueSnapshot(ctx)),
         health: async () => {
           const problems = scanHealth(prom.lastScanAt(), Date.now(), scanMaxAgeMs);
           await rt.db.get('SELECT 1').catch((e: unknown) => problems.push(`database: ${errorMessage(e)}`));
@@ -98,7 +103,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       log.info('metrics listening', { url: m.url });
     }
 
-    await scans.scan();
     log.notice('daemon started', {
       output_dir: cfg.watch.output_dir,
       watch: cfg.watch.enabled,
@@ -106,7 +110,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       concurrency: cfg.upload.concurrency,
       endpoint: cfg.drive.api_endpoint,
     });
+    await scans.scan();
     notifier.ready('watching and uploading');
+    // `systemctl status` shows a one-line summary of the queue, refreshed every few seconds.
+    releasers.push(startStatusLine({ getCtx: () => ctx, notifier, log, intervalMs: STATUS_INTERVAL_MS }));
 
     let stopping: Promise<void> | null = null;
     let resolveStopped!: () => void;

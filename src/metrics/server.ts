@@ -18,6 +18,8 @@ export interface MetricsServerOptions {
   health: () => Promise<HealthReport>;
   /** Upper bound for one health check; default 5000 ms. */
   healthTimeoutMs?: number;
+  /** Run before each /metrics answer: gauges that read the database refresh here. */
+  beforeScrape?: () => Promise<void>;
 }
 
 export interface MetricsServer {
@@ -104,6 +106,7 @@ async function handle(
     return;
   }
   if (path === '/metrics') {
+    await opts.beforeScrape?.();
     const body = await opts.metrics.registry.metrics();
     send(res, 200, body, { 'content-type': opts.metrics.registry.contentType });
     return;
