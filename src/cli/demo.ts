@@ -31,7 +31,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'bds-demo-'));
   const outputDir = join(dir, 'output');
   const dbPath = join(dir, 'batch.db');
-  const emu = await startEmulator({ rootFolderId: 'demo-root-folder' });
+  // With --keep the emulator keeps its Drive in the work dir, so it can be started again on it.
+  const emuData = join(dir, 'emulator-data');
+  const emu = await startEmulator({ rootFolderId: 'demo-root-folder', ...(opts.keep ? { dataDir: emuData } : {}) });
   let daemon: Awaited<ReturnType<typeof startDaemon>> | null = null;
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   try {
@@ -119,6 +121,21 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     await db.close();
     out('');
     out('Done. Every file of the two enabled jobs is in Drive once; job-1003 (not enabled) was left alone.');
+    if (opts.keep) {
+      const port = new URL(emu.url).port;
+      out('');
+      out(`== kept in ${dir}`);
+      out(`  ${configPath}   the config (its drive.api_endpoint is ${emu.url})`);
+      out(`  ${dbPath}   the batch database, migrated, with the upload records`);
+      out(`  ${outputDir}/   the jobs' files`);
+      out(`  ${emuData}/   the emulator's Drive (files and folders)`);
+      out('Look again:');
+      out(`  batch-drive-sync emulator --data ${emuData} --root-folder demo-root-folder --port ${port} &`);
+      out(`  batch-drive-sync status --all --config ${configPath}`);
+      out(`  batch-drive-sync files --job job-1001 --config ${configPath}`);
+      out(`  batch-drive-sync run --config ${configPath}      # the daemon again, on the same data`);
+      out(`Remove it with: rm -rf ${dir}`);
+    }
     return EXIT.ok;
   } finally {
     if (daemon) await daemon.stop().catch(() => undefined);

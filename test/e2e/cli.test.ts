@@ -1,8 +1,9 @@
 // The CLI surface end to end: status, retry, migrate, exit codes, demo, secrets.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { findSecrets, setupE2E, utcDate } from '../helpers/e2e.js';
+import { CLI, findSecrets, setupE2E, utcDate } from '../helpers/e2e.js';
 import { schemaSnapshot, withRawDb } from '../helpers/db.js';
 
 test('status (text and --json) shows folder URL, counts and last errors; retry --job puts only that job back', async (t) => {
@@ -198,4 +199,32 @@ test('secrets: no refresh token, client secret, access token or key in any outpu
   t.true(all.length > 1000, 'there was output to check');
   t.deepEqual(findSecrets(all, [e.secrets.refreshToken, e.secrets.clientSecret]), []);
   t.deepEqual(findSecrets(e.allOutput(), [e.secrets.refreshToken, e.secrets.clientSecret]), []);
+});
+
+test('demo --keep: prints what it kept and a command that restarts its emulator on the kept data; status reads the kept database', async (t) => {
+  const e = await setupE2E(t);
+  const r = await e.cli(['demo', '--keep'], { config: null, timeoutMs: 90_000 });
+  t.is(r.code, 0, r.stderr.slice(-3000));
+  const dir = /^== kept in (\S+)$/m.exec(r.stdout)?.[1];
+  t.truthy(dir, r.stdout.slice(-2000));
+  t.teardown(() => rmSync(dir!, { recursive: true, force: true }));
+  for (const f of ['config.yaml', 'batch.db', 'output', 'emulator-data']) t.true(existsSync(join(dir!, f)), f);
+  const cmd = /^ {2}batch-drive-sync (emulator --data \S+ --root-folder \S+ --port \d+) &$/m.exec(r.stdout)?.[1];
+  t.truthy(cmd);
+  // The printed command, as printed: the emulator comes back with the demo's files.
+  const emu = spawn(process.execPath, [CLI, ...cmd!.split(' ')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => emu.kill('SIGTERM'));
+  const url = await new Promise<string>((resolve, reject) => {
+    emu.stdout.setEncoding('utf8').on('data', (s: string) => {
+      const m = /http:\/\/127\.0\.0\.1:\d+/.exec(s);
+      if (m) resolve(m[0]);
+    });
+    emu.once('exit', (code) => reject(new Error(`emulator exited ${code}`)));
+  });
+  const state = await (await fetch(`${url}/__emulator/state`)).text();
+  for (const name of ['report.csv', 'p-001.png', 'deck.pptx', 'summary.txt']) t.true(state.includes(name), name);
+  const st = await e.cli(['status', '--all', '--config', join(dir!, 'config.yaml')], { config: null });
+  t.is(st.code, 0, st.stderr);
+  t.regex(st.stdout, /^job-1001\s+drive=completed/m);
+  t.regex(st.stdout, /^ {2}files {2}4\/4 \(100 %\)/m);
 });
