@@ -131,9 +131,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       if (!flag(a, 'once')) throw new UsageError('sync needs --once (the continuous mode is "run")');
       const maxWait = wholeNumber('--max-wait-ms', str(a, 'max-wait-ms'));
       const r = await syncOnce({ configPath: str(a, 'config')!, env: io.env, jobId: str(a, 'job'), ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) });
-      line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}`);
+      line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}${r.failedJobs ? `, failed jobs ${r.failedJobs}` : ''}`);
       if (r.authPaused !== null) line(io.stderr, redactText(`uploads paused: Drive refused our credentials (${r.authPaused}); fix auth.* and run again`));
-      return r.failedRows > 0 || r.authPaused !== null ? EXIT.failure : EXIT.ok;
+      return r.failedRows > 0 || r.failedJobs > 0 || r.authPaused !== null ? EXIT.failure : EXIT.ok;
     },
   },
   {
@@ -162,7 +162,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       job: { type: 'string', value: 'ID', help: 'only this job' },
       all: { type: 'boolean', help: 'every job (default: active and failed jobs in full, finished ones as one total line)' },
-      json: { type: 'boolean', help: 'machine-readable: an array with every field of the listed jobs' },
+      json: { type: 'boolean', help: 'machine-readable: an array of every job (as --all) with every field' },
       watch: { type: 'boolean', help: 'refresh until interrupted: in place on a terminal, plain blocks when piped' },
       interval: { type: 'string', value: 'S', help: 'seconds between --watch refreshes (default 2)' },
       ...CONFIG,
@@ -170,7 +170,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     notes: ['Text from the database (job ids, file names, errors) is printed with control characters escaped.'],
     async run(a, io) {
       const job = str(a, 'job');
-      const all = flag(a, 'all');
+      // Scripts get every job: the one-line total of finished jobs is for people.
+      const all = flag(a, 'all') || flag(a, 'json');
       const intervalS = wholeNumber('--interval', str(a, 'interval'), 1) ?? 2;
       return withStore(str(a, 'config')!, io, async (s) => {
         if (job !== undefined && (await s.progress({ jobId: job })).jobs.length === 0) {
@@ -296,14 +297,20 @@ export const COMMANDS: readonly CommandSpec[] = [
       'error-rate': { type: 'string', value: 'X', help: 'share (0..1) of requests answered with a 5xx' },
       'reset-rate': { type: 'string', value: 'X', help: 'share (0..1) of requests whose connection is reset' },
       'latency-ms': { type: 'string', value: 'N', help: 'delay added to every answer' },
+      'short-page-rate': { type: 'string', value: 'X', help: 'share (0..1) of files.list pages cut short (as Drive may)' },
+      'partial-chunk-rate': { type: 'string', value: 'X', help: 'share (0..1) of resumable chunks of which only whole 256 KiB blocks are kept' },
+      'partial-chunk-answer': { type: 'string', value: 'reset|308', help: 'how a cut chunk is answered: a connection reset or a 308 with the kept Range' },
       seed: { type: 'string', value: 'N', help: 'seed of the fault generator (replayable runs)' },
+      'tls-cert': { type: 'string', value: 'FILE', help: 'serve HTTPS with this certificate (PEM; with --tls-key)' },
+      'tls-key': { type: 'string', value: 'FILE', help: 'the private key of --tls-cert (PEM)' },
+      'tls-self-signed': { type: 'string', value: 'DIR', help: 'serve HTTPS with a private CA and certificate made in DIR (openssl); stderr names the CA file to trust' },
     },
     async raw(argv, io) {
       let emu;
       try {
         // Loaded on demand: the daemon never carries the emulator's code.
         const { runEmulatorCli } = await import('../emulator/index.js');
-        emu = await runEmulatorCli(argv, io.stdout);
+        emu = await runEmulatorCli(argv, io.stdout, io.stderr);
       } catch (e) {
         if (e instanceof Error && /flag|option|argument|expected/i.test(e.message)) throw new UsageError(e.message);
         throw e;

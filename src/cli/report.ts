@@ -37,6 +37,7 @@ function jobBlock(j: JobProgress, now: number): string[] {
     out.push(`  first upload started ${formatTime(j.firstStartedAt)}, last finished ${formatTime(j.lastFinishedAt)}`);
   }
   if (j.folderUrl) out.push(`  folder ${esc(j.folderUrl)}`);
+  if (j.jobError) out.push(`  job error: ${esc(j.jobError)}`);
   for (const f of j.inFlight) {
     const size = f.size ?? 0;
     const progress = f.offset !== null ? `${formatBytes(f.offset)}/${formatBytes(size)}${pct(f.offset, size)}` : `${formatBytes(size)}`;

@@ -2,15 +2,15 @@
 
 /**
  * Makes text from the database or the file tree safe for a terminal: C0 and C1 control
- * characters, DEL and the Unicode line/paragraph separators are shown as `\xNN` / `\u{…}`, and
- * a backslash as `\\`, so a file named `ESC[2J…` cannot clear the screen or forge a line.
+ * characters, DEL and the Unicode line/paragraph separators are shown as `\xNN` / `\u{…}`, so
+ * a file named `ESC[2J…` cannot clear the screen or forge a line. (Backslashes stay as they
+ * are: names already escaped upstream, like `caf\xE9.txt` for a non-UTF-8 byte, read the same.)
  */
 export function escapeText(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\\\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
-    if (c === '\\') return '\\\\';
+  return s.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]/g, (c) => {
     const n = c.codePointAt(0)!;
-    return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
+    return n <= 0xff ? `\\x${n.toString(16).toUpperCase().padStart(2, '0')}` : `\\u{${n.toString(16)}}`;
   });
 }
 

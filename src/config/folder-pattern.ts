@@ -74,7 +74,8 @@ export function renderFolderPattern(p: ParsedPattern, jobId: string, job: Record
           if (part.kind === 'text') return part.text;
           if (part.name === 'job_id') return jobId;
           if (part.column !== undefined) {
-            if (!(part.column in job)) throw new PatternError(`folder pattern uses {job.${part.column}} but batch_jobs has no column "${part.column}"`);
+            // Own properties only: `constructor`, `toString`, `__proto__`… are not columns.
+            if (!Object.hasOwn(job, part.column)) throw new PatternError(`folder pattern uses {job.${part.column}} but batch_jobs has no column "${part.column}"`);
             const v = job[part.column];
             return v === null || v === undefined ? '' : String(v);
           }

@@ -12,6 +12,8 @@ export interface OnceOptions extends RuntimeOptions {
 export interface OnceResult extends DrainSummary {
   /** Rows of the scope in `failed` at the end. */
   failedRows: number;
+  /** Jobs of the scope with a job-level error (unsafe id, directory outside output_dir, unreadable names). */
+  failedJobs: number;
   /** Rows left pending with a retry scheduled later. */
   pendingRows: number;
   /** Set when the pass ended with uploads paused because Drive refused our credentials: why. */
@@ -44,12 +46,13 @@ export async function syncOnce(opts: OnceOptions): Promise<OnceResult> {
     }
     const report = await ctx.store.report(opts.jobId);
     const failedRows = report.reduce((n, j) => n + j.counts.failed, 0);
+    const failedJobs = report.filter((j) => j.enabled && j.jobError !== null).length;
     const pendingRows = report.reduce((n, j) => n + j.counts.pending + j.counts.uploading, 0);
     const authPaused = ctx.authPause.until(ctx.now()) !== null ? (ctx.authPause.lastFailure() ?? 'Drive refused our credentials') : null;
-    log.info('sync pass done', { ...total, failed_rows: failedRows, pending_rows: pendingRows });
+    log.info('sync pass done', { ...total, failed_rows: failedRows, failed_jobs: failedJobs, pending_rows: pendingRows });
     if (authPaused !== null) log.error('sync pass stopped: Drive refused our credentials; uploads are paused until auth.* is fixed', { pending_rows: pendingRows, error: authPaused });
     else if (pendingRows > 0) log.warning('some rows are still waiting for a retry; the daemon or the next run will take them', { pending_rows: pendingRows });
-    return { ...total, failedRows, pendingRows, authPaused };
+    return { ...total, failedRows, failedJobs, pendingRows, authPaused };
   } finally {
     await rt.close();
   }

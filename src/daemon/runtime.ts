@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { configSecrets, type Config } from '../config/index.js';
@@ -7,6 +6,7 @@ import { createDriveClient, type DriveClientOptions } from '../drive/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { createNoopMetrics, type Metrics } from '../metrics/index.js';
 import { createAccountPause, type SyncContext } from '../sync/index.js';
+import { leaseOwnerId, takeBackDeadLeases } from './lease-takeback.js';
 
 export interface RuntimeOptions {
   env: NodeJS.ProcessEnv;
@@ -63,6 +63,9 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       folderRegistry: { get: (p, n) => store.getFolder(p, n), claim: (p, n, id) => store.claimFolder(p, n, id) },
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });
+    const owner = leaseOwnerId(hostname(), process.pid);
+    // After a crash on this host: our predecessor's uploads resume now, not after upload.lease_ms.
+    await takeBackDeadLeases(store, { host: hostname(), pid: process.pid, owner }, log);
     const ctx: SyncContext = {
       config: cfg,
       log,
@@ -71,8 +74,9 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       store,
       drive,
       metrics,
-      owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+      owner,
       jobFolders: new Map(),
+      noticed: new Set(),
       authPause: createAccountPause({ baseMs: Math.max(cfg.upload.backoff_base_ms, 1000), maxMs: cfg.upload.backoff_max_ms }),
     };
     return { ctx, db, close: () => db.close() };

@@ -25,8 +25,10 @@ export interface QueueStore {
   /** Back to pending with a later next attempt; `refund` gives the attempt back (rate limits, daily cap, shutdown). */
   markRetry(rowId: number, owner: string, e: { error: string; reason: string; nextAttemptAt: number; refund?: boolean }): Promise<boolean>;
   markFailed(rowId: number, owner: string, e: { error: string; reason: string }): Promise<boolean>;
-  /** Shutdown: rows we hold go back to pending at once, attempt refunded. */
+  /** Shutdown (or a crashed owner's rows taken back): rows `owner` holds go back to pending at once, attempt refunded. */
   releaseLeases(owner: string): Promise<number>;
+  /** Distinct owners of the leases of uploading rows (a restarted daemon looks for its dead predecessors). */
+  leaseOwners(): Promise<string[]>;
   /** `retry`: failed rows back to pending. */
   retryFailed(jobId: string | null): Promise<number>;
   countDue(): Promise<number>;
@@ -49,8 +51,16 @@ export interface FileStore {
 
 /** batch_jobs: which jobs are Drive-enabled, and their aggregate drive_upload_status. */
 export interface JobStore {
-  /** Recompute batch_jobs.drive_upload_status; returns the change, or null when unchanged. */
+  /** Recompute batch_jobs.drive_upload_status (a job error counts as a failed row); returns the change, or null when unchanged. */
   recomputeJobStatus(jobId: string): Promise<{ from: string | null; to: JobDriveStatus } | null>;
+  /**
+   * The job-level error (batch_drive_metadata.job_error): what no file row can carry, such as an
+   * unsafe job id, a job directory outside output_dir, or names that are not valid UTF-8.
+   * Records it (or with null clears it); true when it changed.
+   */
+  setJobError(jobId: string, e: { error: string; reason: string } | null): Promise<boolean>;
+  /** Every job with a job-level error, and its text (one read, so a walk writes only on change). */
+  jobErrors(): Promise<Map<string, string>>;
   /** Jobs with drive_integration_enabled: id, own pattern, and the whole row for {job.<column>}. */
   listEnabledJobs(onlyJobId?: string): Promise<EnabledJob[]>;
   setJobEnabled(jobId: string, enabled: boolean, pattern?: string | null): Promise<boolean>;

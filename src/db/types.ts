@@ -36,6 +36,8 @@ export interface JobReport {
   jobStatus: string | null;
   driveUploadStatus: string | null;
   folderUrl: string | null;
+  /** What keeps the whole job from completing (bad job id, job directory outside output_dir, unreadable names); null when nothing. */
+  jobError: string | null;
   counts: Record<UploadStatus, number>;
   lastErrors: { file: string; status: string; error: string }[];
 }

@@ -2,7 +2,7 @@
 // this module only says which kind of failure it was, in words safe to log.
 import { redactText } from '../log/index.js';
 
-export type DriveErrorKind = 'retryable' | 'rate_limit' | 'auth' | 'permanent' | 'daily_cap' | 'local';
+export type DriveErrorKind = 'retryable' | 'rate_limit' | 'auth' | 'permanent' | 'daily_cap';
 
 export interface DriveErrorDetails {
   status?: number;
@@ -77,16 +77,6 @@ export class DailyCapError extends DriveError {
   override readonly name: string = 'DailyCapError';
   constructor(message: string, details: DriveErrorDetails = {}) {
     super(message, 'daily_cap', true, details);
-  }
-}
-
-/** The local file is missing or unreadable ("file gone locally"). Permanent. */
-export class LocalFileError extends DriveError {
-  override readonly name: string = 'LocalFileError';
-  readonly path: string;
-  constructor(message: string, path: string, details: DriveErrorDetails = {}) {
-    super(message, 'local', false, details);
-    this.path = path;
   }
 }
 
@@ -271,9 +261,6 @@ export function classifyDriveError(e: unknown): DriveError {
   }
   const code = networkCode(f);
   const msg = (f.message ?? '').slice(0, 200);
-  if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
-    return new LocalFileError(`local file unreadable: ${code}`, '', { reason: code, cause: summary(f, code) });
-  }
   if (code !== undefined || NETWORK_MESSAGE_RE.test(msg) || f.name === 'FetchError') {
     const reason = code ?? (/socket hang up/i.test(msg) ? 'socket hang up' : 'network');
     return new RetryableDriveError(`Drive request failed: ${reason}${msg && !msg.includes(reason) ? ` (${msg})` : ''}`, {

@@ -8,7 +8,6 @@ export {
   DriveAuthError,
   PermanentDriveError,
   DailyCapError,
-  LocalFileError,
   classifyDriveError,
   retryDelayMs,
   parseRetryAfter,

@@ -1,5 +1,6 @@
 // The contract between src/sync and src/drive. src/drive implements it; src/sync only uses it.
 import type { AuthConfig } from '../config/index.js';
+import type { LocalFile } from '../local/index.js';
 import type { Logger } from '../log/index.js';
 import type { DailyCapOptions } from './daily-cap.js';
 import type { PacerOptions } from './pacer.js';
@@ -31,7 +32,11 @@ export interface UploadRequest {
   fileId: string;
   name: string;
   parentId: string;
-  localPath: string;
+  /**
+   * The opened, checked local file: every byte sent and hashed is read through it, never by
+   * path. Its mtime is sent as the Drive file's modifiedTime. The caller opens and closes it.
+   */
+  file: LocalFile;
   mimeType?: string;
   appProperties: Record<string, string>;
   /** 'create' for a new Drive file; 'update' for a new revision of an existing one (same id). */

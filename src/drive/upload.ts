@@ -1,14 +1,13 @@
 // Uploads: multipart below the threshold, our own resumable protocol at or above it.
-// Bodies stream from disk (one read stream per request or chunk); the md5 is computed from the
-// same read where possible and Drive's md5 and size are checked against it afterwards.
+// Every byte is read through the caller's open file (req.file), never by path: one read stream
+// per request or chunk; the md5 is computed from the same read where possible and Drive's md5
+// and size are checked against it afterwards.
 import { createHash, type Hash } from 'node:crypto';
-import type { Stats } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import type { drive_v3 } from '@googleapis/drive';
+import type { LocalFile } from '../local/index.js';
 import { FILE_FIELDS, toInfo, type DriveCore } from './core.js';
 import { DriveChecksumError, DriveError, PermanentDriveError, RateLimitError, RetryableDriveError } from './errors.js';
-import { localError, md5File, sameFile, statLocal } from './local-file.js';
 import { sessionUriProblem } from './session-uri.js';
 import type { DriveFileInfo, UploadCheckpoint, UploadRequest, UploadResult } from './types.js';
 
@@ -29,22 +28,34 @@ interface Sent {
   alreadyPresent: boolean;
 }
 
-// A read stream of [start, end] piped through a tap that feeds the running hash.
-async function openBody(
-  path: string,
-  start: number,
-  end: number,
-  running: RunningHash | null,
-  counter: { bytes: number },
-  onReadError: (e: unknown) => void,
-): Promise<Readable> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-  } catch (e) {
-    throw localError(path, e);
-  }
-  const src = fh.createReadStream({ start, end, highWaterMark: 1 << 20 });
+/**
+ * The local side of one request body. A read error must end the request (the generated client's
+ * multipart pipe would not), and must surface as itself, not as the aborted request it causes.
+ */
+interface BodyReads {
+  readonly signal: AbortSignal;
+  /** The local read error that ended the request, if any. */
+  failure: unknown;
+  unlink(): void;
+}
+
+function bodyReads(signal: AbortSignal | undefined): BodyReads & { fail(e: unknown): void } {
+  const ac = linkedAbort(signal);
+  const r = {
+    signal: ac.signal,
+    failure: null as unknown,
+    unlink: () => ac.unlink(),
+    fail(e: unknown) {
+      r.failure ??= e;
+      ac.abort(e);
+    },
+  };
+  return r;
+}
+
+// Bytes [start, end] of the open file, through a tap that feeds the running hash.
+function openBody(file: LocalFile, start: number, end: number, running: RunningHash | null, counter: { bytes: number }, onReadError: (e: unknown) => void): Readable {
+  const src = file.read(start, end);
   let pos = start;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, cb) {
@@ -58,9 +69,11 @@ async function openBody(
     },
   });
   src.on('error', (e) => {
-    tap.destroy(e);
     onReadError(e);
+    tap.destroy(e);
   });
+  // The error reaches the caller through onReadError; the HTTP client may have let go of the body already.
+  tap.on('error', () => undefined);
   tap.on('close', () => src.destroy());
   src.pipe(tap);
   return tap;
@@ -78,7 +91,8 @@ function linkedAbort(signal: AbortSignal | undefined): AbortController & { unlin
 
 export function createUploader(core: DriveCore) {
   const metaFor = (req: UploadRequest, mode: 'create' | 'update'): drive_v3.Schema$File => {
-    const m: drive_v3.Schema$File = { name: req.name, appProperties: req.appProperties };
+    // modifiedTime: when the file was really made (fstat of the open file), as rclone sends it.
+    const m: drive_v3.Schema$File = { name: req.name, appProperties: req.appProperties, modifiedTime: new Date(req.file.mtimeMs).toISOString() };
     if (req.mimeType) m.mimeType = req.mimeType;
     if (mode === 'create') {
       m.id = req.fileId;
@@ -87,21 +101,20 @@ export function createUploader(core: DriveCore) {
     return m;
   };
 
-  async function multipart(req: UploadRequest, mode: 'create' | 'update', st: Stats): Promise<Sent> {
+  async function multipart(req: UploadRequest, mode: 'create' | 'update'): Promise<Sent> {
+    const size = req.file.size;
     const counter = { bytes: 0 };
     let running: RunningHash | null = null;
+    let reads: BodyReads | null = null;
     const res = await core.write(
       async () => {
         running = { hash: createHash('md5'), at: 0 };
-        const ac = linkedAbort(req.signal);
-        // A read error must end the request: the generated client's multipart pipe would not.
-        const body = await openBody(req.localPath, 0, Math.max(0, st.size - 1), running, counter, (e) => ac.abort(e)).catch((e: unknown) => {
-          ac.unlink();
-          throw e;
-        });
+        const r = bodyReads(req.signal);
+        reads = r;
+        const body = openBody(req.file, 0, size - 1, running, counter, (e) => r.fail(e));
         try {
           const media = { mimeType: req.mimeType ?? 'application/octet-stream', body };
-          const opts = { retry: false, signal: ac.signal };
+          const opts = { retry: false, signal: r.signal };
           if (mode === 'create') {
             return await core.api.files.create(
               { requestBody: metaFor(req, 'create'), media, fields: FILE_FIELDS, supportsAllDrives: true },
@@ -113,14 +126,16 @@ export function createUploader(core: DriveCore) {
             opts,
           );
         } finally {
-          ac.unlink();
+          r.unlink();
           body.destroy();
         }
       },
       { contentUpload: true, signal: req.signal },
-    );
+    ).catch((e: unknown) => {
+      throw (reads as BodyReads | null)?.failure ?? e;
+    });
     const r = running as RunningHash | null;
-    const md5 = r && r.at === st.size ? r.hash.digest('hex') : null;
+    const md5 = r && r.at === size ? r.hash.digest('hex') : null;
     return { file: toInfo(res.data), bytesSent: counter.bytes, md5, resumed: false, alreadyPresent: false };
   }
 
@@ -172,14 +187,11 @@ export function createUploader(core: DriveCore) {
     running: RunningHash | null,
     counter: { bytes: number },
   ): Promise<PutAnswer> {
+    let reads: BodyReads | null = null;
     const res = await core.call(async () => {
-      const ac = linkedAbort(req.signal);
-      const body = range
-        ? await openBody(req.localPath, range.start, range.end, running, counter, (e) => ac.abort(e)).catch((e: unknown) => {
-            ac.unlink();
-            throw e;
-          })
-        : undefined;
+      const r = bodyReads(req.signal);
+      reads = r;
+      const body = range ? openBody(req.file, range.start, range.end, running, counter, (e) => r.fail(e)) : undefined;
       try {
         return await core.auth.client.request<drive_v3.Schema$File>({
           url: sessionUri,
@@ -192,12 +204,14 @@ export function createUploader(core: DriveCore) {
           validateStatus: (s) => (s >= 200 && s < 300) || s === 308,
           responseType: 'json',
           retry: false,
-          signal: ac.signal,
+          signal: r.signal,
         });
       } finally {
-        ac.unlink();
+        r.unlink();
         body?.destroy();
       }
+    }).catch((e: unknown) => {
+      throw (reads as BodyReads | null)?.failure ?? e;
     });
     if (res.status === 308) {
       const m = /bytes=0-(\d+)/.exec(res.headers.get('range') ?? '');
@@ -233,8 +247,8 @@ export function createUploader(core: DriveCore) {
     }
   }
 
-  async function resumable(req: UploadRequest, mode: 'create' | 'update', st: Stats): Promise<Sent> {
-    const size = st.size;
+  async function resumable(req: UploadRequest, mode: 'create' | 'update'): Promise<Sent> {
+    const size = req.file.size;
     const chunk = Math.max(GRANULE, Math.floor(core.chunkSizeBytes / GRANULE) * GRANULE);
     const counter = { bytes: 0 };
     let sessionUri: string | null = null;
@@ -300,9 +314,9 @@ export function createUploader(core: DriveCore) {
 
   // --- the whole upload --------------------------------------------------------------------
 
-  async function send(req: UploadRequest, mode: 'create' | 'update', st: Stats, useResumable: boolean): Promise<Sent | 'exists'> {
+  async function send(req: UploadRequest, mode: 'create' | 'update', useResumable: boolean): Promise<Sent | 'exists'> {
     try {
-      return useResumable ? await resumable(req, mode, st) : await multipart(req, mode, st);
+      return useResumable ? await resumable(req, mode) : await multipart(req, mode);
     } catch (e) {
       if (mode === 'create' && e instanceof DriveError && e.status === 409) return 'exists';
       throw e;
@@ -310,12 +324,11 @@ export function createUploader(core: DriveCore) {
   }
 
   return async function upload(req: UploadRequest): Promise<UploadResult> {
-    const before = await statLocal(req.localPath);
-    const size = before.size;
+    const size = req.file.size;
     const useResumable = size >= core.resumableThresholdBytes || Boolean(req.resume);
     let localMd5: Promise<string> | null = null;
     const fullHash = (): Promise<string> => {
-      localMd5 ??= md5File(req.localPath).then((r) => r.md5);
+      localMd5 ??= req.file.md5();
       return localMd5;
     };
     if (req.resume) {
@@ -329,7 +342,7 @@ export function createUploader(core: DriveCore) {
       existing = await core.getFile(req.fileId, req.signal);
     }
     let sent: Sent | 'exists' | null = null;
-    if (existing === null) sent = await send(req, mode, before, useResumable);
+    if (existing === null) sent = await send(req, mode, useResumable);
     if (sent === 'exists' || existing !== null) {
       // Our reserved id is already on Drive (an earlier attempt got there): same content or a new revision.
       existing ??= await core.getFile(req.fileId, req.signal);
@@ -341,19 +354,18 @@ export function createUploader(core: DriveCore) {
       }
       mode = 'update';
       // A stored session was for the old content: drop it before starting the update.
-      sent = await send({ ...req, resume: null }, mode, before, useResumable);
+      sent = await send({ ...req, resume: null }, mode, useResumable);
     }
     if (sent === null || sent === 'exists') throw new PermanentDriveError(`Drive 409 on update of ${req.fileId}`, { status: 409 });
 
-    const after = await statLocal(req.localPath);
     const md5 = sent.md5 ?? (await fullHash());
-    const changed = !sameFile(before, after);
+    const changed = await req.file.changedSinceOpen();
     if (changed || sent.file.md5Checksum !== md5 || sent.file.size !== size) {
       // A finished session answers the same file forever: forget it so the retry compares afresh.
       if (useResumable) await checkpoint(req, null);
       const why = changed
-        ? `local file changed while being uploaded: ${req.localPath}`
-        : `Drive md5 ${sent.file.md5Checksum ?? 'none'} / size ${sent.file.size ?? 'none'} differs from local ${md5} / ${size} for ${req.localPath}`;
+        ? `local file changed while being uploaded: ${req.name}`
+        : `Drive md5 ${sent.file.md5Checksum ?? 'none'} / size ${sent.file.size ?? 'none'} differs from local ${md5} / ${size} for ${req.name}`;
       throw new DriveChecksumError(why);
     }
     return {

@@ -4,7 +4,8 @@ import type { Emulator, EmulatorFaults, EmulatorOptions } from './types.js';
 const USAGE =
   'usage: emulator [--host H] [--port N] [--data DIR] [--root-folder ID] [--shared-drive ID] [--write-quota N] ' +
   '[--rate-limit-status 403|429] [--daily-cap-bytes N] [--storage-quota-bytes N] [--error-rate 0..1] ' +
-  '[--reset-rate 0..1] [--latency-ms N] [--seed N]';
+  '[--reset-rate 0..1] [--latency-ms N] [--short-page-rate 0..1] [--partial-chunk-rate 0..1] [--partial-chunk-answer reset|308] [--seed N] ' +
+  '[--tls-cert FILE --tls-key FILE | --tls-self-signed DIR]';
 
 /**
  * Parses the `emulator` command's flags (`--flag value` or `--flag=value`).
@@ -19,6 +20,9 @@ export function parseEmulatorArgs(argv: string[]): EmulatorOptions {
     return n;
   };
   const nonNegInt = (n: number) => Number.isInteger(n) && n >= 0;
+  let tlsCert: string | undefined;
+  let tlsKey: string | undefined;
+  let tlsSelfSigned: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (!arg.startsWith('--')) throw new Error(`unexpected argument "${arg}". ${USAGE}`);
@@ -54,17 +58,38 @@ export function parseEmulatorArgs(argv: string[]): EmulatorOptions {
       case '--error-rate': faults.error5xxRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
       case '--reset-rate': faults.resetRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
       case '--latency-ms': faults.latencyMs = num(flag, value, nonNegInt, 'a non-negative integer'); break;
+      case '--short-page-rate': faults.shortPageRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
+      case '--partial-chunk-rate': faults.partialChunkRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
+      case '--partial-chunk-answer':
+        if (value !== 'reset' && value !== '308') throw new Error(`--partial-chunk-answer expects reset or 308, got "${value}". ${USAGE}`);
+        faults.partialChunkAnswer = value;
+        break;
       case '--seed': faults.seed = num(flag, value, Number.isInteger, 'an integer'); break;
+      case '--tls-cert': tlsCert = nonEmpty(); break;
+      case '--tls-key': tlsKey = nonEmpty(); break;
+      case '--tls-self-signed': tlsSelfSigned = nonEmpty(); break;
       default: throw new Error(`unknown flag ${flag}. ${USAGE}`);
     }
   }
+  if (tlsSelfSigned !== undefined && (tlsCert !== undefined || tlsKey !== undefined)) {
+    throw new Error(`--tls-self-signed and --tls-cert/--tls-key are alternatives: give one. ${USAGE}`);
+  }
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new Error(`${tlsCert === undefined ? '--tls-key needs --tls-cert' : '--tls-cert needs --tls-key'} (a PEM certificate and its key). ${USAGE}`);
+  }
+  if (tlsCert !== undefined && tlsKey !== undefined) opts.tls = { certFile: tlsCert, keyFile: tlsKey };
+  if (tlsSelfSigned !== undefined) opts.tls = { selfSignedDir: tlsSelfSigned };
   if (Object.keys(faults).length > 0) opts.faults = faults;
   return opts;
 }
 
-/** Parses argv, starts the emulator and prints its base URL on its own line once it listens. */
-export async function runEmulatorCli(argv: string[], stdout: NodeJS.WritableStream): Promise<Emulator> {
+/**
+ * Parses argv, starts the emulator and prints its base URL on its own line once it listens.
+ * In self-signed TLS mode a note on stderr names the CA file clients must trust.
+ */
+export async function runEmulatorCli(argv: string[], stdout: NodeJS.WritableStream, stderr?: NodeJS.WritableStream): Promise<Emulator> {
   const emu = await startEmulator(parseEmulatorArgs(argv));
   stdout.write(`${emu.url}\n`);
+  if (emu.caFile) stderr?.write(`emulator: TLS with a private CA; clients trust it with NODE_EXTRA_CA_CERTS=${emu.caFile}\n`);
   return emu;
 }

@@ -6,7 +6,7 @@ import {
 } from './errors.js';
 import type { ContentDigest } from './ingest.js';
 import { compileQuery, parseFields, project } from './query.js';
-import { FOLDER_MIME, type Identity, type Item, type Store } from './store.js';
+import { FOLDER_MIME, type Identity, type Item, type Permission, type Store } from './store.js';
 import type { EmulatorFaults, EmulatorFile, EmulatorStateDump, EmulatorStateNode } from './types.js';
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -33,6 +33,9 @@ export interface CreateDraft {
   mimeType: string;
   parent: Item;
   appProperties: Record<string, string>;
+  /** Set by the client (rclone and the daemon send the local file's mtime); else the commit time. */
+  modifiedTime: number | undefined;
+  owner: string;
 }
 
 export interface ListParams {
@@ -44,6 +47,7 @@ export interface ListParams {
   includeItemsFromAllDrives: boolean;
   supportsAllDrives: boolean;
   fields: string | null;
+  orderBy: string | null;
 }
 
 export interface DriveModel {
@@ -63,6 +67,14 @@ export interface DriveModel {
   resource(item: Item, fields: string | null): unknown;
   blobPath(item: Item): string | null;
   getDrive(id: string): unknown;
+  /** files.copy: a new file with the source's content, metadata patched by `meta`. */
+  copy(id: string, meta: Record<string, unknown>, identity: Identity, supportsAllDrives: boolean): Item;
+  /** files.emptyTrash: deletes every trashed item of My Drive, or of the shared drive `driveId`. */
+  emptyTrash(driveId: string | null, supportsAllDrives: boolean): void;
+  about(identity: Identity, fields: string | null): unknown;
+  listDrives(pageSize: string | null, pageToken: string | null, q: string | null, fields: string | null): unknown;
+  createPermission(id: string, body: Record<string, unknown>, supportsAllDrives: boolean, transferOwnership: boolean, fields: string | null): unknown;
+  listPermissions(id: string, supportsAllDrives: boolean, fields: string | null): unknown;
   ensureRoots(): void;
   dump(sessions: number): EmulatorStateDump;
   files(): EmulatorFile[];
@@ -76,6 +88,8 @@ export interface DriveModelDeps {
   rootFolderId: string | undefined;
   sharedDriveId: string | undefined;
   onRateLimited: () => void;
+  /** Short-page fault: how many of the `n` items of a page to answer, or null for all. */
+  shortPage: (n: number) => number | null;
 }
 
 const str = (v: unknown, field: string): string | undefined => {
@@ -83,6 +97,18 @@ const str = (v: unknown, field: string): string | undefined => {
   if (typeof v !== 'string') throw invalidParam(field, `Invalid value for ${field}`);
   return v;
 };
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
+
+/** `modifiedTime` a client set (RFC 3339), in epoch ms; undefined when absent. Drive keeps milliseconds. */
+function modifiedTimeOf(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const t = typeof v === 'string' && RFC3339.test(v) ? Date.parse(v) : NaN;
+  if (!Number.isFinite(t)) {
+    throw invalidParam('modifiedTime', `Invalid value for modifiedTime: ${JSON.stringify(v)} is not an RFC 3339 date-time.`);
+  }
+  return t;
+}
 
 function appPropsOf(v: unknown, base: Record<string, string>): Record<string, string> {
   if (v === undefined) return base;
@@ -104,6 +130,53 @@ function appPropsOf(v: unknown, base: Record<string, string>): Record<string, st
 }
 
 const DAY_MS = 86_400_000;
+
+/** Drive's permission ids for people are 20 digits, stable per email address. */
+function permissionIdOf(email: string): string {
+  const h = crypto.createHash('sha256').update(email.toLowerCase()).digest();
+  let out = '';
+  for (let i = 0; out.length < 20; i++) out += String((h[i % h.length] as number) % 10);
+  return out;
+}
+
+/** files.list `orderBy` keys Drive accepts. Keys about per-user activity sort as modifiedTime here. */
+const ORDER_KEYS: Record<string, (a: Item, b: Item) => number> = {
+  createdTime: (a, b) => a.createdTime - b.createdTime,
+  folder: (a, b) => Number(b.mimeType === FOLDER_MIME) - Number(a.mimeType === FOLDER_MIME),
+  modifiedByMeTime: (a, b) => a.modifiedTime - b.modifiedTime,
+  modifiedTime: (a, b) => a.modifiedTime - b.modifiedTime,
+  name: (a, b) => {
+    const x = a.name.toLowerCase();
+    const y = b.name.toLowerCase();
+    return x < y ? -1 : x > y ? 1 : 0;
+  },
+  name_natural: (a, b) => a.name.localeCompare(b.name, 'en', { numeric: true, sensitivity: 'base' }),
+  quotaBytesUsed: (a, b) => (a.size ?? 0) - (b.size ?? 0),
+  recency: (a, b) => a.modifiedTime - b.modifiedTime,
+  sharedWithMeTime: () => 0,
+  starred: () => 0,
+  viewedByMeTime: (a, b) => a.modifiedTime - b.modifiedTime,
+};
+
+/** `folder,modifiedTime desc,name` -> comparator; an unknown key or modifier is Drive's 400 invalid (orderBy). */
+export function compileOrderBy(raw: string): (a: Item, b: Item) => number {
+  const keys = raw.split(',').map((part) => {
+    const m = /^\s*([A-Za-z_]+)(?:\s+(asc|desc))?\s*$/i.exec(part);
+    const cmp = m ? ORDER_KEYS[m[1] as string] : undefined;
+    if (!m || !cmp || !Object.hasOwn(ORDER_KEYS, m[1] as string)) throw invalidParam('orderBy');
+    return m[2]?.toLowerCase() === 'desc' ? (a: Item, b: Item) => cmp(b, a) : cmp;
+  });
+  return (a, b) => {
+    for (const k of keys) {
+      const d = k(a, b);
+      if (d !== 0) return d;
+    }
+    return a.seq - b.seq;
+  };
+}
+
+const idNotUsable = (): DriveApiError =>
+  new DriveApiError(400, { domain: 'global', reason: 'fileIdNotUsable', message: 'The provided file ID is not usable.', location: 'file.id', locationType: 'other' });
 
 export function createDriveModel(deps: DriveModelDeps): DriveModel {
   const { store, clock, faults } = deps;
@@ -261,7 +334,64 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     return n;
   };
 
+  const prepareCreate: DriveModel['prepareCreate'] = (meta, identity, supportsAllDrives, contentType, hasContent) => {
+    const id = str(meta.id, 'id') ?? null;
+    if (id !== null) {
+      if (!ID_PATTERN.test(id)) throw idNotUsable();
+      if (items.has(id)) throw duplicateId();
+      // Drive creates only with ids it handed out (generateIds); a made-up id is refused.
+      if (!store.issuedIds.has(id)) throw idNotUsable();
+    }
+    if (meta.parents !== undefined && (!Array.isArray(meta.parents) || meta.parents.some((p) => typeof p !== 'string'))) {
+      throw invalidParam('parents', 'Invalid value for parents');
+    }
+    const parents = (meta.parents as string[] | undefined) ?? [];
+    if (parents.length > 1) {
+      throw new DriveApiError(403, { domain: 'global', reason: 'cannotAddParent', message: 'Increasing the number of parents is not allowed. A file can have only one parent.' });
+    }
+    const parent = parentFolder(parents[0] ?? myDriveRootId, supportsAllDrives);
+    const mimeType = str(meta.mimeType, 'mimeType') ?? (hasContent ? contentType ?? 'application/octet-stream' : 'application/octet-stream');
+    const name = str(meta.name, 'name') ?? 'Untitled';
+    const appProperties = appPropsOf(meta.appProperties, {});
+    const modifiedTime = modifiedTimeOf(meta.modifiedTime);
+    // A service account without delegation owns nothing in My Drive; folders are allowed.
+    if (!identity.hasQuota && parent.driveId === null && mimeType !== FOLDER_MIME) throw serviceAccountNoQuota();
+    return { id, name, mimeType, parent, appProperties, modifiedTime, owner: identity.email };
+  };
+
   const ordered = (): Item[] => [...items.values()].sort((a, b) => a.seq - b.seq);
+
+  // Deleting a folder deletes everything under it, as in Drive.
+  const deleteTree = (tops: Item[]): void => {
+    const doomed = [...tops];
+    const seen = new Set(doomed.map((d) => d.id));
+    for (let i = 0; i < doomed.length; i++) {
+      const cur = doomed[i] as Item;
+      for (const c of items.values()) {
+        if (c.parents[0] === cur.id && !seen.has(c.id)) {
+          seen.add(c.id);
+          doomed.push(c);
+        }
+      }
+    }
+    for (const d of doomed) {
+      store.deleteItem(d.id);
+      dropBlob(d.blob);
+    }
+  };
+
+  const sharedDrive = (id: string): Item => {
+    const d = items.get(id);
+    if (!d || !d.root || d.driveId !== id) {
+      throw new DriveApiError(404, { domain: 'global', reason: 'notFound', message: `Shared drive not found: ${id}`, location: 'driveId', locationType: 'parameter' });
+    }
+    return d;
+  };
+  const driveResource = (d: Item): Record<string, unknown> => ({ kind: 'drive#drive', id: d.id, name: d.name, createdTime: new Date(d.createdTime).toISOString(), hidden: false });
+
+  const permissionResource = (p: Permission): Record<string, unknown> => ({ kind: 'drive#permission', ...p });
+  const ownerPermission = (it: Item): Permission[] =>
+    it.owner !== undefined && it.driveId === null ? [{ id: permissionIdOf(it.owner), type: 'user', role: 'owner', emailAddress: it.owner }] : [];
 
   return {
     get myDriveRootId() {
@@ -275,32 +405,12 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       const sp = space ?? 'drive';
       if (sp !== 'drive' && sp !== 'appDataFolder') throw invalidParam('space');
       if (type !== null && type !== 'files' && type !== 'shortcuts') throw invalidParam('type');
-      return { kind: 'drive#generatedIds', space: sp, ids: Array.from({ length: count }, newDriveId) };
+      const ids = Array.from({ length: count }, newDriveId);
+      store.issueIds(ids);
+      return { kind: 'drive#generatedIds', space: sp, ids };
     },
     getVisible,
-    prepareCreate: (meta, identity, supportsAllDrives, contentType, hasContent) => {
-      const id = str(meta.id, 'id') ?? null;
-      if (id !== null) {
-        if (!ID_PATTERN.test(id)) {
-          throw new DriveApiError(400, { domain: 'global', reason: 'fileIdNotUsable', message: 'The provided file ID is not usable.', location: 'file.id', locationType: 'other' });
-        }
-        if (items.has(id)) throw duplicateId();
-      }
-      if (meta.parents !== undefined && (!Array.isArray(meta.parents) || meta.parents.some((p) => typeof p !== 'string'))) {
-        throw invalidParam('parents', 'Invalid value for parents');
-      }
-      const parents = (meta.parents as string[] | undefined) ?? [];
-      if (parents.length > 1) {
-        throw new DriveApiError(403, { domain: 'global', reason: 'cannotAddParent', message: 'Increasing the number of parents is not allowed. A file can have only one parent.' });
-      }
-      const parent = parentFolder(parents[0] ?? myDriveRootId, supportsAllDrives);
-      const mimeType = str(meta.mimeType, 'mimeType') ?? (hasContent ? contentType ?? 'application/octet-stream' : 'application/octet-stream');
-      const name = str(meta.name, 'name') ?? 'Untitled';
-      const appProperties = appPropsOf(meta.appProperties, {});
-      // A service account without delegation owns nothing in My Drive; folders are allowed.
-      if (!identity.hasQuota && parent.driveId === null && mimeType !== FOLDER_MIME) throw serviceAccountNoQuota();
-      return { id, name, mimeType, parent, appProperties };
-    },
+    prepareCreate,
     commitCreate: (draft, content) => {
       if (draft.id !== null && items.has(draft.id)) throw duplicateId();
       if (!items.has(draft.parent.id)) throw notFound(draft.parent.id);
@@ -316,7 +426,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
         trashed: false,
         appProperties: draft.appProperties,
         createdTime: now,
-        modifiedTime: now,
+        modifiedTime: draft.modifiedTime ?? now,
         version: 1,
         size: folder ? null : content?.digest.size ?? 0,
         md5: folder ? null : content?.digest.md5 ?? 'd41d8cd98f00b204e9800998ecf8427e',
@@ -324,6 +434,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
         blob: content && !folder ? placeBlob(content) : null,
         root: false,
         seq: store.nextSeq(),
+        owner: draft.owner,
       };
       if (content) addUploaded(content.digest.size);
       store.putItem(item);
@@ -339,6 +450,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       str(meta.name, 'name');
       str(meta.mimeType, 'mimeType');
       if (meta.trashed !== undefined && typeof meta.trashed !== 'boolean') throw invalidParam('trashed', 'Invalid value for trashed');
+      modifiedTimeOf(meta.modifiedTime);
       appPropsOf(meta.appProperties, item.appProperties);
       applyParents(item, addParents, removeParents, supportsAllDrives);
     },
@@ -358,7 +470,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
         parents,
         driveId,
         version: it.version + 1,
-        modifiedTime: clock(),
+        modifiedTime: modifiedTimeOf(meta.modifiedTime) ?? clock(),
       };
       if (content) {
         next.size = content.digest.size;
@@ -375,16 +487,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     remove: (id, supportsAllDrives) => {
       const it = getVisible(id, supportsAllDrives);
       if (it.root) throw new DriveApiError(403, { domain: 'global', reason: 'insufficientFilePermissions', message: 'The user does not have sufficient permissions for this file.' });
-      // Deleting a folder deletes everything under it, as in Drive.
-      const doomed = [it];
-      for (let i = 0; i < doomed.length; i++) {
-        const cur = doomed[i] as Item;
-        for (const c of items.values()) if (c.parents[0] === cur.id) doomed.push(c);
-      }
-      for (const d of doomed) {
-        store.deleteItem(d.id);
-        dropBlob(d.blob);
-      }
+      deleteTree([it]);
     },
     list: (p) => {
       const corpora = p.corpora ?? 'user';
@@ -406,35 +509,56 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
         throw invalidParam('pageSize', `Invalid value '${p.pageSize ?? ''}'. Values must be within the range: [1, 1000]`);
       }
-      const pred = compileQuery(p.q ?? '');
-      const qKey = crypto.createHash('sha1').update(`${p.q ?? ''}|${corpora}|${p.driveId ?? ''}|${String(allDrives)}`).digest('base64url').slice(0, 10);
-      // Page tokens carry the seq of the last item returned, so items created meanwhile don't shift pages.
-      let afterSeq = 0;
+      const pred = compileQuery(p.q ?? '', myDriveRootId);
+      const orderBy = p.orderBy?.trim() ? p.orderBy.trim() : null;
+      const cmp = orderBy === null ? null : compileOrderBy(orderBy);
+      const qKey = crypto
+        .createHash('sha1')
+        .update(`${p.q ?? ''}|${corpora}|${p.driveId ?? ''}|${String(allDrives)}|${orderBy ?? ''}`)
+        .digest('base64url')
+        .slice(0, 10);
+      // Without orderBy a token carries the seq of the last item returned, so items created
+      // meanwhile don't shift pages; with orderBy it carries the position in the sorted list.
+      let after = 0;
       if (p.pageToken !== null) {
         const m = /^([A-Za-z0-9_-]{10})~(\d+)$/.exec(p.pageToken);
         if (!m || m[1] !== qKey) throw invalidParam('pageToken');
-        afterSeq = Number(m[2]);
+        after = Number(m[2]);
       }
       const visible = (it: Item): boolean => {
         if (it.root) return false;
         if (corpora === 'drive') return it.driveId === p.driveId;
         return it.driveId === null || allDrives;
       };
-      const page: Item[] = [];
+      let page: Item[] = [];
       let more = false;
-      for (const it of ordered()) {
-        if (it.seq <= afterSeq || !visible(it) || !pred(it)) continue;
-        if (page.length === pageSize) {
-          more = true;
-          break;
+      if (cmp === null) {
+        for (const it of ordered()) {
+          if (it.seq <= after || !visible(it) || !pred(it)) continue;
+          if (page.length === pageSize) {
+            more = true;
+            break;
+          }
+          page.push(it);
         }
-        page.push(it);
+      } else {
+        const all = ordered().filter((it) => visible(it) && pred(it)).sort(cmp);
+        page = all.slice(after, after + pageSize);
+        more = after + pageSize < all.length;
+      }
+      // Drive may answer fewer than pageSize (even none) and still give a token: a client must
+      // follow nextPageToken, not stop at the first short page.
+      const cut = page.length > 1 || (page.length === 1 && more) ? deps.shortPage(page.length) : null;
+      if (cut !== null) {
+        page = page.slice(0, cut);
+        more = true;
       }
       const last = page[page.length - 1];
+      const token = cmp === null ? `${qKey}~${last ? last.seq : after}` : `${qKey}~${after + page.length}`;
       const body = {
         kind: 'drive#fileList',
         incompleteSearch: false,
-        nextPageToken: more && last ? `${qKey}~${last.seq}` : undefined,
+        nextPageToken: more ? token : undefined,
         files: page.map(resource),
       };
       const fields = p.fields && p.fields.trim() !== '' ? p.fields : 'kind,incompleteSearch,nextPageToken,files(kind,id,name,mimeType)';
@@ -443,12 +567,154 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     checkAllowance,
     resource: project1,
     blobPath: (it) => (it.blob ? path.join(store.blobDir, it.blob) : null),
-    getDrive: (id) => {
-      const d = items.get(id);
-      if (!d || !d.root || d.driveId !== id) {
-        throw new DriveApiError(404, { domain: 'global', reason: 'notFound', message: `Shared drive not found: ${id}`, location: 'driveId', locationType: 'parameter' });
+    getDrive: (id) => driveResource(sharedDrive(id)),
+    copy: (id, meta, identity, supportsAllDrives) => {
+      const src = getVisible(id, supportsAllDrives);
+      if (src.mimeType === FOLDER_MIME || src.root) {
+        throw new DriveApiError(403, { domain: 'global', reason: 'cannotCopyFile', message: 'This file cannot be copied by the user.' });
       }
-      return { kind: 'drive#drive', id: d.id, name: d.name, createdTime: new Date(d.createdTime).toISOString() };
+      // Patch semantics over the source: what the body leaves out comes from the source, the
+      // parents included ("inherits any discoverable parents of the source file").
+      const draft = prepareCreate(
+        { ...meta, name: meta.name ?? `Copy of ${src.name}`, mimeType: meta.mimeType ?? src.mimeType, parents: meta.parents ?? src.parents },
+        identity,
+        supportsAllDrives,
+        null,
+        true,
+      );
+      draft.appProperties = appPropsOf(meta.appProperties, src.appProperties);
+      const size = src.size ?? 0;
+      const quota = faults.storageQuotaBytes;
+      if (quota !== null && store.storedBytes() + size > quota) throw storageQuotaExceeded();
+      let blob: string | null = null;
+      if (src.blob) {
+        blob = `${crypto.randomUUID()}.bin`;
+        fs.copyFileSync(path.join(store.blobDir, src.blob), path.join(store.blobDir, blob));
+      }
+      const now = clock();
+      const item: Item = {
+        id: draft.id ?? newDriveId(),
+        name: draft.name,
+        mimeType: draft.mimeType,
+        parents: [draft.parent.id],
+        driveId: draft.parent.driveId,
+        trashed: false,
+        appProperties: draft.appProperties,
+        createdTime: now,
+        modifiedTime: draft.modifiedTime ?? now,
+        version: 1,
+        size: src.size,
+        md5: src.md5,
+        sha256: src.sha256,
+        blob,
+        root: false,
+        seq: store.nextSeq(),
+        owner: draft.owner,
+      };
+      store.putItem(item);
+      return item;
+    },
+    emptyTrash: (driveId, supportsAllDrives) => {
+      if (driveId !== null && !supportsAllDrives) throw notFound(driveId, 'driveId');
+      if (driveId !== null) sharedDrive(driveId);
+      deleteTree([...items.values()].filter((it) => it.trashed && !it.root && it.driveId === driveId));
+    },
+    about: (identity, fields) => {
+      // Drive refuses about.get without a field selection.
+      if (fields === null || fields.trim() === '') {
+        throw new DriveApiError(400, { domain: 'global', reason: 'required', message: "The 'fields' parameter is required for this method.", location: 'fields', locationType: 'parameter' });
+      }
+      let inDrive = 0;
+      let inTrash = 0;
+      for (const it of items.values()) {
+        if (it.driveId !== null) continue;
+        if (it.trashed) inTrash += it.size ?? 0;
+        else inDrive += it.size ?? 0;
+      }
+      const quota = faults.storageQuotaBytes;
+      const storageQuota: Record<string, string> = {
+        usage: String(inDrive + inTrash),
+        usageInDrive: String(inDrive),
+        usageInDriveTrash: String(inTrash),
+      };
+      // No limit field means unlimited, as Drive answers for such accounts.
+      if (quota !== null) storageQuota.limit = String(quota);
+      else if (!identity.hasQuota) storageQuota.limit = '0';
+      const body = {
+        kind: 'drive#about',
+        user: { kind: 'drive#user', displayName: identity.email.split('@')[0], me: true, permissionId: permissionIdOf(identity.email), emailAddress: identity.email },
+        storageQuota,
+        maxUploadSize: '5497558138880',
+        appInstalled: false,
+        canCreateDrives: true,
+        importFormats: {},
+        exportFormats: {},
+        maxImportSizes: {},
+        folderColorPalette: [],
+      };
+      return project(body, parseFields(fields));
+    },
+    listDrives: (pageSizeRaw, pageToken, q, fields) => {
+      const pageSize = pageSizeRaw === null ? 10 : Number(pageSizeRaw);
+      if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 100) {
+        throw invalidParam('pageSize', `Invalid value '${pageSizeRaw ?? ''}'. Values must be within the range: [1, 100]`);
+      }
+      let start = 0;
+      if (pageToken !== null) {
+        const m = /^d~(\d+)$/.exec(pageToken);
+        if (!m) throw invalidParam('pageToken');
+        start = Number(m[1]);
+      }
+      const pred = compileQuery(q ?? '', myDriveRootId);
+      const all = ordered().filter((it) => it.root && it.driveId !== null && pred(it));
+      const page = all.slice(start, start + pageSize);
+      const body = {
+        kind: 'drive#driveList',
+        nextPageToken: start + pageSize < all.length ? `d~${start + pageSize}` : undefined,
+        drives: page.map(driveResource),
+      };
+      return project(body, parseFields(fields && fields.trim() !== '' ? fields : 'kind,nextPageToken,drives(kind,id,name)'));
+    },
+    createPermission: (id, body, supportsAllDrives, transferOwnership, fields) => {
+      const it = getVisible(id, supportsAllDrives);
+      const role = body.role;
+      const type = body.type;
+      const roles: Permission['role'][] = ['owner', 'organizer', 'fileOrganizer', 'writer', 'commenter', 'reader'];
+      const types: Permission['type'][] = ['user', 'group', 'domain', 'anyone'];
+      if (role === undefined) throw new DriveApiError(400, { domain: 'global', reason: 'required', message: 'Required: permission.role', location: 'permission.role', locationType: 'other' });
+      if (type === undefined) throw new DriveApiError(400, { domain: 'global', reason: 'required', message: 'Required: permission.type', location: 'permission.type', locationType: 'other' });
+      if (!roles.includes(role as Permission['role'])) throw invalidParam('permission.role', `Invalid value for permission.role: ${String(role)}`);
+      if (!types.includes(type as Permission['type'])) throw invalidParam('permission.type', `Invalid value for permission.type: ${String(type)}`);
+      const p: Permission = { id: '', type: type as Permission['type'], role: role as Permission['role'] };
+      if (p.type === 'user' || p.type === 'group') {
+        const email = str(body.emailAddress, 'permission.emailAddress');
+        if (!email || !/^[^@\s]+@[^@\s]+$/.test(email)) {
+          throw new DriveApiError(400, { domain: 'global', reason: 'invalidSharingRequest', message: 'Bad Request. User message: "You are trying to invite an email address that is not valid."' });
+        }
+        p.emailAddress = email;
+        p.id = permissionIdOf(email);
+      } else if (p.type === 'domain') {
+        const domain = str(body.domain, 'permission.domain');
+        if (!domain) throw new DriveApiError(400, { domain: 'global', reason: 'required', message: 'Required: permission.domain', location: 'permission.domain', locationType: 'other' });
+        p.domain = domain;
+        p.id = permissionIdOf(domain) + 'k';
+      } else {
+        p.id = 'anyoneWithLink';
+      }
+      if (body.allowFileDiscovery !== undefined) p.allowFileDiscovery = body.allowFileDiscovery === true;
+      if (p.role === 'owner' && !transferOwnership) {
+        throw new DriveApiError(403, { domain: 'global', reason: 'forbidden', message: "The transferOwnership parameter must be enabled when the permission role is 'owner'.", location: 'transferOwnership', locationType: 'parameter' });
+      }
+      // A second grant to the same grantee replaces the first, as in Drive.
+      const rest = (it.permissions ?? []).filter((x) => x.id !== p.id);
+      store.putItem({ ...it, permissions: [...rest, p] });
+      return project(permissionResource(p), parseFields(fields && fields.trim() !== '' ? fields : 'kind,id,type,role'));
+    },
+    listPermissions: (id, supportsAllDrives, fields) => {
+      const it = getVisible(id, supportsAllDrives);
+      const all = [...ownerPermission(it), ...(it.permissions ?? [])];
+      const body = { kind: 'drive#permissionList', permissions: all.map(permissionResource) };
+      return project(body, parseFields(fields && fields.trim() !== '' ? fields : 'kind,nextPageToken,permissions(kind,id,type,role,emailAddress)'));
     },
     ensureRoots: () => {
       myDriveRootId = [...items.values()].find((i) => i.root && i.driveId === null)?.id ?? myDriveRootId;

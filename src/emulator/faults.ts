@@ -9,6 +9,9 @@ export const DEFAULT_FAULTS: EmulatorFaults = {
   resetRate: 0,
   burst429: null,
   latencyMs: 0,
+  shortPageRate: 0,
+  partialChunkRate: 0,
+  partialChunkAnswer: 'reset',
   seed: 1,
 };
 
@@ -38,6 +41,10 @@ export interface FaultEngine {
   decide(): FaultDecision;
   /** Takes one token from the write bucket; false = over quota. */
   takeWrite(): boolean;
+  /** Short-page fault for a page of `n` items: how many to answer (0..n-1), or null for all. */
+  shortPage(n: number): number | null;
+  /** Partial-chunk fault for a chunk of `blocks` new 256 KiB blocks: how many to keep (1..blocks-1), or null. */
+  partialChunk(blocks: number): number | null;
   resetCounters(): void;
 }
 
@@ -47,6 +54,11 @@ function validate(f: EmulatorFaults): void {
   };
   rate(f.error5xxRate, 'error5xxRate');
   rate(f.resetRate, 'resetRate');
+  rate(f.shortPageRate, 'shortPageRate');
+  rate(f.partialChunkRate, 'partialChunkRate');
+  if (f.partialChunkAnswer !== 'reset' && f.partialChunkAnswer !== '308') {
+    throw new Error(`partialChunkAnswer must be "reset" or "308", got ${JSON.stringify(f.partialChunkAnswer)}`);
+  }
   const nonNeg = (n: number | null, name: string) => {
     if (n !== null && (!Number.isFinite(n) || n < 0)) throw new Error(`${name} must be a non-negative number or null, got ${n}`);
   };
@@ -101,6 +113,10 @@ export function createFaultEngine(initial: Partial<EmulatorFaults> | undefined, 
       }
       return false;
     },
+    // Dice are drawn only while a rate is above 0, so seeded sequences of the other faults stay as they were.
+    shortPage: (n) => (faults.shortPageRate > 0 && n > 0 && rand() < faults.shortPageRate ? Math.floor(rand() * n) : null),
+    partialChunk: (blocks) =>
+      faults.partialChunkRate > 0 && blocks >= 2 && rand() < faults.partialChunkRate ? 1 + Math.floor(rand() * (blocks - 1)) : null,
     resetCounters: () => {
       driveCount = 0;
       rand = mulberry32(faults.seed);

@@ -59,24 +59,37 @@ export async function drain(req: IncomingMessage): Promise<void> {
   for await (const chunk of req) void chunk;
 }
 
-export function send(res: ServerResponse, reply: Exclude<Reply, 'handled'>): void {
+/** Reason phrases Drive uses where Node's default differs (Node says "Permanent Redirect" for 308). */
+const REASON: Record<number, string> = { 308: 'Resume Incomplete' };
+
+/**
+ * Writes a reply. JSON is indented like Google's (2 spaces) unless the request asked
+ * `prettyPrint=false`, which Google answers compactly.
+ */
+export function send(res: ServerResponse, reply: Exclude<Reply, 'handled'>, pretty = true): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = { ...reply.headers };
+  const reason = REASON[reply.status];
   if (reply.json !== undefined) {
-    const body = Buffer.from(JSON.stringify(reply.json, null, 1));
+    const body = Buffer.from(pretty ? JSON.stringify(reply.json, null, 2) + '\n' : JSON.stringify(reply.json));
     headers['content-type'] = 'application/json; charset=UTF-8';
     headers['content-length'] = String(body.length);
-    res.writeHead(reply.status, headers);
+    if (reason) res.writeHead(reply.status, reason, headers);
+    else res.writeHead(reply.status, headers);
     res.end(body);
   } else {
     headers['content-length'] = '0';
-    res.writeHead(reply.status, headers);
+    if (reason) res.writeHead(reply.status, reason, headers);
+    else res.writeHead(reply.status, headers);
     res.end();
   }
 }
 
-export function sendError(res: ServerResponse, e: DriveApiError): void {
-  send(res, { status: e.status, json: e.body(), headers: e.headers });
+export function sendError(res: ServerResponse, e: DriveApiError, pretty = true): void {
+  send(res, { status: e.status, json: e.body(), headers: e.headers }, pretty);
 }
+
+/** Google reads `prettyPrint=false` as "compact JSON"; anything else (or nothing) is pretty. */
+export const prettyOf = (url: URL | null): boolean => url?.searchParams.get('prettyPrint') !== 'false';
 
 export const flag = (v: string | null): boolean => v === 'true';

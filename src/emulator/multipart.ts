@@ -8,8 +8,8 @@ export interface MultipartUpload {
 }
 
 const HEAD_LIMIT = 1 << 20;
-const CRLF = Buffer.from('\r\n');
-const CRLF2 = Buffer.from('\r\n\r\n');
+const CR = 0x0d;
+const LF = 0x0a;
 
 export function boundaryOf(contentType: string | undefined): string | null {
   if (!contentType || !/^multipart\//i.test(contentType)) return null;
@@ -18,7 +18,7 @@ export function boundaryOf(contentType: string | undefined): string | null {
 }
 
 function headerValue(block: string, name: string): string | null {
-  for (const line of block.split('\r\n')) {
+  for (const line of block.split(/\r?\n/)) {
     const i = line.indexOf(':');
     if (i > 0 && line.slice(0, i).trim().toLowerCase() === name) return line.slice(i + 1).trim();
   }
@@ -28,6 +28,8 @@ function headerValue(block: string, name: string): string | null {
 /**
  * Incremental multipart/related parser for Drive uploads: a small JSON metadata part (buffered, ≤ 1 MiB)
  * then a media part that is yielded chunk by chunk, so the body never sits in memory.
+ * Line ends may be CRLF (RFC 2046, what gaxios sends) or bare LF (what Python's email generator,
+ * and so Google's Python client, sends); Drive accepts both. The first boundary line decides.
  */
 export async function parseMultipart(source: AsyncIterable<Buffer>, boundary: string): Promise<MultipartUpload> {
   const it = source[Symbol.asyncIterator]();
@@ -49,28 +51,34 @@ export async function parseMultipart(source: AsyncIterable<Buffer>, boundary: st
     }
   };
 
-  // A part may have no headers at all: then the blank line follows the boundary line directly.
-  const readHeaders = async (): Promise<string> => {
-    await need(() => (buf.length >= 2 ? 0 : -1));
-    if (buf.subarray(0, 2).equals(CRLF)) {
-      buf = buf.subarray(2);
-      return '';
-    }
-    const at = await need(() => buf.indexOf(CRLF2));
-    const block = buf.subarray(0, at).toString('utf8');
-    buf = buf.subarray(at + 4);
-    return block;
-  };
-
   const dash = Buffer.from(`--${boundary}`);
-  const delim = Buffer.from(`\r\n--${boundary}`);
 
-  // First boundary (a preamble before it is allowed), then the metadata part's headers.
+  // First boundary (a preamble before it is allowed); the line end after it sets the style.
   let i = await need(() => buf.indexOf(dash));
   buf = buf.subarray(i + dash.length);
   await need(() => (buf.length >= 2 ? 0 : -1));
-  if (!buf.subarray(0, 2).equals(CRLF)) throw malformed();
-  buf = buf.subarray(2);
+  let eol: Buffer;
+  if (buf[0] === CR && buf[1] === LF) eol = Buffer.from('\r\n');
+  else if (buf[0] === LF) eol = Buffer.from('\n');
+  else throw malformed();
+  buf = buf.subarray(eol.length);
+  const eol2 = Buffer.concat([eol, eol]);
+  const delim = Buffer.concat([eol, dash]);
+  const startsWithEol = (): boolean => buf.subarray(0, eol.length).equals(eol);
+
+  // A part may have no headers at all: then the blank line follows the boundary line directly.
+  const readHeaders = async (): Promise<string> => {
+    await need(() => (buf.length >= eol.length ? 0 : -1));
+    if (startsWithEol()) {
+      buf = buf.subarray(eol.length);
+      return '';
+    }
+    const at = await need(() => buf.indexOf(eol2));
+    const block = buf.subarray(0, at).toString('utf8');
+    buf = buf.subarray(at + eol2.length);
+    return block;
+  };
+
   await readHeaders();
   i = await need(() => buf.indexOf(delim));
   const json = buf.subarray(0, i).toString('utf8').trim();
@@ -94,8 +102,8 @@ export async function parseMultipart(source: AsyncIterable<Buffer>, boundary: st
     };
     return { metadata, mediaType: null, media: empty() };
   }
-  if (!buf.subarray(0, 2).equals(CRLF)) throw malformed();
-  buf = buf.subarray(2);
+  if (!startsWithEol()) throw malformed();
+  buf = buf.subarray(eol.length);
   const mediaType = headerValue(await readHeaders(), 'content-type');
 
   const media = async function* (): AsyncGenerator<Buffer> {

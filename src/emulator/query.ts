@@ -51,13 +51,28 @@ function tokenize(q: string): Tok[] {
   return out;
 }
 
+/** Alphanumeric runs, lower-cased: how Drive splits a name for `contains` (punctuation and spaces separate). */
+function words(s: string): string[] {
+  return s.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+}
+
+/**
+ * `name contains 'v'` as Drive documents it: a prefix match, not a substring match ("HelloWorld"
+ * matches 'Hello', not 'World'), case-insensitive, on words: every word of the value must begin
+ * some word of the name. A value without any word matches every name.
+ */
+export function nameContains(name: string, value: string): boolean {
+  const have = words(name);
+  return words(value).every((w) => have.some((h) => h.startsWith(w)));
+}
+
 /**
  * Compiles the subset of Drive's `q` language the project uses: `name = | != | contains '…'`,
- * `'<id>' in parents`, `trashed = | != true|false`, `mimeType = | != '…'`,
- * `appProperties has { key='k' and value='v' }`, joined with and / or / not and parentheses.
- * Anything else answers 400 invalid "Invalid Value" (location q), like Drive.
+ * `'<id>' in parents` (`'root'` = the My Drive root), `trashed = | != true|false`,
+ * `mimeType = | != '…'`, `appProperties has { key='k' and value='v' }`, joined with and / or /
+ * not and parentheses. Anything else answers 400 invalid "Invalid Value" (location q), like Drive.
  */
-export function compileQuery(q: string): Predicate {
+export function compileQuery(q: string, myDriveRootId: string): Predicate {
   const toks = tokenize(q);
   let p = 0;
   const bad = () => invalidParam('q');
@@ -99,7 +114,8 @@ export function compileQuery(q: string): Predicate {
       if (!isWord(take(), 'in')) throw bad();
       const field = take();
       if (field.k !== 'word' || field.v !== 'parents') throw bad();
-      return (it) => it.parents.includes(t.v);
+      const parent = t.v === 'root' ? myDriveRootId : t.v;
+      return (it) => it.parents.includes(parent);
     }
     if (t?.k !== 'word') throw bad();
     p++;
@@ -107,7 +123,7 @@ export function compileQuery(q: string): Predicate {
       case 'name': {
         const o = op('=', '!=', 'contains');
         const v = str();
-        if (o === 'contains') return (it) => it.name.includes(v);
+        if (o === 'contains') return (it) => nameContains(it.name, v);
         return o === '=' ? (it) => it.name === v : (it) => it.name !== v;
       }
       case 'mimeType': {

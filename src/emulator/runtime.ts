@@ -20,6 +20,8 @@ export function zeroCounters(): Counters {
     concurrentRequests: 0,
     resets: 0,
     injected5xx: 0,
+    shortPages: 0,
+    partialChunks: 0,
     tokensIssued: 0,
     uploadsCompleted: 0,
   };

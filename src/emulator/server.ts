@@ -1,17 +1,20 @@
 import fs from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createAuthService } from './auth.js';
+import { discoveryDocument } from './discovery.js';
 import { createDriveModel } from './drive.js';
 import { DriveApiError, authError, backendError, notFound, rateLimited } from './errors.js';
 import { createFaultEngine } from './faults.js';
-import { drain, flag, readFormBody, readJsonBody, send, sendError, type Reply } from './http-util.js';
+import { drain, flag, prettyOf, readFormBody, readJsonBody, send, sendError, type Reply } from './http-util.js';
 import { zeroCounters, type Runtime } from './runtime.js';
 import { createStore, type Identity } from './store.js';
 import type { Emulator, EmulatorFaults, EmulatorOptions, EmulatorStats } from './types.js';
+import { certificateNames, readTlsFiles, selfSignedCertificate } from './tls.js';
 import { expireAllSessions, handleMedia, handleMultipart, handleResumableStart, handleSessionPut, type UploadTarget } from './upload.js';
 
 interface Route {
@@ -27,6 +30,9 @@ interface Route {
 const FILE_PATH = /^\/drive\/v3\/files\/([^/]+)$/;
 const UPLOAD_FILE_PATH = /^\/upload\/drive\/v3\/files\/([^/]+)$/;
 const DRIVE_PATH = /^\/drive\/v3\/drives\/([^/]+)$/;
+const COPY_PATH = /^\/drive\/v3\/files\/([^/]+)\/copy$/;
+const PERMISSIONS_PATH = /^\/drive\/v3\/files\/([^/]+)\/permissions$/;
+const DISCOVERY_PATH = '/discovery/v1/apis/drive/v3/rest';
 
 function decodeId(raw: string): string {
   try {
@@ -55,6 +61,11 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
     onRateLimited: () => {
       counters.rejectedRateLimit++;
     },
+    shortPage: (n) => {
+      const cut = faults.shortPage(n);
+      if (cut !== null) counters.shortPages++;
+      return cut;
+    },
   });
   model.ensureRoots();
   let listeningUrl = '';
@@ -68,7 +79,7 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
     counters,
     sessionLocks: new Map(),
     hashers: new Map(),
-    baseUrl: (host) => (host ? `http://${host}` : listeningUrl),
+    baseUrl: (host) => (host ? `${opts.tls ? 'https' : 'http'}://${host}` : listeningUrl),
   };
 
   const stats = (): EmulatorStats => ({
@@ -174,6 +185,7 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
             includeItemsFromAllDrives: flag(q.get('includeItemsFromAllDrives')) || flag(q.get('includeTeamDriveItems')),
             supportsAllDrives: sad,
             fields: q.get('fields'),
+            orderBy: q.get('orderBy'),
           }),
         }));
       }
@@ -185,7 +197,54 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
         });
       }
     }
-    let m = FILE_PATH.exec(p);
+    if (p === '/drive/v3/files/trash' && method === 'DELETE') {
+      return drive('DELETE /drive/v3/files/trash', true, async () => {
+        await drain(req);
+        model.emptyTrash(q.get('driveId'), sad || q.get('driveId') !== null);
+        return { status: 204 };
+      });
+    }
+    if (p === '/drive/v3/about' && method === 'GET') {
+      return drive('GET /drive/v3/about', false, async (identity) => ({ status: 200, json: model.about(identity as Identity, q.get('fields')) }));
+    }
+    if (p === '/drive/v3/drives' && method === 'GET') {
+      return drive('GET /drive/v3/drives', false, async () => ({
+        status: 200,
+        json: model.listDrives(q.get('pageSize'), q.get('pageToken'), q.get('q'), q.get('fields')),
+      }));
+    }
+    if (p === DISCOVERY_PATH && method === 'GET') {
+      return {
+        key: `GET ${DISCOVERY_PATH}`,
+        kind: 'none',
+        write: false,
+        needsAuth: false,
+        handle: async () => {
+          await drain(req);
+          return { status: 200, json: discoveryDocument(rt.baseUrl(req.headers.host)) };
+        },
+      };
+    }
+    let m = COPY_PATH.exec(p);
+    if (m && method === 'POST') {
+      const id = decodeId(m[1] as string);
+      return drive('POST /drive/v3/files/{id}/copy', true, async (identity) => {
+        const meta = await readJsonBody(req);
+        return { status: 200, json: model.resource(model.copy(id, meta, identity as Identity, sad), q.get('fields')) };
+      });
+    }
+    m = PERMISSIONS_PATH.exec(p);
+    if (m && (method === 'POST' || method === 'GET')) {
+      const id = decodeId(m[1] as string);
+      if (method === 'GET') {
+        return drive('GET /drive/v3/files/{id}/permissions', false, async () => ({ status: 200, json: model.listPermissions(id, sad, q.get('fields')) }));
+      }
+      return drive('POST /drive/v3/files/{id}/permissions', true, async () => {
+        const body = await readJsonBody(req);
+        return { status: 200, json: model.createPermission(id, body, sad, flag(q.get('transferOwnership')), q.get('fields')) };
+      });
+    }
+    m = FILE_PATH.exec(p);
     if (m && p !== '/drive/v3/files/generateIds') {
       const id = decodeId(m[1] as string);
       if (method === 'GET' && q.get('alt') === 'media') {
@@ -263,7 +322,9 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
     let end = it.size - 1;
     let status = 200;
     const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
-    if (range && it.size > 0) {
+    // An empty file has no byte a range could name: Google answers 416, like RFC 9110 says.
+    if (range && it.size === 0) return { status: 416, headers: { 'content-range': 'bytes */0' } };
+    if (range) {
       const a = range[1] === '' ? null : Number(range[1]);
       const b = range[2] === '' ? null : Number(range[2]);
       if (a === null && b !== null) start = Math.max(0, it.size - b);
@@ -324,8 +385,9 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
       finish('reset');
       req.socket.destroy();
     };
+    let url: URL | null = null;
     try {
-      const url = new URL(req.url ?? '/', 'http://emulator.invalid');
+      url = new URL(req.url ?? '/', 'http://emulator.invalid');
       const r = route(req, url);
       key = r.key;
       let afterWorkReset = false;
@@ -340,69 +402,94 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
           afterWorkReset = true;
         } else if (d.kind === 'burst429') {
           counters.rejectedRateLimit++;
-          return sendError(res, rateLimited(429));
+          return sendError(res, rateLimited(429), prettyOf(url));
         } else if (d.kind === '5xx') {
           counters.injected5xx++;
-          return sendError(res, backendError(d.status));
+          return sendError(res, backendError(d.status), prettyOf(url));
         }
       }
       let identity: Identity | null = null;
       if (r.needsAuth) {
         identity = auth.verify(req.headers.authorization);
-        if (!identity) return sendError(res, authError());
+        if (!identity) return sendError(res, authError(), prettyOf(url));
       }
       if (r.write) {
         counters.writeRequests++;
         if (!faults.takeWrite()) {
           counters.rejectedRateLimit++;
-          return sendError(res, rateLimited(faults.faults.rateLimitStatus));
+          return sendError(res, rateLimited(faults.faults.rateLimitStatus), prettyOf(url));
         }
         counters.writesAccepted++;
       }
       const reply = await r.handle(identity);
       // "Response lost": the work is done (and persisted) but the client never hears of it.
       if (afterWorkReset) return resetSocket();
-      if (reply !== 'handled') send(res, reply);
+      if (reply !== 'handled') send(res, reply, prettyOf(url));
     } catch (e) {
-      if (res.headersSent || req.socket.destroyed) {
+      if (res.headersSent || !req.socket || req.socket.destroyed) {
         if (!res.writableEnded) res.destroy();
         return;
       }
-      if (e instanceof DriveApiError) return sendError(res, e);
+      if (e instanceof DriveApiError) return sendError(res, e, prettyOf(url));
       // Client went away mid-body: nothing to answer.
       if (req.errored || (req.destroyed && !req.complete)) {
         res.destroy();
         return;
       }
       process.stderr.write(`drive emulator: internal error on ${req.method ?? ''} ${key}: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
-      sendError(res, backendError(500));
+      sendError(res, backendError(500), prettyOf(url));
     }
   };
 
-  const server = http.createServer((req, res) => {
+  // TLS: given files are read now (a bad path fails at once); a self-signed certificate is made
+  // (or reused) in listen(), which is async, and installed before the first connection.
+  const tlsOpt = opts.tls;
+  const given = tlsOpt && 'certFile' in tlsOpt ? readTlsFiles(tlsOpt.certFile, tlsOpt.keyFile) : null;
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     void handleRequest(req, res);
-  });
+  };
+  // noDelay: answers go out at once (Nagle's algorithm stalls small TLS records ~40 ms).
+  const server: http.Server = tlsOpt
+    ? https.createServer({ noDelay: true, ...(given ? { cert: given.cert, key: given.key } : {}) }, onRequest)
+    : http.createServer({ noDelay: true }, onRequest);
+  const scheme = tlsOpt ? 'https' : 'http';
+  let caFile: string | null = null;
   // Multi-GiB uploads on slow links must not hit Node's 5-minute default request timeout.
   server.requestTimeout = 0;
   server.on('clientError', (_err, socket) => {
     socket.destroy();
   });
+  // A client that does not trust the certificate hangs up mid-handshake: nothing to answer.
+  server.on('tlsClientError', (_err, socket) => {
+    socket.destroy();
+  });
 
   const listen = async (): Promise<Emulator> => {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
+    try {
+      if (tlsOpt && 'selfSignedDir' in tlsOpt) {
+        const made = await selfSignedCertificate(path.resolve(tlsOpt.selfSignedDir), certificateNames(opts.host), clock());
+        (server as https.Server).setSecureContext({ cert: made.cert, key: made.key });
+        caFile = made.caFile;
+      }
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (e) {
+      if (!persistent) fs.rmSync(baseDir, { recursive: true, force: true });
+      throw e;
+    }
     const addr = server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    listeningUrl = `http://${host}:${addr.port}`;
+    listeningUrl = `${scheme}://${host}:${addr.port}`;
     let closing: Promise<void> | null = null;
     return {
       url: listeningUrl,
       port: addr.port,
+      caFile,
       close: () => {
         closing ??= (async () => {
           const done = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -428,6 +515,6 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
 }
 
 /** Starts an emulator and resolves once it listens. */
-export function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
+export async function startEmulator(opts: EmulatorOptions = {}): Promise<Emulator> {
   return createEmulator(opts).listen();
 }

@@ -29,8 +29,22 @@ export interface Item {
   blob: string | null;
   /** My Drive root or a shared drive root: not listed, not deletable. */
   root: boolean;
+  /** Email of who created it (absent in state written before owners were kept, and for roots). */
+  owner?: string;
+  /** Sharing added with permissions.create (the owner's permission is implied by `owner`). */
+  permissions?: Permission[];
   /** Creation order, for stable listing. */
   seq: number;
+}
+
+/** One entry of a file's sharing, as permissions.create/list show it. */
+export interface Permission {
+  id: string;
+  type: 'user' | 'group' | 'domain' | 'anyone';
+  role: 'owner' | 'organizer' | 'fileOrganizer' | 'writer' | 'commenter' | 'reader';
+  emailAddress?: string;
+  domain?: string;
+  allowFileDiscovery?: boolean;
 }
 
 export interface Session {
@@ -59,7 +73,8 @@ type LogRecord =
   | { t: 'session'; v: Session }
   | { t: 'delsession'; id: string }
   | { t: 'day'; day: number; bytes: number }
-  | { t: 'seq'; v: number };
+  | { t: 'seq'; v: number }
+  | { t: 'ids'; v: string[] };
 
 interface Snapshot {
   items: Item[];
@@ -67,6 +82,8 @@ interface Snapshot {
   day: number;
   dayBytes: number;
   seq: number;
+  /** Absent in state files written before ids were tracked. */
+  issuedIds?: string[];
 }
 
 export interface Store {
@@ -74,6 +91,9 @@ export interface Store {
   readonly sessions: Map<string, Session>;
   readonly blobDir: string;
   readonly uploadDir: string;
+  /** Ids handed out by generateIds and not used yet: the only ids a create may bring. */
+  readonly issuedIds: Set<string>;
+  issueIds(ids: string[]): void;
   day: { day: number; bytes: number };
   nextSeq(): number;
   putItem(item: Item): void;
@@ -84,7 +104,10 @@ export interface Store {
   storedBytes(): number;
   /** Snapshot + truncate the log (no-op without dataDir). */
   flush(): void;
-  /** Forget everything, remove every blob and partial upload. */
+  /**
+   * Forget every item, session and blob. Issued ids stay issued: a client's pool of ids (the
+   * daemon keeps up to 1,000) must stay usable across a test's reset, as ids from Google do.
+   */
   clear(): void;
 }
 
@@ -101,17 +124,19 @@ export function createStore(baseDir: string, persistent: boolean): Store {
   const logPath = path.join(baseDir, 'meta.log');
   const items = new Map<string, Item>();
   const sessions = new Map<string, Session>();
+  const issuedIds = new Set<string>();
   let seq = 0;
   const day = { day: 0, bytes: 0 };
 
   const apply = (r: LogRecord): void => {
     switch (r.t) {
-      case 'item': items.set(r.v.id, r.v); seq = Math.max(seq, r.v.seq); break;
+      case 'item': items.set(r.v.id, r.v); issuedIds.delete(r.v.id); seq = Math.max(seq, r.v.seq); break;
       case 'del': items.delete(r.id); break;
       case 'session': sessions.set(r.v.id, r.v); break;
       case 'delsession': sessions.delete(r.id); break;
       case 'day': day.day = r.day; day.bytes = r.bytes; break;
       case 'seq': seq = Math.max(seq, r.v); break;
+      case 'ids': for (const id of r.v) issuedIds.add(id); break;
     }
   };
 
@@ -122,7 +147,7 @@ export function createStore(baseDir: string, persistent: boolean): Store {
 
   const flush = (): void => {
     if (!persistent) return;
-    const snap: Snapshot = { items: [...items.values()], sessions: [...sessions.values()], day: day.day, dayBytes: day.bytes, seq };
+    const snap: Snapshot = { items: [...items.values()], sessions: [...sessions.values()], day: day.day, dayBytes: day.bytes, seq, issuedIds: [...issuedIds] };
     const tmp = `${statePath}.${process.pid}.tmp`;
     fs.writeFileSync(tmp, JSON.stringify(snap));
     fs.renameSync(tmp, statePath);
@@ -139,6 +164,7 @@ export function createStore(baseDir: string, persistent: boolean): Store {
       day.day = snap.day;
       day.bytes = snap.dayBytes;
       seq = snap.seq;
+      for (const id of snap.issuedIds ?? []) issuedIds.add(id);
     }
     if (fs.existsSync(logPath)) {
       for (const line of fs.readFileSync(logPath, 'utf8').split('\n')) {
@@ -159,6 +185,8 @@ export function createStore(baseDir: string, persistent: boolean): Store {
     sessions,
     blobDir,
     uploadDir,
+    issuedIds,
+    issueIds: (ids) => append({ t: 'ids', v: ids }),
     day,
     nextSeq: () => {
       seq += 1;

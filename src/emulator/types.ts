@@ -20,6 +20,23 @@ export interface EmulatorFaults {
   burst429?: { every: number; length: number } | null;
   /** Delay added before a /drive, /upload or /token request is handled, in milliseconds. */
   latencyMs: number;
+  /**
+   * 0..1: share of files.list pages cut short: fewer items than pageSize (possibly none) with a
+   * nextPageToken, as Drive may answer. Following the token still yields every item once.
+   */
+  shortPageRate: number;
+  /**
+   * 0..1: share of resumable chunk PUTs of two or more 256 KiB blocks that are cut off after a
+   * whole number of blocks (at least one, fewer than all). The blocks before the cut are kept,
+   * so the session's Range ends inside the chunk the client sent.
+   */
+  partialChunkRate: number;
+  /**
+   * How a cut chunk is answered: `reset` drops the connection mid-body (the client's status
+   * query then learns the mid-chunk offset), `308` reads the rest of the body, keeps only
+   * the whole blocks before the cut, and answers 308 Resume Incomplete with that Range.
+   */
+  partialChunkAnswer: 'reset' | '308';
   /** PRNG seed for the random faults; setting it again restarts the sequence. */
   seed: number;
 }
@@ -38,6 +55,12 @@ export interface EmulatorOptions {
   faults?: Partial<EmulatorFaults>;
   /** Milliseconds since the epoch; drives session expiry, the daily cap day, the write-quota bucket and timestamps. */
   clock?: () => number;
+  /**
+   * Serve HTTPS instead of HTTP: a PEM certificate and key, or `selfSignedDir` to make (with the
+   * `openssl` command) or reuse a private CA (`ca.pem`, for clients to trust, e.g. through
+   * NODE_EXTRA_CA_CERTS) and a certificate for 127.0.0.1, ::1, localhost and the listening host.
+   */
+  tls?: { certFile: string; keyFile: string } | { selfSignedDir: string };
 }
 
 /** One stored item as `listFiles()` returns it. `size`/`md5Checksum` are null for folders. */
@@ -68,7 +91,12 @@ export interface EmulatorFile {
  *   "GET /drive/v3/files/{id}?alt=media"        (download)
  *   "PATCH /drive/v3/files/{id}"                (metadata update)
  *   "DELETE /drive/v3/files/{id}"
- *   "GET /drive/v3/drives/{id}"
+ *   "GET /drive/v3/drives/{id}", "GET /drive/v3/drives"       (drives.get, drives.list)
+ *   "GET /drive/v3/about"
+ *   "POST /drive/v3/files/{id}/copy"
+ *   "DELETE /drive/v3/files/trash"              (files.emptyTrash)
+ *   "POST /drive/v3/files/{id}/permissions" | "GET /drive/v3/files/{id}/permissions"
+ *   "GET /discovery/v1/apis/drive/v3/rest"     (discovery document; not a Drive request)
  *   "POST /upload/drive/v3/files?uploadType=multipart" | "...=media" | "...=resumable"
  *   "PATCH /upload/drive/v3/files/{id}?uploadType=multipart" | "...=media" | "...=resumable"
  *   "PUT resumable"                             (chunk upload and status query on a session URI)
@@ -93,6 +121,10 @@ export interface EmulatorStats {
   concurrentRequests: number;
   resets: number;
   injected5xx: number;
+  /** files.list pages cut short by the short-page fault. */
+  shortPages: number;
+  /** Resumable chunks cut after a whole number of blocks by the partial-chunk fault. */
+  partialChunks: number;
   tokensIssued: number;
   uploadsCompleted: number;
   /** Bytes of content accepted today (UTC day of the clock), for the daily cap. */
@@ -122,9 +154,11 @@ export interface EmulatorStateDump {
 }
 
 export interface Emulator {
-  /** Base URL without trailing slash, e.g. http://127.0.0.1:41234 */
+  /** Base URL without trailing slash, e.g. http://127.0.0.1:41234 (https:// in TLS mode) */
   readonly url: string;
   readonly port: number;
+  /** In self-signed TLS mode, the CA certificate (PEM) clients must trust; null otherwise. */
+  readonly caFile: string | null;
   /** Stops listening, destroys open sockets, flushes state when dataDir is set, removes the temp dir otherwise. */
   close(): Promise<void>;
   setFaults(f: Partial<EmulatorFaults>): void;

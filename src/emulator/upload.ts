@@ -144,18 +144,28 @@ export async function handleResumableStart(rt: Runtime, req: IncomingMessage, ur
   };
   rt.store.putSession(session);
   const pathPart = target.kind === 'update' ? `/upload/drive/v3/files/${encodeURIComponent(target.id)}` : '/upload/drive/v3/files';
-  const loc = `${rt.baseUrl(req.headers.host)}${pathPart}?uploadType=resumable&upload_id=${session.id}`;
+  // Drive's session URI repeats the initiating request's parameters (fields, supportsAllDrives, …)
+  // before upload_id, so a client that PUTs to it as given gets the fields it asked for.
+  const params = new URLSearchParams(q);
+  params.delete('upload_id');
+  params.set('uploadType', 'resumable');
+  params.append('upload_id', session.id);
+  const loc = `${rt.baseUrl(req.headers.host)}${pathPart}?${params.toString()}`;
   return { status: 200, headers: { location: loc, 'x-guploader-uploadid': session.id } };
 }
 
-type ContentRange = { kind: 'status'; total: number | null } | { kind: 'chunk'; start: number; end: number; total: number | null };
+type ContentRange =
+  | { kind: 'status'; total: number | null }
+  | { kind: 'chunk'; start: number; end: number; total: number | null }
+  /** A PUT with neither Content-Range nor a body: "the content is empty" (Google finishes an empty upload). */
+  | { kind: 'empty' };
 
 function parseContentRange(req: IncomingMessage): ContentRange {
   const raw = req.headers['content-range'];
   const len = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length']);
   if (raw === undefined) {
-    // No Content-Range: the whole content in one request (or a bare status query when empty).
-    if (len === null || len === 0) return { kind: 'status', total: null };
+    // No Content-Range: the whole content in one request.
+    if (len === null || len === 0) return { kind: 'empty' };
     return { kind: 'chunk', start: 0, end: len - 1, total: len };
   }
   let m = /^bytes \*\/(\d+|\*)$/.exec(raw.trim());
@@ -218,7 +228,8 @@ async function finalize(rt: Runtime, s: Session, url: URL): Promise<Reply> {
  * Drive's rules kept here: chunks other than the last must end on a 256 KiB boundary (else 400);
  * bytes before the confirmed offset are skipped (a client may resend an overlapping chunk);
  * a chunk starting past the confirmed offset leaves a gap, so it is discarded and answered 308 with the
- * current Range, telling the client where to resume. A chunk cut short (client abort) is discarded whole.
+ * current Range, telling the client where to resume. A chunk cut short (client abort) is discarded whole,
+ * unless the partial-chunk fault cut it: then the whole 256 KiB blocks before the cut are kept.
  * The session URI itself is the credential, as in Drive: no Authorization header needed.
  */
 export async function handleSessionPut(rt: Runtime, req: IncomingMessage, url: URL): Promise<Reply> {
@@ -251,6 +262,13 @@ async function sessionPutLocked(rt: Runtime, req: IncomingMessage, url: URL, upl
     if (!it) throw sessionGone(uploadId);
     return ok(rt, it, url.searchParams.get('fields') ?? s.fields);
   }
+  if (range.kind === 'empty') {
+    await drain(req);
+    // Nothing received yet and nothing (or 0) announced: the whole content is empty. Once bytes
+    // have arrived a bare PUT cannot mean "empty", so it only reports where the session stands.
+    if (s.offset === 0 && (s.declaredLength === null || s.declaredLength === 0)) return finalize(rt, s, url);
+    return incomplete(s);
+  }
   if (range.total !== null && s.declaredLength !== null && range.total !== s.declaredLength) {
     throw badRequest(`The total in Content-Range (${range.total}) does not match X-Upload-Content-Length (${s.declaredLength}).`);
   }
@@ -277,10 +295,17 @@ async function sessionPutLocked(rt: Runtime, req: IncomingMessage, url: URL, upl
   if (fs.statSync(file).size !== s.offset) fs.truncateSync(file, s.offset);
   const h = rt.hashers.get(s.id);
   const working = h && h.at === s.offset ? h.hasher.copy() : s.offset === 0 ? createHasher() : null;
+  // Leaving the body loop early detaches the socket from the request: keep hold of it.
+  const socket = req.socket;
   const sink = await openSink(file, true, () => undefined);
   const expected = end - start + 1;
+  // Partial-chunk fault: keep only whole blocks up to `cutAt` (a file offset inside this chunk).
+  const keep = rt.faults.partialChunk(Math.ceil((end + 1 - s.offset) / CHUNK_GRANULARITY));
+  const cutAt = keep === null ? null : s.offset + keep * CHUNK_GRANULARITY;
+  const answer = rt.faults.faults.partialChunkAnswer;
   let skip = s.offset - start;
   let received = 0;
+  let pos = s.offset;
   try {
     for await (const c of req) {
       let chunk = c as Buffer;
@@ -293,20 +318,36 @@ async function sessionPutLocked(rt: Runtime, req: IncomingMessage, url: URL, upl
         chunk = chunk.subarray(n);
         if (chunk.length === 0) continue;
       }
-      working?.update(chunk);
-      await sink.write(chunk);
+      if (cutAt !== null && pos + chunk.length > cutAt) chunk = chunk.subarray(0, Math.max(0, cutAt - pos));
+      if (chunk.length > 0) {
+        working?.update(chunk);
+        await sink.write(chunk);
+        pos += chunk.length;
+      }
+      if (cutAt !== null && pos === cutAt && answer === 'reset') break;
     }
     await sink.close();
-    if (received !== expected) throw badRequest('The request body is shorter than its Content-Range.');
+    const cut = cutAt !== null && pos === cutAt;
+    if (!(cut && answer === 'reset') && received !== expected) throw badRequest('The request body is shorter than its Content-Range.');
   } catch (e) {
     await sink.close();
     fs.truncateSync(file, s.offset);
     throw e;
   }
-  const next: Session = { ...s, offset: end + 1 };
+  const next: Session = { ...s, offset: pos };
   if (working) rt.hashers.set(s.id, { hasher: working, at: next.offset });
   else rt.hashers.delete(s.id);
   rt.store.putSession(next);
+  if (cutAt !== null) {
+    rt.counters.partialChunks++;
+    if (answer === 'reset') {
+      // Cut off mid-body, as a dropped connection would: the client learns the offset by asking.
+      rt.counters.resets++;
+      socket.destroy();
+      return 'handled';
+    }
+    return incomplete(next);
+  }
   if (last) return finalize(rt, next, url);
   return incomplete(next);
 }

@@ -21,6 +21,8 @@ export interface SyncContext {
   readonly jobFolders: Map<string, Promise<string>>;
   /** Uploads paused for the account after an auth failure. */
   readonly authPause: AccountPause;
+  /** Notices already given (a skipped link is said once per process, not on every scan). */
+  readonly noticed: Set<string>;
 }
 
 /** When uploads may resume: the later of Drive's daily-cap pause and our auth pause; null when not paused. */

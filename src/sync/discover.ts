@@ -1,6 +1,6 @@
-import { join } from 'node:path';
 import type { EnabledJob } from '../db/index.js';
-import { createIgnoreMatcher, isSafeJobId, walkJobDir, type FileReady } from '../watch/index.js';
+import { LocalFileError, resolveJobDir, walkJobDir, type WalkedFile } from '../local/index.js';
+import { createIgnoreMatcher, type FileReady } from '../watch/index.js';
 import type { SyncContext } from './context.js';
 import { ensureJobFolder } from './folders.js';
 import { decide } from './outcome.js';
@@ -32,17 +32,21 @@ export async function scanJobs(
   const sum: ScanSummary = { jobs: jobs.length, files: 0, inserted: 0, changed: 0, unchanged: 0, ms: 0 };
   const repaired = await ctx.store.repairSchedules();
   if (repaired > 0) ctx.log.warning('rows whose next_attempt_at was not a number are due now', { rows: repaired });
+  const jobErrors = await ctx.store.jobErrors();
   for (const job of jobs) {
     if (opts.signal?.aborted) break;
-    if (!isSafeJobId(job.jobId)) {
-      ctx.log.error('job id cannot be a directory name; skipped', { job: job.jobId });
+    const tree = await readJob(ctx, job.jobId, ignored);
+    if (tree === null) continue; // could not read it this time (logged); the next scan tries again
+    await recordJobError(ctx, job.jobId, jobErrors.get(job.jobId) ?? null, tree.problem);
+    if (tree.refused) {
+      // Nothing of this job is read (and no Drive folder made): its rows fail on their own check.
+      await recomputeJob(ctx, job.jobId);
       continue;
     }
     await ensureFolderLogged(ctx, job);
     const known = await ctx.store.fileStats(job.jobId);
-    const files = await walkJobDir(join(ctx.config.watch.output_dir, job.jobId), ignored);
     const todo: { relPath: string; size: number; mtimeMs: number }[] = [];
-    for (const f of files) {
+    for (const f of tree.files) {
       sum.files++;
       const k = known.get(f.relPath);
       if (k && k.size === f.size && k.mtimeMs === Math.floor(f.mtimeMs)) sum.unchanged++;
@@ -62,6 +66,58 @@ export async function scanJobs(
     ctx.log.info('scan done', { ...sum });
   } else ctx.log.debug('job scan done', { job: opts.jobId, ...sum });
   return sum;
+}
+
+interface JobProblem {
+  error: string;
+  reason: string;
+}
+
+/** Shown in a job error: this many names, then "and N more". */
+const NAMES_SHOWN = 5;
+
+/**
+ * The files of a job, and what keeps the whole job from completing: an unsafe job id or a job
+ * directory outside output_dir (`refused`: nothing read), a directory it cannot read, names that
+ * are not valid UTF-8. Null when the directory could not be read this time (a transient error).
+ */
+async function readJob(
+  ctx: SyncContext,
+  jobId: string,
+  ignored: (relPath: string) => boolean,
+): Promise<{ files: WalkedFile[]; problem: JobProblem | null; refused: boolean } | null> {
+  try {
+    const dir = await resolveJobDir(ctx.config.watch.output_dir, jobId);
+    const tree = await walkJobDir(dir, ignored);
+    for (const link of tree.dirLinks) {
+      noticeOnce(ctx, `dir-link\0${jobId}\0${link}`, 'symbolic link to a directory skipped (links are never followed)', { job: jobId, path: link });
+    }
+    if (tree.badNames.length === 0) return { files: tree.files, problem: null, refused: false };
+    const n = tree.badNames.length;
+    const shown = tree.badNames.slice(0, NAMES_SHOWN).join(', ') + (n > NAMES_SHOWN ? ` and ${n - NAMES_SHOWN} more` : '');
+    const error = `${n} name${n === 1 ? ' is' : 's are'} not valid UTF-8 and cannot be uploaded (Drive names are UTF-8; rename ${n === 1 ? 'it' : 'them'}): ${shown}`;
+    return { files: tree.files, problem: { error, reason: 'local:bad_name' }, refused: false };
+  } catch (e) {
+    if (!(e instanceof LocalFileError)) throw e;
+    if (e.code === 'ENOENT') return { files: [], problem: null, refused: false }; // no directory yet
+    if (!e.retryable) return { files: [], problem: { error: e.message, reason: `local:${e.code}` }, refused: true };
+    ctx.log.warning('cannot read the job directory now; the next scan tries again', { job: jobId, error_class: `local:${e.code}`, error: e.message });
+    return null;
+  }
+}
+
+/** Writes the job error when it changed, and says so once. */
+async function recordJobError(ctx: SyncContext, jobId: string, current: string | null, next: JobProblem | null): Promise<void> {
+  if ((next?.error ?? null) === current) return;
+  if (!(await ctx.store.setJobError(jobId, next))) return;
+  if (next) ctx.log.error('job cannot be uploaded as a whole', { job: jobId, error_class: next.reason, error: next.error });
+  else ctx.log.notice('job error cleared', { job: jobId });
+}
+
+function noticeOnce(ctx: SyncContext, key: string, message: string, meta: Record<string, unknown>): void {
+  if (ctx.noticed.has(key)) return;
+  ctx.noticed.add(key);
+  ctx.log.notice(message, meta);
 }
 
 async function ensureFolderLogged(ctx: SyncContext, job: EnabledJob): Promise<void> {

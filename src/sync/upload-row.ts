@@ -1,10 +1,9 @@
-import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { retryDelayMs } from '../drive/index.js';
 import { configSecrets } from '../config/index.js';
 import { redactText } from '../log/index.js';
 import type { EnabledJob, FileRow } from '../db/index.js';
-import { resolveJobFile, LocalFileError } from '../watch/index.js';
+import { openJobFile, type LocalFile } from '../local/index.js';
 import { fileAppProperties } from './app-properties.js';
 import { fileUrl, previewUrl, uploadsPausedUntil, type SyncContext } from './context.js';
 import { ensureJobFolder, ensureParentFolder } from './folders.js';
@@ -13,6 +12,11 @@ import { resumableProgressLog } from './progress-log.js';
 import { assertRowOwnsFile, assertUpdatable, trustedResume } from './row-trust.js';
 
 export type RowResult = 'uploaded' | 'failed' | 'retry' | 'paused' | 'lost';
+
+/** Another worker took the row (its lease): not an error of the row, the upload just stops. */
+class LeaseLost extends Error {
+  override readonly name = 'LeaseLost';
+}
 
 /**
  * Uploads one claimed row and records the outcome. Never throws: every error becomes a row state.
@@ -48,9 +52,11 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
   const started = ctx.now();
   const meta = { job: row.batch_job_id, file: row.original_filename, attempt: row.attempts };
   let bytes = row.local_size ?? 0;
+  if (!job) return jobDisabled(ctx, row);
+  // Opened (and checked) once per attempt; every byte of this attempt is read through it.
+  let local: LocalFile | null = null;
   try {
-    if (!job) throw new LocalFileError(`job ${row.batch_job_id} is no longer Drive-enabled`, { retryable: true, code: 'disabled' });
-    const local = await resolveJobFile(cfg.watch.output_dir, row.batch_job_id, row.original_filename);
+    local = await openJobFile(cfg.watch.output_dir, row.batch_job_id, row.original_filename);
     bytes = local.size;
     // A file modified moments ago may still be written (e.g. a row the batch system inserted
     // before closing the file): wait until it has been still for stability_ms.
@@ -77,7 +83,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       fileId,
       name: basename(row.original_filename),
       parentId,
-      localPath: local.absPath,
+      file: local,
       appProperties: fileAppProperties(row.batch_job_id, row.id),
       mode: row.drive_file_id ? 'update' : 'create',
       // An id reserved by an earlier attempt may already hold the file: ask before re-sending.
@@ -86,7 +92,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       verifyExisting: (f) => assertRowOwnsFile(row, f, 'reserved_drive_id'),
       onCheckpoint: async (cp) => {
         if (!(await store.saveCheckpoint(row.id, owner, cp?.sessionUri ?? null, cp?.offset ?? null, cfg.upload.lease_ms))) {
-          throw new LocalFileError('lease lost to another worker', { retryable: true, code: 'lease' });
+          throw new LeaseLost('lease lost to another worker');
         }
         progress(cp?.offset ?? null);
       },
@@ -114,20 +120,21 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       ...(res.resumed ? { resumed: true } : {}),
       ...(row.drive_file_id ? { revision: true } : {}),
     });
-    // Changed while it was being sent: queue a new revision now rather than at the next scan.
-    const after = await stat(local.absPath).catch(() => null);
-    if (after && (after.size !== res.size || Math.floor(after.mtimeMs) !== Math.floor(local.mtimeMs))) {
-      await store.upsertFile(row.batch_job_id, row.original_filename, { size: after.size, mtimeMs: after.mtimeMs });
-    }
+    // The path names something else now (rewritten, replaced, swapped for a link): queue it again
+    // now rather than at the next scan; the next attempt opens and checks it afresh.
+    const now = await local.pathNow();
+    if (now && !now.same) await store.upsertFile(row.batch_job_id, row.original_filename, { size: now.size, mtimeMs: now.mtimeMs });
     return 'uploaded';
   } catch (e) {
+    if (e instanceof LeaseLost || (signal.aborted && signal.reason === 'lease lost')) return lostLease(ctx, row);
     const d = decide(e);
     // upload_error is shown by `status` and read by other programs: no secret goes in (a Drive answer may echo one).
     d.message = redactText(d.message, configSecrets(cfg));
     const ms = ctx.now() - started;
     const errMeta = { ...meta, bytes, ms, error_class: d.reason, error: d.message };
     const backoff = () => retryDelayMs(row.attempts, { baseMs: cfg.upload.backoff_base_ms, maxMs: cfg.upload.backoff_max_ms }, ctx.random, d.retryAfterMs);
-    if (signal.aborted && signal.reason === 'lease lost') return lostLease(ctx, row);
+    // A bug of ours: say so loudly, with the stack; the row is retried like any other (bounded by max_attempts).
+    if (d.internal) log.error('internal error while uploading (a bug)', { ...errMeta, stack: e instanceof Error ? e.stack : undefined });
     if (signal.aborted && d.action !== 'fail') {
       // Shutdown: put the row back at once, checkpoint kept, attempt refunded.
       await store.markRetry(row.id, owner, { error: 'interrupted by shutdown', reason: 'shutdown', nextAttemptAt: ctx.now(), refund: true });
@@ -157,7 +164,22 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     ctx.metrics.uploadOutcome('failed', d.reason, 0, ms);
     log.error('upload failed permanently', { ...errMeta, error: message });
     return 'failed';
+  } finally {
+    await local?.close().catch(() => undefined);
   }
+}
+
+/** The job was disabled after its row was claimed: leave the row pending (no attempt used) until it is enabled again. */
+async function jobDisabled(ctx: SyncContext, row: FileRow): Promise<RowResult> {
+  const ok = await ctx.store.markRetry(row.id, ctx.owner, {
+    error: 'job is no longer Drive-enabled; the file waits until it is enabled again',
+    reason: 'job_disabled',
+    nextAttemptAt: ctx.now(),
+    refund: true,
+  });
+  if (!ok) return lostLease(ctx, row);
+  ctx.log.notice('job no longer Drive-enabled; file left pending', { job: row.batch_job_id, file: row.original_filename });
+  return 'paused';
 }
 
 function lostLease(ctx: SyncContext, row: FileRow): RowResult {

@@ -1,9 +1,10 @@
-import { existsSync, type Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log/index.js';
 import { errorMessage } from '../log/index.js';
+import { isSafeJobId } from '../local/index.js';
 import { createIgnoreMatcher } from './glob.js';
 
 export interface FileReady {
@@ -20,7 +21,11 @@ export interface WatcherOptions {
   ignore: readonly string[];
   log: Logger;
   onFile: (f: FileReady) => void;
-  /** A directory appeared inside job `jobId` (or the job directory itself). */
+  /**
+   * Job `jobId` needs a walk: a directory appeared in it (or is the job directory itself), or
+   * something the watcher does not report as a file appeared (a link, a FIFO, a name that is not
+   * valid UTF-8, which fs.watch can only spell with U+FFFD): the walk reads and reports those.
+   */
   onDir?: (jobId: string) => void;
   /** Polling instead of inotify (network file systems). */
   usePolling?: boolean;
@@ -57,7 +62,7 @@ export function createWatcher(opts: WatcherOptions): Watcher {
    */
   const locate = (p: string): { jobId: string; relPath: string | null } | null => {
     const rel = relative(opts.outputDir, p).split(sep).join('/');
-    if (rel === '' || rel.startsWith('..')) return null;
+    if (rel === '' || rel === '..' || rel.startsWith('../')) return null;
     const slash = rel.indexOf('/');
     return slash < 0 ? { jobId: rel, relPath: null } : { jobId: rel.slice(0, slash), relPath: rel.slice(slash + 1) };
   };
@@ -90,14 +95,19 @@ export function createWatcher(opts: WatcherOptions): Watcher {
   const settle = createSettler(opts.stabilityMs, (abs, st) => {
     const at = locate(abs);
     if (!at?.relPath || ignored(at.relPath)) return;
-    opts.onFile({ jobId: at.jobId, relPath: at.relPath, size: st.size, mtimeMs: st.mtimeMs });
+    if (st.isFile) opts.onFile({ jobId: at.jobId, relPath: at.relPath, size: st.size, mtimeMs: st.mtimeMs });
+    else opts.onDir?.(at.jobId); // a link, a FIFO…: the walk decides (links to directories are skipped there)
   });
   files.on('raw', (_event, evPath, details) => {
     const dir = (details as { watchedPath?: unknown } | null)?.watchedPath;
     if (!evPath || typeof dir !== 'string') return;
     const abs = resolve(dir, evPath);
     const at = locate(abs);
-    if (at?.relPath && watched.has(at.jobId)) settle.touch(abs);
+    if (!at?.relPath || !watched.has(at.jobId)) return;
+    // fs.watch decodes names as UTF-8, turning invalid bytes into U+FFFD: such a path cannot be
+    // looked up. The walk reads the directory as bytes and reports the name instead of losing it.
+    if (evPath.includes('\uFFFD')) opts.onDir?.(at.jobId);
+    settle.touch(abs);
   });
   // Files written into a directory in the instant before its own watch is set up can be missed
   // by inotify; the caller re-walks that job once the directory has settled.
@@ -110,9 +120,13 @@ export function createWatcher(opts: WatcherOptions): Watcher {
   files.on('error', onError);
 
   const added = new Set<string>();
+  // Only a real directory named by a safe job id is watched: never a link (which could lead out
+  // of output_dir), never `..` or a path.
   const addJob = (id: string) => {
+    const dir = join(opts.outputDir, id);
+    if (!isSafeJobId(id) || !lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
     added.add(id);
-    files.add(join(opts.outputDir, id));
+    files.add(dir);
   };
   const ready = new Promise<void>((resolve) => root.once('ready', () => resolve()));
   return {
@@ -127,12 +141,12 @@ export function createWatcher(opts: WatcherOptions): Watcher {
         }
       }
       for (const id of want) {
-        if (!watched.has(id)) {
+        if (!watched.has(id) && isSafeJobId(id)) {
           watched.add(id);
           fresh.push(id);
           // chokidar would watch a missing path through its parent and can then miss the
-          // sub-directories made with it; the root watcher's addDir adds it instead.
-          if (existsSync(join(opts.outputDir, id))) addJob(id);
+          // sub-directories made with it; the root watcher's addDir adds it (addJob skips a missing one).
+          addJob(id);
         }
       }
       return fresh;
@@ -154,10 +168,11 @@ interface Settler {
 }
 
 /**
- * Reports a path once it is a file (or symlink) whose size and mtime have not changed for
- * `stabilityMs`, polling it while it changes. Only paths in flux are held.
+ * Reports a path that is not a directory (a file, a link, a FIFO…; `isFile` says which) once its
+ * size and mtime have not changed for `stabilityMs`, polling it while it changes. Only paths in
+ * flux are held.
  */
-function createSettler(stabilityMs: number, onStable: (abs: string, st: { size: number; mtimeMs: number }) => void): Settler {
+function createSettler(stabilityMs: number, onStable: (abs: string, st: { size: number; mtimeMs: number; isFile: boolean }) => void): Settler {
   const pollMs = Math.min(100, Math.max(10, Math.floor(stabilityMs / 4)));
   const pending = new Map<string, { size: number; mtimeMs: number; since: number; timer: NodeJS.Timeout | null }>();
   let closed = false;
@@ -167,7 +182,7 @@ function createSettler(stabilityMs: number, onStable: (abs: string, st: { size: 
     p.timer = null;
     const st = await lstat(abs).catch(() => null);
     if (closed || pending.get(abs) !== p) return;
-    if (!st || !(st.isFile() || st.isSymbolicLink())) {
+    if (!st || st.isDirectory()) {
       pending.delete(abs); // gone, or a directory (chokidar reports those)
       return;
     }
@@ -179,7 +194,7 @@ function createSettler(stabilityMs: number, onStable: (abs: string, st: { size: 
     }
     if (now - p.since >= stabilityMs) {
       pending.delete(abs);
-      onStable(abs, { size: st.size, mtimeMs: st.mtimeMs });
+      onStable(abs, { size: st.size, mtimeMs: st.mtimeMs, isFile: st.isFile() });
       return;
     }
     p.timer = setTimeout(() => void check(abs), Math.min(pollMs, stabilityMs - (now - p.since)));

@@ -89,6 +89,14 @@ test('{job.<column>} of a column batch_jobs does not have is a PatternError at r
   t.regex(e?.message ?? '', /no column "x"/);
 });
 
+test('prototype names ({job.constructor}, {job.__proto__}, {job.toString} …) are not columns: own properties only', (t) => {
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__']) {
+    const p = parseFolderPattern(`batch/{job.${name}}`);
+    const e = t.throws(() => renderFolderPattern(p, 'job-42', JOB, AT), { instanceOf: PatternError }, name);
+    t.regex(e?.message ?? '', new RegExp(`no column "${name}"`), name);
+  }
+});
+
 test('patternColumns lists the batch_jobs columns a pattern reads, once each', (t) => {
   t.deepEqual(patternColumns(parseFolderPattern('{job.status}/{job.total_files}-{job.status}/{job_id}/{date}')), ['status', 'total_files']);
   t.deepEqual(patternColumns(parseFolderPattern('batch/{date}/{job_id}')), []);

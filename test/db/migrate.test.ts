@@ -88,7 +88,7 @@ test('fresh database: every migration applied and recorded with version, name, c
   const { path } = await makeTempDb(t, 'real');
   const db = await openTestDb(t, path);
   const applied = await migrate(db, { now: () => FIXED });
-  t.deepEqual(applied, ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_progress.sql']);
+  t.deepEqual(applied, ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_progress.sql']);
 
   const rows = await db.all<{ version: number; name: string; checksum: string; applied_at: string }[]>(
     'SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version',
@@ -98,7 +98,8 @@ test('fresh database: every migration applied and recorded with version, name, c
     { version: 1, name: '001_seed_schema.sql', checksum: sha('001_seed_schema.sql'), applied_at: FIXED.toISOString() },
     { version: 2, name: '002_daemon_state.sql', checksum: sha('002_daemon_state.sql'), applied_at: FIXED.toISOString() },
     { version: 3, name: '003_drive_folders.sql', checksum: sha('003_drive_folders.sql'), applied_at: FIXED.toISOString() },
-    { version: 4, name: '004_progress.sql', checksum: sha('004_progress.sql'), applied_at: FIXED.toISOString() },
+    { version: 4, name: '004_job_errors.sql', checksum: sha('004_job_errors.sql'), applied_at: FIXED.toISOString() },
+    { version: 5, name: '005_progress.sql', checksum: sha('005_progress.sql'), applied_at: FIXED.toISOString() },
   ]);
   t.deepEqual(await tableNames(db), ['batch_drive_folders', 'batch_drive_metadata', 'batch_file_drive_metadata', 'batch_jobs', 'schema_migrations']);
   t.deepEqual(
@@ -107,7 +108,8 @@ test('fresh database: every migration applied and recorded with version, name, c
       [1, '001_seed_schema.sql', 'applied', FIXED.toISOString()],
       [2, '002_daemon_state.sql', 'applied', FIXED.toISOString()],
       [3, '003_drive_folders.sql', 'applied', FIXED.toISOString()],
-      [4, '004_progress.sql', 'applied', FIXED.toISOString()],
+      [4, '004_job_errors.sql', 'applied', FIXED.toISOString()],
+      [5, '005_progress.sql', 'applied', FIXED.toISOString()],
     ],
   );
   await t.notThrowsAsync(assertMigrated(db));
@@ -211,7 +213,8 @@ test('an applied migration whose file changed is refused, naming the file, and n
       ['001_seed_schema.sql', 'applied'],
       ['002_daemon_state.sql', 'changed'],
       ['003_drive_folders.sql', 'applied'],
-      ['004_progress.sql', 'applied'],
+      ['004_job_errors.sql', 'applied'],
+      ['005_progress.sql', 'applied'],
       ['099_next.sql', 'pending'],
     ],
   );
@@ -238,7 +241,7 @@ for (const kind of ['real', 'minimal'] as const satisfies readonly BatchJobsKind
     // The minimal table may hold the same job_id twice; the real one may not.
     await seedJobs(path, kind === 'real' ? ['job-1', 'job-2'] : ['job-1', 'job-1', 'job-2']);
     const db = await openTestDb(t, path);
-    t.deepEqual(await migrate(db), ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_progress.sql']);
+    t.deepEqual(await migrate(db), ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_progress.sql']);
     await t.notThrowsAsync(assertMigrated(db));
 
     const clock = makeClock();
@@ -357,5 +360,5 @@ test('duplicate (batch_job_id, original_filename) written before 002: 002 fails 
 
   // Once the operator removes the duplicate, 002 applies.
   await db.exec("DELETE FROM batch_file_drive_metadata WHERE rowid = (SELECT max(rowid) FROM batch_file_drive_metadata WHERE original_filename = 'a.png')");
-  t.deepEqual(await migrate(db), ['002_daemon_state.sql', '003_drive_folders.sql', '004_progress.sql']);
+  t.deepEqual(await migrate(db), ['002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_progress.sql']);
 });

@@ -261,6 +261,17 @@ test('releaseLeases: only our uploading rows go back to pending at once, attempt
   t.deepEqual((await s.store.claimDue('next', 10, LEASE_MS)).map((r) => r.id).sort(), mine.map((r) => r.id).sort());
 });
 
+test('leaseOwners: the distinct owners of uploading rows only', async (t) => {
+  const s = await setup(t);
+  for (const f of ['a', 'b', 'c', 'd']) await s.store.upsertFile('job-1', f, { size: 1, mtimeMs: 1 });
+  t.deepEqual(await s.store.leaseOwners(), []);
+  await s.store.claimDue('host-a:1:aa', 2, LEASE_MS);
+  const [done] = await s.store.claimDue('host-b:2:bb', 1, LEASE_MS);
+  t.deepEqual((await s.store.leaseOwners()).sort(), ['host-a:1:aa', 'host-b:2:bb']);
+  t.true(await s.store.markFailed(done!.id, 'host-b:2:bb', { error: 'x', reason: 'permanent:x' }));
+  t.deepEqual(await s.store.leaseOwners(), ['host-a:1:aa']);
+});
+
 test('retryFailed: per job, then all; attempts reset and due now', async (t) => {
   const s = await setup(t, [{ job_id: 'j1', enabled: true }, { job_id: 'j2', enabled: true }]);
   for (const j of ['j1', 'j2']) for (const f of ['a', 'b']) await s.store.upsertFile(j, f, { size: 1, mtimeMs: 1 });
@@ -324,6 +335,37 @@ test('recomputeJobStatus: failed when nothing is left to try and a row failed; b
   t.deepEqual(await s.store.recomputeJobStatus('job-1'), { from: 'in_progress', to: 'failed' });
   t.is(await s.store.retryFailed('job-1'), 1);
   t.deepEqual(await s.store.recomputeJobStatus('job-1'), { from: 'failed', to: 'in_progress' });
+});
+
+test('job errors: set once (no write when unchanged), shown in report, count as a failure, cleared by null', async (t) => {
+  const s = await setup(t, [
+    { job_id: '../wide', status: 'completed', enabled: true },
+    { job_id: 'job-1', status: 'completed', enabled: true },
+  ]);
+  const dus = async (id: string) => (await s.db.get<{ s: string }>('SELECT drive_upload_status AS s FROM batch_jobs WHERE job_id = ?', id))?.s;
+  t.deepEqual(await s.store.jobErrors(), new Map());
+  const bad = { error: 'job id "../wide" contains a path separator: it cannot be a directory name under watch.output_dir', reason: 'local:refused' };
+  t.true(await s.store.setJobError('../wide', bad));
+  t.false(await s.store.setJobError('../wide', bad), 'unchanged: nothing written');
+  t.deepEqual(await s.store.jobErrors(), new Map([['../wide', bad.error]]));
+  t.deepEqual(await s.store.recomputeJobStatus('../wide'), { from: 'not_requested', to: 'failed' });
+  t.like((await s.store.report('../wide'))[0], { driveUploadStatus: 'failed', jobError: bad.error, counts: { failed: 0 } });
+  // A job error next to rows still to do: in progress until they are done, then failed.
+  t.true(await s.store.setJobError('job-1', { error: '1 name is not valid UTF-8 …', reason: 'local:bad_name' }));
+  await s.store.upsertFile('job-1', 'ok.txt', { size: 1, mtimeMs: 1 });
+  const [r] = await s.store.claimDue('w', 1, LEASE_MS, 'job-1');
+  t.deepEqual(await s.store.recomputeJobStatus('job-1'), { from: 'not_requested', to: 'in_progress' });
+  t.true(await s.store.markUploaded(r!.id, 'w', uploaded(r!.id)));
+  t.deepEqual(await s.store.recomputeJobStatus('job-1'), { from: 'in_progress', to: 'failed' });
+  // The file was renamed: the next walk clears the error, and the job completes.
+  t.true(await s.store.setJobError('job-1', null));
+  t.false(await s.store.setJobError('job-1', null));
+  t.deepEqual(await s.store.recomputeJobStatus('job-1'), { from: 'failed', to: 'completed' });
+  t.is(await dus('job-1'), 'completed');
+  // The job's folder record and its error live side by side.
+  await s.store.saveJobFolder('../wide', { folderId: 'f1', url: null, path: null });
+  t.deepEqual(await s.store.jobErrors(), new Map([['../wide', bad.error]]));
+  t.is((await s.store.getJobFolder('../wide'))?.folderId, 'f1');
 });
 
 test('recomputeJobStatus: finished job statuses come from the store options', async (t) => {
@@ -446,6 +488,7 @@ test('report: counts by status, folder URL, job status and the last errors, newe
     jobStatus: 'processing',
     driveUploadStatus: 'not_requested',
     folderUrl: 'https://drive.google.com/drive/folders/f1',
+    jobError: null,
     counts: { pending: 2, uploading: 1, uploaded: 1, failed: 1 },
     lastErrors: [
       { file: 'c', status: 'pending', error: '503 backendError' },
@@ -458,6 +501,7 @@ test('report: counts by status, folder URL, job status and the last errors, newe
     jobStatus: 'completed',
     driveUploadStatus: 'not_requested',
     folderUrl: null,
+    jobError: null,
     counts: { pending: 0, uploading: 0, uploaded: 0, failed: 0 },
     lastErrors: [],
   });

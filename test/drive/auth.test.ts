@@ -27,7 +27,7 @@ function deepText(e: unknown): string {
 async function uploadOne(s: Awaited<ReturnType<typeof setup>>, parentId = ROOT_ID) {
   const [id] = await s.drive.reserveIds(1);
   const p = await writeRandomFile(s.dir, `f-${id}.bin`, 2000);
-  return s.drive.upload({ fileId: id!, name: 'f.bin', parentId, localPath: p, appProperties: { k: 'v' }, mode: 'create' });
+  return s.drive.upload({ fileId: id!, name: 'f.bin', parentId, file: await s.open(p), appProperties: { k: 'v' }, mode: 'create' });
 }
 
 test('service account with subject: token, root folder, upload into My Drive', async (t) => {
@@ -54,7 +54,7 @@ test('service account without subject: quota error in My Drive, works in a share
   const folder = await shared.ensureFolderPath(SHARED_DRIVE_ID, ['jobs', 'j1']);
   const [id] = await shared.reserveIds(1);
   const p = await writeRandomFile(s.dir, 'shared.bin', 5000);
-  const r = await shared.upload({ fileId: id!, name: 'shared.bin', parentId: folder, localPath: p, appProperties: {}, mode: 'create' });
+  const r = await shared.upload({ fileId: id!, name: 'shared.bin', parentId: folder, file: await s.open(p), appProperties: {}, mode: 'create' });
   t.is(r.file.parents[0], folder);
   t.is(s.emu.listFiles().filter((f) => f.name === 'shared.bin').length, 1);
   // Found again (not re-created) through the shared-drive corpus.
@@ -83,7 +83,7 @@ test('401 (tokens expired on the server) -> one forced refresh, the call succeed
     s.emu.expireTokens();
     const [id] = await s.drive.reserveIds(1);
     const big = await writeRandomFile(s.dir, `big-${mode}.bin`, 1024 * 1024 + 3);
-    const rb = await s.drive.upload({ fileId: id!, name: 'big', parentId: ROOT_ID, localPath: big, appProperties: {}, mode: 'create' });
+    const rb = await s.drive.upload({ fileId: id!, name: 'big', parentId: ROOT_ID, file: await s.open(big), appProperties: {}, mode: 'create' });
     t.is(rb.file.size, 1024 * 1024 + 3, mode);
   }
 });

@@ -61,8 +61,8 @@ test.serial('no request leaves for *.googleapis.com when an endpoint is set', as
     const [id1, id2] = await s.drive.reserveIds(2);
     const small = await writeRandomFile(s.dir, 'small.bin', 4096);
     const big = await writeRandomFile(s.dir, 'big.bin', 1024 * 1024 + 1);
-    await s.drive.upload({ fileId: id1!, name: 'small', parentId: folder, localPath: small, appProperties: {}, mode: 'create' });
-    await s.drive.upload({ fileId: id2!, name: 'big', parentId: folder, localPath: big, appProperties: {}, mode: 'create' });
+    await s.drive.upload({ fileId: id1!, name: 'small', parentId: folder, file: await s.open(small), appProperties: {}, mode: 'create' });
+    await s.drive.upload({ fileId: id2!, name: 'big', parentId: folder, file: await s.open(big), appProperties: {}, mode: 'create' });
     s.emu.expireTokens();
     await s.drive.getFile(id1!);
     const routes = Object.keys(s.emu.stats().requests);

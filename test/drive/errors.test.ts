@@ -12,7 +12,7 @@ import { ROOT_ID, setup, writeRandomFile, type Setup } from '../helpers/drive.js
 async function tryUpload(s: Setup, parentId = ROOT_ID, size = 3000) {
   const [id] = await s.drive.reserveIds(1);
   const p = await writeRandomFile(s.dir, `e-${id}.bin`, size);
-  return s.drive.upload({ fileId: id!, name: 'e.bin', parentId, localPath: p, appProperties: {}, mode: 'create' });
+  return s.drive.upload({ fileId: id!, name: 'e.bin', parentId, file: await s.open(p), appProperties: {}, mode: 'create' });
 }
 
 test('emulator 5xx -> RetryableDriveError with status and reason', async (t) => {

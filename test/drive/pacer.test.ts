@@ -135,7 +135,7 @@ test('daily cap: repeated upload rate limits at the pacer floor pause uploads, o
   });
   const ids = await s.drive.reserveIds(10);
   const file = await writeRandomFile(s.dir, 'cap.bin', 1000);
-  const up = (i: number) => s.drive.upload({ fileId: ids[i]!, name: `cap-${i}`, parentId: ROOT_ID, localPath: file, appProperties: {}, mode: 'create' });
+  const up = async (i: number) => s.drive.upload({ fileId: ids[i]!, name: `cap-${i}`, parentId: ROOT_ID, file: await s.open(file), appProperties: {}, mode: 'create' });
   await up(0); // fills today's cap
   t.is(s.drive.uploadsPausedUntil(), null);
   const e = await t.throwsAsync<DailyCapError>(up(1));
@@ -184,7 +184,7 @@ test('pacer against the emulator at 5 writes/s: 60 uploads from 8 workers all la
   let uploaded = 0;
   const worker = async () => {
     for (let id = ids[next++]; id; id = ids[next++]) {
-      await s.drive.upload({ fileId: id, name: `w-${id}`, parentId: ROOT_ID, localPath: file, appProperties: {}, mode: 'create' });
+      await s.drive.upload({ fileId: id, name: `w-${id}`, parentId: ROOT_ID, file: await s.open(file), appProperties: {}, mode: 'create' });
       uploaded++;
     }
   };

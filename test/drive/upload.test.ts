@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile, truncate } from 'node:fs/promises';
 import test from 'ava';
-import { DriveChecksumError, LocalFileError, RetryableDriveError, type UploadCheckpoint, type UploadRequest } from '../../src/drive/index.js';
+import { DriveChecksumError, RetryableDriveError, type UploadCheckpoint, type UploadRequest } from '../../src/drive/index.js';
+import { LocalFileError } from '../../src/local/index.js';
 import { ROOT_ID, setup, writeRandomFile, type Setup } from '../helpers/drive.js';
 
 const CHUNK = 256 * 1024; // the helper's chunkSizeBytes; threshold 1 MiB
@@ -9,29 +10,34 @@ const CHUNK = 256 * 1024; // the helper's chunkSizeBytes; threshold 1 MiB
 const md5 = async (p: string) => createHash('md5').update(await readFile(p)).digest('hex');
 const liveFiles = (s: Setup) => s.emu.listFiles().filter((f) => f.mimeType !== 'application/vnd.google-apps.folder');
 
-async function request(s: Setup, name: string, size: number, extra: Partial<UploadRequest> = {}): Promise<UploadRequest> {
+/** An upload request by path: each attempt (up()) opens the file afresh, as the daemon does. */
+type Req = Omit<UploadRequest, 'file'> & { localPath: string };
+
+async function request(s: Setup, name: string, size: number, extra: Partial<UploadRequest> = {}): Promise<Req> {
   const [fileId] = await s.drive.reserveIds(1);
   const localPath = await writeRandomFile(s.dir, name, size);
   return { fileId: fileId!, name, parentId: ROOT_ID, localPath, appProperties: { job: 'j1', row: name }, mode: 'create', ...extra };
 }
 
+const up = async (s: Setup, req: Req) => s.drive.upload({ ...req, file: await s.open(req.localPath) });
+
 test('same reserved-id upload twice -> one file; the repeat sends no bytes (409 path and maybeExists path)', async (t) => {
   const s = await setup(t);
   const req = await request(s, 'once.bin', 50_000);
-  const first = await s.drive.upload(req);
+  const first = await up(s, req);
   t.false(first.alreadyPresent);
   t.is(first.file.id, req.fileId);
   t.is(first.bytesSent, 50_000);
   t.is(first.md5, await md5(req.localPath));
   const received = s.emu.stats().bytesReceived;
 
-  const again = await s.drive.upload(req); // a retry that does not know the first one landed
+  const again = await up(s, req); // a retry that does not know the first one landed
   t.true(again.alreadyPresent);
   t.is(again.file.id, req.fileId);
   t.is(again.md5, first.md5);
   t.is(s.emu.stats().requests['POST /upload/drive/v3/files?uploadType=multipart']?.['409'], 1);
 
-  const hinted = await s.drive.upload({ ...req, maybeExists: true });
+  const hinted = await up(s, { ...req, maybeExists: true });
   t.true(hinted.alreadyPresent);
   t.is(hinted.bytesSent, 0);
   t.is(s.emu.stats().bytesReceived, received, 'no content byte re-sent');
@@ -41,15 +47,15 @@ test('same reserved-id upload twice -> one file; the repeat sends no bytes (409 
 test('same id, changed content -> a new revision of the same file (never a second file)', async (t) => {
   const s = await setup(t);
   const req = await request(s, 'rev.bin', 10_000);
-  const first = await s.drive.upload(req);
+  const first = await up(s, req);
   await writeRandomFile(s.dir, 'rev.bin', 12_345);
-  const second = await s.drive.upload(req); // mode 'create' again: 409, content differs -> update
+  const second = await up(s, req); // mode 'create' again: 409, content differs -> update
   t.is(second.file.id, req.fileId);
   t.not(second.md5, first.md5);
   t.is(second.md5, await md5(req.localPath));
   t.is(second.file.size, 12_345);
   await writeRandomFile(s.dir, 'rev.bin', 2 * 1024 * 1024 + 7); // now resumable, explicit update
-  const third = await s.drive.upload({ ...req, mode: 'update' });
+  const third = await up(s, { ...req, mode: 'update' });
   t.is(third.file.md5Checksum, await md5(req.localPath));
   const files = liveFiles(s);
   t.is(files.length, 1);
@@ -70,7 +76,7 @@ test('resumable upload aborted after some chunks, resumed from the stored checkp
       if (++checkpoints === 4) ac.abort();
     },
   });
-  const e = await t.throwsAsync(s.drive.upload(req));
+  const e = await t.throwsAsync(up(s, req));
   t.true(e instanceof RetryableDriveError);
   t.is(e && (e as RetryableDriveError).reason, 'aborted');
   t.truthy(stored);
@@ -78,7 +84,7 @@ test('resumable upload aborted after some chunks, resumed from the stored checkp
   t.true(cp.offset > 0 && cp.offset < size);
   t.is(liveFiles(s).length, 0);
 
-  const res = await s.drive.upload({ ...req, signal: undefined, resume: cp, onCheckpoint: async (c) => void (stored = c) });
+  const res = await up(s, { ...req, signal: undefined, resume: cp, onCheckpoint: async (c) => void (stored = c) });
   t.true(res.resumed);
   t.false(res.alreadyPresent);
   t.is(res.md5, await md5(req.localPath));
@@ -90,7 +96,7 @@ test('resumable upload aborted after some chunks, resumed from the stored checkp
   t.is(liveFiles(s).length, 1);
 
   // The same checkpoint again (crash before recording success): finished session, nothing sent.
-  const done = await s.drive.upload({ ...req, signal: undefined, resume: cp });
+  const done = await up(s, { ...req, signal: undefined, resume: cp });
   t.true(done.alreadyPresent);
   t.is(done.bytesSent, 0);
   t.is(liveFiles(s).length, 1);
@@ -106,11 +112,11 @@ test('connection reset mid-upload -> retryable; resume continues from the confir
       if (++n === 3) s.emu.setFaults({ resetRate: 1 });
     },
   });
-  const e = await t.throwsAsync(s.drive.upload(req));
+  const e = await t.throwsAsync(up(s, req));
   t.true(e instanceof RetryableDriveError, String(e));
   t.is((e as RetryableDriveError).kind, 'retryable');
   s.emu.setFaults({ resetRate: 0 });
-  const res = await s.drive.upload({ ...req, resume: stored, onCheckpoint: async () => undefined });
+  const res = await up(s, { ...req, resume: stored, onCheckpoint: async () => undefined });
   t.is(res.file.md5Checksum, await md5(req.localPath));
   t.true(s.emu.stats().bytesReceived - 2 * 1024 * 1024 <= CHUNK);
   t.is(liveFiles(s).length, 1);
@@ -127,11 +133,11 @@ test('expired session -> forgotten (checkpoint null) and restarted cleanly', asy
       if (seen.length === 2) ac.abort();
     },
   });
-  await t.throwsAsync(s.drive.upload(req));
+  await t.throwsAsync(up(s, req));
   const old = seen.at(-1)!;
   s.emu.expireSessions();
   seen.length = 0;
-  const res = await s.drive.upload({ ...req, signal: undefined, resume: old, onCheckpoint: async (cp) => void seen.push(cp) });
+  const res = await up(s, { ...req, signal: undefined, resume: old, onCheckpoint: async (cp) => void seen.push(cp) });
   t.false(res.resumed);
   t.is(seen[0], null);
   t.not(seen[1]?.sessionUri, old.sessionUri);
@@ -152,41 +158,44 @@ test('file changed between attempts -> DriveChecksumError, session forgotten, ne
       if (cp && cp.offset >= 3 * CHUNK) ac.abort();
     },
   });
-  await t.throwsAsync(s.drive.upload(req));
+  await t.throwsAsync(up(s, req));
   // Same size, different first bytes (already on Drive).
   const fh = await open(req.localPath, 'r+');
   await fh.write(Buffer.alloc(1000, 7), 0, 1000, 0);
   await fh.close();
   const cps: Array<UploadCheckpoint | null> = [];
-  const e = await t.throwsAsync<DriveChecksumError>(s.drive.upload({ ...req, signal: undefined, resume: stored, onCheckpoint: async (c) => void cps.push(c) }));
+  const e = await t.throwsAsync<DriveChecksumError>(up(s, { ...req, signal: undefined, resume: stored, onCheckpoint: async (c) => void cps.push(c) }));
   t.true(e instanceof DriveChecksumError, String(e));
   t.true(e?.retryable);
   t.is(e?.kind, 'retryable');
   t.is(cps.at(-1), null);
   // The retry without a session: 409, content differs, update in place.
-  const res = await s.drive.upload({ ...req, signal: undefined, resume: null });
+  const res = await up(s, { ...req, signal: undefined, resume: null });
   t.is(res.file.id, req.fileId);
   t.is(res.file.md5Checksum, await md5(req.localPath));
   t.is(liveFiles(s).length, 1);
 });
 
-test('missing local file -> permanent LocalFileError "file gone locally"', async (t) => {
-  const s = await setup(t);
-  const req = await request(s, 'gone.bin', 100);
-  await rm(req.localPath);
-  const e = await t.throwsAsync(s.drive.upload(req));
-  t.true(e instanceof LocalFileError);
-  t.like(e, { kind: 'local', retryable: false });
-  t.regex(e?.message ?? '', /^file gone locally: .*gone\.bin$/);
-  t.is(s.emu.stats().requests['POST /upload/drive/v3/files?uploadType=multipart'], undefined);
+test('a local read failing mid-upload surfaces as the LocalFileError (retryable "changed"), not as a Drive error', async (t) => {
+  for (const size of [100_000, 2 * 1024 * 1024]) {
+    const s = await setup(t);
+    const req = await request(s, 'shrinks.bin', size);
+    const file = await s.open(req.localPath);
+    await truncate(req.localPath, size / 2); // after open: the descriptor's reads come up short
+    const e = await t.throwsAsync(s.drive.upload({ ...req, file }));
+    t.true(e instanceof LocalFileError, String(e));
+    t.like(e, { code: 'changed', retryable: true });
+    t.regex(e?.message ?? '', /shrank while it was being read/);
+    t.is(liveFiles(s).length, 0, 'nothing half-read reached Drive');
+  }
 });
 
 test('empty file and exact-threshold file upload and verify', async (t) => {
   const s = await setup(t);
-  const empty = await s.drive.upload(await request(s, 'empty.bin', 0));
+  const empty = await up(s, await request(s, 'empty.bin', 0));
   t.is(empty.file.size, 0);
   t.is(empty.md5, 'd41d8cd98f00b204e9800998ecf8427e');
-  const edge = await s.drive.upload(await request(s, 'edge.bin', 1024 * 1024));
+  const edge = await up(s, await request(s, 'edge.bin', 1024 * 1024));
   t.is(edge.file.md5Checksum, edge.md5);
   t.truthy(s.emu.stats().requests['POST /upload/drive/v3/files?uploadType=resumable']);
 });

@@ -43,7 +43,7 @@ test('status (text and --json) shows folder URL, counts and last errors; retry -
   t.is(bad?.driveUploadStatus, 'failed');
   t.is(bad?.lastErrors[0]?.file, 'b.txt');
   t.regex(bad?.lastErrors[0]?.error ?? '', /\{bogus\}/);
-  t.deepEqual((JSON.parse((await e.cli(['status', '--json'])).stdout) as { jobId: string }[]).map((j) => j.jobId), ['st-bad', 'st-bad2'], 'default --json lists what the text lists');
+  t.deepEqual((JSON.parse((await e.cli(['status', '--json'])).stdout) as { jobId: string }[]).map((j) => j.jobId), ['st-bad', 'st-bad2', 'st-ok'], '--json lists every job, as --all');
 
   const one = await e.cli(['status', '--job', 'st-ok', '--json']);
   t.deepEqual((JSON.parse(one.stdout) as { jobId: string }[]).map((j) => j.jobId), ['st-ok']);

@@ -3,10 +3,11 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import test from 'ava';
 import { setupE2E } from '../helpers/e2e.js';
 import { withRawDb } from '../helpers/db.js';
+import { hasBinary, startNotifyListener } from '../ops/notify-listener.js';
 
 /**
  * Who runs the CLI so that mode bits bind: root writes through any of them (CI runs as root),
@@ -23,6 +24,13 @@ test('a database file or directory the daemon cannot write: run, sync --once and
   // The unprivileged user must be able to read everything else: the temp dir, config, token.
   chmodSync(e.dir, 0o755);
   chmodSync(join(e.dir, 'refresh-token'), 0o644);
+  // A stand-in for systemd's notify socket, which the daemon (as that user) may send to.
+  t.true(hasBinary('python3') && hasBinary('systemd-notify'), 'python3 and systemd-notify are needed for the notify listener');
+  const notify = await startNotifyListener();
+  t.teardown(() => notify.close());
+  chmodSync(dirname(notify.socketPath), 0o755);
+  chmodSync(notify.socketPath, 0o777);
+  const underSystemd = ['env', `NOTIFY_SOCKET=${notify.socketPath}`, ...who.prefix];
   await e.addJob('ro');
   e.writeFile('ro', 'a.txt', 'a');
   const baseConfig = readFileSync(e.configPath, 'utf8');
@@ -48,22 +56,31 @@ test('a database file or directory the daemon cannot write: run, sync --once and
 
     const check = await e.cli(['check-config'], { config: cfg, prefix: who.prefix, timeoutMs: 20_000 });
     if (c.name === 'writable') {
-      // The control: the same user, the same way of running, a writable database: all is well.
+      // The control: the same user, the same way of running, a writable database: all is well,
+      // and the daemon's READY reaches the listener (so its absence above means something).
       t.is(check.code, 0, `${c.name}: ${check.stderr}`);
       t.false(check.stderr.includes('cannot write'), check.stderr);
+      t.deepEqual(notify.messages(), [], 'no notification from the refused runs');
+      t.deepEqual(e.driveFiles(), [], 'nothing was uploaded from an unwritable database');
+      const d = e.startDaemon({ config: cfg, prefix: underSystemd });
+      await d.waitForLog(/daemon started/, 20_000);
+      const got = await notify.waitFor(1);
+      t.true(got.some((m) => m.split('\n').includes('READY=1')), JSON.stringify(got));
+      d.kill('SIGTERM');
+      t.is((await d.exited).code, 0);
       continue;
     }
     t.is(check.code, 78, `check-config, ${c.name}: ${check.stdout}${check.stderr}`);
     t.true(check.stderr.includes(`problem: database.path ${db}: ${expected}`), `check-config, ${c.name}: ${check.stderr}`);
     for (const cmd of [['run'], ['sync', '--once']]) {
-      const r = await e.cli(cmd, { config: cfg, prefix: who.prefix, timeoutMs: 20_000 });
+      const r = await e.cli(cmd, { config: cfg, prefix: underSystemd, timeoutMs: 20_000 });
       const out = r.stdout + r.stderr;
       t.is(r.code, 78, `${cmd.join(' ')}, ${c.name}: ${out}`);
       t.true(r.stderr.includes(expected), `${cmd.join(' ')}, ${c.name}: ${r.stderr}`);
       t.notRegex(out, /daemon started|reconcile pass failed|scan done/, `${cmd.join(' ')}, ${c.name}: started anyway`);
     }
   }
-  t.deepEqual(e.driveFiles(), [], 'nothing was uploaded from an unwritable database');
+  t.is(e.driveFiles().length, 1, 'the control daemon uploaded a.txt');
 });
 
 test('check-config says the daemon switches the batch database to WAL for good, and the file is WAL afterwards', async (t) => {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { parseEmulatorArgs } from '../../src/emulator/cli.js';
 import { CLI, REPO, setupE2E, type E2E } from '../helpers/e2e.js';
+import { waitUntil } from '../helpers/poll.js';
 
 interface JobJson {
   jobId: string;
@@ -26,16 +27,6 @@ async function statusJson(e: E2E, ...args: string[]): Promise<JobJson[]> {
   return JSON.parse(r.stdout) as JobJson[];
 }
 
-async function pollUntil<T>(what: string, deadlineMs: number, fn: () => Promise<T | null | undefined | false>): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
-
 test('status during a resumable upload: bytes done/total, confirmed offset of the file in flight, rate and ETA; then done with times', async (t) => {
   const e = await setupE2E(t, { resumableThresholdBytes: 256 * 1024, chunkSizeBytes: 256 * 1024, concurrency: 2, stabilityMs: 200 });
   await e.addJob('big-job', { status: 'processing' });
@@ -46,11 +37,11 @@ test('status during a resumable upload: bytes done/total, confirmed offset of th
   e.emu.setFaults({ latencyMs: 250 });
   const d = await e.startedDaemon();
 
-  const mid = await pollUntil('a confirmed offset of big.bin', 60_000, async () => {
+  const mid = await waitUntil(async () => {
     const [j] = await statusJson(e, '--job', 'big-job');
     const f = j?.inFlight.find((x) => x.file === 'big.bin');
     return f && (f.offset ?? 0) > 0 && j!.rateBytesPerSec > 0 ? j : null;
-  });
+  }, 60_000, 'a confirmed offset of big.bin');
   // Slower still while the text is read, so the file is surely still in flight then.
   e.emu.setFaults({ latencyMs: 4000 });
   const f = mid.inFlight.find((x) => x.file === 'big.bin')!;
@@ -68,10 +59,10 @@ test('status during a resumable upload: bytes done/total, confirmed offset of th
   t.regex(text.stdout, /^ {2}bytes {2}\S+ [kM]?B\/6\.3 MB \(\d+ %\) {3}rate \d+(\.\d)? [kM]?B\/s {3}ETA \d+(m\d\d)?s$/m);
 
   e.emu.setFaults({ latencyMs: 0 });
-  const done = await pollUntil('both files uploaded', 60_000, async () => {
+  const done = await waitUntil(async () => {
     const [j] = await statusJson(e, '--job', 'big-job');
     return j?.files.done === 2 ? j : null;
-  });
+  }, 60_000, 'both files uploaded');
   t.deepEqual(done.files, { done: 2, total: 2 });
   t.deepEqual(done.bytes, { done: size + 5, total: size + 5, failed: 0 });
   t.deepEqual(done.inFlight, []);
@@ -138,12 +129,12 @@ test('status and files escape control characters from the database: a name with 
     t.is(r.code, 0, r.stderr);
     // eslint-disable-next-line no-control-regex
     t.notRegex(r.stdout, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028]/, `${args[0]}: no control character but newlines`);
-    t.true(r.stdout.includes('evil\\x1b[2J\\x1b[Hname\\x0d\\x0aforged line\\u{2028}.txt'), r.stdout);
+    t.true(r.stdout.includes('evil\\x1B[2J\\x1B[Hname\\x0D\\x0Aforged line\\u{2028}.txt'), r.stdout);
     t.notRegex(r.stdout, /^forged line/m, 'no forged line');
   }
   const st = await e.cli(['status']);
-  t.true(st.stdout.includes('esc\\x1b]0;job\\x07  drive=pending'));
-  t.true(st.stdout.includes('Drive said \\x1b[31mred\\x1b[0m\\x0aand more \\x9b2J'));
+  t.true(st.stdout.includes('esc\\x1B]0;job\\x07  drive=pending'));
+  t.true(st.stdout.includes('Drive said \\x1B[31mred\\x1B[0m\\x0Aand more \\x9B2J'));
   // JSON keeps the exact text (JSON escapes control characters itself).
   const [j] = JSON.parse((await e.cli(['status', '--json'])).stdout) as JobJson[];
   t.is(j?.lastErrors[0]?.file, 'evil\x1b[2J\x1b[Hname\r\nforged line\u2028.txt');

@@ -1,13 +1,14 @@
 // Shared setup for test/drive: an emulator on 127.0.0.1:0, credentials in a temp dir, a client
 // whose folder registry is a migrated SQLite database (as the daemon's).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { AuthConfig } from '../../src/config/index.js';
 import { createDriveClient, type DriveClient, type DriveClientOptions, type FolderRegistry } from '../../src/drive/index.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
+import { openInside, type LocalFile } from '../../src/local/index.js';
 import { createLogger, type Logger, type LogLevel } from '../../src/log/index.js';
 import { Writable } from 'node:stream';
 import { makeTestStore } from './db.js';
@@ -82,6 +83,8 @@ export interface Setup {
   auth: AuthConfig;
   log: CapturedLog;
   make: (over?: Partial<DriveClientOptions>) => Promise<DriveClient>;
+  /** Opens a local file the way the daemon does (checked, read through its descriptor); closed at teardown. */
+  open: (path: string) => Promise<LocalFile>;
   /** The folder registry every client of this setup shares (a real store). */
   registry: FolderRegistry;
 }
@@ -122,7 +125,12 @@ export async function setup(
       ...over,
     });
   const drive = await make();
-  return { emu, dir, drive, auth, log, make, registry: folderRegistry };
+  const open = async (path: string) => {
+    const f = await openInside(await realpath(dirname(path)), basename(path));
+    t.teardown(() => f.close());
+    return f;
+  };
+  return { emu, dir, drive, auth, log, make, open, registry: folderRegistry };
 }
 
 export async function writeRandomFile(dir: string, name: string, size: number): Promise<string> {

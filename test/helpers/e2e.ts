@@ -83,6 +83,8 @@ export interface E2EOptions {
   chunkSizeBytes?: number;
   /** Extra YAML appended verbatim (for bad-config tests). */
   extraYaml?: string;
+  /** Where the emulator keeps metadata and file contents (to search every stored byte); default a temp dir. */
+  emulatorDataDir?: string;
 }
 
 export interface CliResult {
@@ -133,7 +135,7 @@ export interface E2E {
   writeConfig(opts?: E2EOptions): void;
   /** Runs the CLI to completion; `prefix` runs it through another program (e.g. setpriv to drop privileges). */
   cli(args: readonly string[], o?: { timeoutMs?: number; config?: string | null; prefix?: readonly string[] }): Promise<CliResult>;
-  startDaemon(o?: { config?: string }): DaemonHandle;
+  startDaemon(o?: { config?: string; prefix?: readonly string[] }): DaemonHandle;
   /** startDaemon + wait for "daemon started". */
   startedDaemon(o?: { config?: string; timeoutMs?: number }): Promise<DaemonHandle>;
   addJob(id: string, o?: JobOptions): Promise<void>;
@@ -210,7 +212,13 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     }
   }
 
-  const emu = await startEmulator({ host: '127.0.0.1', port: 0, rootFolderId: ROOT_FOLDER_ID, ...(opts.faults ? { faults: opts.faults } : {}) });
+  const emu = await startEmulator({
+    host: '127.0.0.1',
+    port: 0,
+    rootFolderId: ROOT_FOLDER_ID,
+    ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.emulatorDataDir ? { dataDir: opts.emulatorDataDir } : {}),
+  });
   const children = new Set<ChildProcess>();
   const outputs: string[] = [];
   // LIFO: children die first, then the emulator closes, then the secret check, then the dir goes.
@@ -289,8 +297,8 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
       });
     });
 
-  const startDaemon = (o: { config?: string } = {}): DaemonHandle => {
-    const c = spawnCli(['run'], o.config ?? configPath);
+  const startDaemon = (o: { config?: string; prefix?: readonly string[] } = {}): DaemonHandle => {
+    const c = spawnCli(['run'], o.config ?? configPath, o.prefix);
     const lines: LogLine[] = [];
     const waiters = new Set<() => void>();
     const feed = (stream: NodeJS.ReadableStream | null) => {

@@ -1,4 +1,7 @@
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { drive, type drive_v3 } from '@googleapis/drive';
 import { JWT, OAuth2Client } from 'google-auth-library';
@@ -9,6 +12,18 @@ export async function withEmulator(t: ExecutionContext, opts: EmulatorOptions = 
   const emu = await startEmulator(opts);
   t.teardown(() => emu.close());
   return emu;
+}
+
+/**
+ * Starts an HTTPS emulator with a private CA made in a temp dir (removed when the test ends).
+ * `emu.caFile` is the CA to trust: `ca` for https.request, NODE_EXTRA_CA_CERTS for a child process.
+ */
+export async function withTlsEmulator(t: ExecutionContext, opts: EmulatorOptions = {}): Promise<Emulator & { caFile: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-tls-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const emu = await withEmulator(t, { tls: { selfSignedDir: dir }, ...opts });
+  if (emu.caFile === null) throw new Error('a self-signed TLS emulator reported no CA file');
+  return emu as Emulator & { caFile: string };
 }
 
 type Interceptable = { transporter: { interceptors: { request: { add(i: { resolved: (o: { url?: string | URL }) => Promise<unknown> }): void } } } };

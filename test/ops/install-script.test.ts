@@ -117,7 +117,7 @@ test('npm tarball: lean (no tests, benchmarks, source maps or build info) and co
   const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
   t.deepEqual(files.filter((f) => /^dist\/(test|bench)\/|\.map$|tsbuildinfo/.test(f)), []);
   t.deepEqual(files.filter((f) => !/^(dist\/src\/|migrations\/|config\/|systemd\/|docs\/|monitoring\/|LICENSE$|README\.md$|package\.json$)/.test(f)), []);
-  for (const need of ['LICENSE', 'README.md', 'docs/operations.md', 'dist/src/cli/main.js', 'migrations/004_progress.sql', `systemd/${NAME}.service`, `systemd/${NAME}.sysusers`, `config/${NAME}.example.yaml`, 'monitoring/prometheus/batch-drive-sync.rules.yml', 'monitoring/grafana/batch-drive-sync.json']) {
+  for (const need of ['LICENSE', 'README.md', 'docs/operations.md', 'dist/src/cli/main.js', 'migrations/005_progress.sql', `systemd/${NAME}.service`, `systemd/${NAME}.sysusers`, `config/${NAME}.example.yaml`, 'monitoring/prometheus/batch-drive-sync.rules.yml', 'monitoring/grafana/batch-drive-sync.json']) {
     t.true(files.includes(need), need);
   }
   // The unit's Documentation= names a file the package carries.

@@ -1,27 +1,21 @@
 // decide(): the only place that turns an error into retry / fail / pause.
 import test from 'ava';
 import { PatternError } from '../../src/config/index.js';
-import {
-  DailyCapError,
-  DriveAuthError,
-  LocalFileError as DriveLocalFileError,
-  PermanentDriveError,
-  RateLimitError,
-  RetryableDriveError,
-} from '../../src/drive/index.js';
+import { DailyCapError, DriveAuthError, PermanentDriveError, RateLimitError, RetryableDriveError } from '../../src/drive/index.js';
+import { LocalFileError, refused } from '../../src/local/index.js';
 import { decide } from '../../src/sync/index.js';
-import { LocalFileError, LocalPathError } from '../../src/watch/index.js';
 
-test('LocalPathError (symlink out, .., absolute) fails the row for good as local:refused', (t) => {
-  const d = decide(new LocalPathError('file x resolves outside the job directory /o/j; refused, never read'));
+test('a refused local file (link, outside, .., absolute) fails the row for good as local:refused', (t) => {
+  const d = decide(refused('file x resolves to /etc/passwd, outside the job directory /o/j'));
   t.like(d, { action: 'fail', reason: 'local:refused' });
   t.regex(d.message, /outside the job directory/);
 });
 
-test('LocalFileError: retryable (deleted, not written yet) retries; not retryable (EACCES) fails; the code is the reason', (t) => {
-  t.like(decide(new LocalFileError('file a.txt not found', { retryable: true, code: 'ENOENT' })), { action: 'retry', reason: 'local:ENOENT', message: 'file a.txt not found' });
-  t.like(decide(new LocalFileError('file a.txt: cannot read it (EACCES)', { retryable: false, code: 'EACCES' })), { action: 'fail', reason: 'local:EACCES' });
-  t.like(decide(new LocalFileError('odd', { retryable: true })), { action: 'retry', reason: 'local:io' });
+test('LocalFileError: one rule from its code: ENOENT retries, EACCES and ENAMETOOLONG fail; the code is the reason', (t) => {
+  t.like(decide(new LocalFileError('file a.txt: not found', 'ENOENT')), { action: 'retry', reason: 'local:ENOENT', message: 'file a.txt: not found' });
+  t.like(decide(new LocalFileError('file a.txt: permission denied (EACCES)', 'EACCES')), { action: 'fail', reason: 'local:EACCES' });
+  t.like(decide(new LocalFileError('file nnn…: name too long', 'ENAMETOOLONG')), { action: 'fail', reason: 'local:ENAMETOOLONG' });
+  t.like(decide(new LocalFileError('file a.txt shrank while it was being read', 'changed')), { action: 'retry', reason: 'local:changed' });
 });
 
 test('PatternError (unknown token in a job\'s own pattern) fails as config:folder_pattern', (t) => {
@@ -51,16 +45,20 @@ test('Drive errors: retryable retries; permanent fails; rate limit, daily cap an
   t.like(quota, { action: 'fail', reason: 'permanent:storageQuotaExceeded' });
   t.regex(quota.message, /storageQuotaExceeded/);
   t.like(decide(new PermanentDriveError('Drive 400', { status: 400 })), { action: 'fail', reason: 'permanent:400' });
-
-  t.like(decide(new DriveLocalFileError('local file unreadable: ENOENT', '/x', { reason: 'ENOENT' })), { action: 'fail', reason: 'local:ENOENT' });
 });
 
-test('anything else is classified like a Drive failure: network codes and unknown errors retry', (t) => {
+test('anything else is ours (internal), never reported as Drive\'s: retried (bounded by max_attempts), flagged for a stack trace', (t) => {
+  const bug = decide(new TypeError("Cannot read properties of undefined (reading 'id')"));
+  t.like(bug, { action: 'retry', reason: 'internal:TypeError', internal: true });
+  t.regex(bug.message, /^internal error \(TypeError: Cannot read properties/);
+  t.notRegex(bug.message, /Drive/);
+  // Shapes that only the Drive layer may classify are not Drive's when they reach sync unclassified.
   const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-  t.like(decide(reset), { action: 'retry', reason: 'retryable:ECONNRESET' });
-  t.like(decide(new Error('something odd')), { action: 'retry', reason: 'retryable:unknown' });
-  t.like(decide('a string'), { action: 'retry' });
-  // A gaxios-shaped 404 on the parent folder is permanent.
+  t.like(decide(reset), { action: 'retry', reason: 'internal:Error', internal: true });
   const notFound = { message: 'File not found', response: { status: 404, data: { error: { errors: [{ reason: 'notFound' }], message: 'File not found: abc.' } } } };
-  t.like(decide(notFound), { action: 'fail', reason: 'permanent:notFound' });
+  t.like(decide(notFound), { action: 'retry', reason: 'internal:object' });
+  t.like(decide('a string'), { action: 'retry', reason: 'internal:string' });
+  // Known kinds are not internal.
+  t.falsy(decide(new RetryableDriveError('Drive 503', { status: 503 })).internal);
+  t.falsy(decide(new LocalFileError('x', 'ENOENT')).internal);
 });

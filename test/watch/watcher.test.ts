@@ -3,7 +3,8 @@ import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { createSilentLogger } from '../../src/log/index.js';
-import { createIgnoreMatcher, createWatcher, walkJobDir, type FileReady } from '../../src/watch/index.js';
+import { walkJobDir } from '../../src/local/index.js';
+import { createIgnoreMatcher, createWatcher, type FileReady } from '../../src/watch/index.js';
 import { makeTempDir } from '../helpers/db.js';
 
 interface Recorder {
@@ -179,7 +180,7 @@ test('brace and class globs (picomatch) mean the same to the watcher as to the w
   await r.waitFile(named('job-1', 'kept.tmpl'));
   t.deepEqual(r.files.map((f) => f.relPath).sort(), ['kept.tmpl', 'sentinel.txt']);
   const walked = await walkJobDir(join(r.out, 'job-1'), createIgnoreMatcher(ignore));
-  t.deepEqual(walked.map((f) => f.relPath).sort(), ['kept.tmpl', 'sentinel.txt']);
+  t.deepEqual(walked.files.map((f) => f.relPath).sort(), ['kept.tmpl', 'sentinel.txt']);
 });
 
 test('only the jobs given to setJobs are watched file by file; a job taken out is no longer reported', async (t) => {

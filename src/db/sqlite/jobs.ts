@@ -1,17 +1,19 @@
 import { withTransaction } from '../open.js';
 import { jobDriveStatus, type RowCounts } from '../job-status.js';
 import type { EnabledJob, JobStore } from '../store.js';
-import { changed, ENABLED, type SqliteCtx } from './context.js';
+import { changed, ENABLED, sqlTimestamp, type SqliteCtx } from './context.js';
 
-export function sqliteJobStore({ db, hasStatusColumn, finishedSql, finishedArgs }: SqliteCtx): JobStore {
+export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finishedArgs }: SqliteCtx): JobStore {
   return {
     hasStatusColumn,
 
     async recomputeJobStatus(jobId) {
       return withTransaction(db, async () => {
-        const job = await db.get<{ enabled: number; cur: string | null; fin: number }>(
-          `SELECT max(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, max(${finishedSql}) AS fin FROM batch_jobs WHERE job_id = ?`,
-          ...finishedArgs, jobId,
+        const job = await db.get<{ enabled: number; cur: string | null; fin: number; jerr: number }>(
+          `SELECT max(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, max(${finishedSql}) AS fin,
+                  (SELECT count(*) FROM batch_drive_metadata WHERE batch_job_id = ? AND job_error IS NOT NULL) AS jerr
+             FROM batch_jobs WHERE job_id = ?`,
+          ...finishedArgs, jobId, jobId,
         );
         if (!job || job.enabled === null) return null;
         const c = await db.get<RowCounts>(
@@ -20,11 +22,34 @@ export function sqliteJobStore({ db, hasStatusColumn, finishedSql, finishedArgs 
              FROM batch_file_drive_metadata WHERE batch_job_id = ?`,
           jobId,
         );
-        const to = jobDriveStatus(job.enabled === 1, c ?? { pending: 0, uploading: 0, uploaded: 0, failed: 0 }, job.fin === 1);
+        const counts = c ?? { pending: 0, uploading: 0, uploaded: 0, failed: 0 };
+        // A job-level error (bad job id, job directory outside, unreadable names) is one more failure.
+        const to = jobDriveStatus(job.enabled === 1, { ...counts, failed: counts.failed + (job.jerr > 0 ? 1 : 0) }, job.fin === 1);
         if (job.cur === to) return null;
         await db.run('UPDATE batch_jobs SET drive_upload_status = ? WHERE job_id = ?', to, jobId);
         return { from: job.cur, to };
       });
+    },
+
+    async setJobError(jobId, e) {
+      const ts = sqlTimestamp(now());
+      const r = e
+        ? await db.run(
+            `INSERT INTO batch_drive_metadata (batch_job_id, job_error, job_error_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
+             ON CONFLICT (batch_job_id) DO UPDATE SET job_error = excluded.job_error, job_error_reason = excluded.job_error_reason, updated_at = excluded.updated_at
+              WHERE job_error IS NOT excluded.job_error OR job_error_reason IS NOT excluded.job_error_reason`,
+            jobId, e.error, e.reason, ts, ts,
+          )
+        : await db.run(
+            'UPDATE batch_drive_metadata SET job_error = NULL, job_error_reason = NULL, updated_at = ? WHERE batch_job_id = ? AND job_error IS NOT NULL',
+            ts, jobId,
+          );
+      return changed(r);
+    },
+
+    async jobErrors() {
+      const rows = await db.all<{ j: string; e: string }[]>('SELECT batch_job_id AS j, job_error AS e FROM batch_drive_metadata WHERE job_error IS NOT NULL');
+      return new Map(rows.map((r) => [r.j, r.e]));
     },
 
     async listEnabledJobs(onlyJobId) {

@@ -104,7 +104,7 @@ export async function queryProgress(ctx: ProgressContext, q: ProgressQuery): Pro
   await db.run(`CREATE TEMP TABLE bds_selected AS SELECT job_id FROM (${selected})`, q.jobId !== undefined ? { ':job': q.jobId } : {});
   try {
     const jobs = await db.all<
-      (AggRow & { job_id: string; enabled: number | null; status: string | null; dus: string | null; folder_url: string | null; has_job: number })[]
+      (AggRow & { job_id: string; enabled: number | null; status: string | null; dus: string | null; folder_url: string | null; job_error: string | null; has_job: number })[]
     >(
       `WITH agg AS (
          SELECT batch_job_id AS job_id, ${AGGREGATES}
@@ -114,7 +114,7 @@ export async function queryProgress(ctx: ProgressContext, q: ProgressQuery): Pro
          SELECT job_id, max(${enabledSql}) AS enabled, ${ctx.hasStatusColumn ? 'max(status)' : 'NULL'} AS status,
                 max(drive_upload_status) AS dus, 1 AS has_job
            FROM batch_jobs WHERE job_id IN (SELECT job_id FROM temp.bds_selected) GROUP BY job_id)
-       SELECT s.job_id, j.enabled, j.status, j.dus, coalesce(j.has_job, 0) AS has_job, m.drive_folder_url AS folder_url,
+       SELECT s.job_id, j.enabled, j.status, j.dus, coalesce(j.has_job, 0) AS has_job, m.drive_folder_url AS folder_url, m.job_error AS job_error,
               coalesce(a.files, 0) AS files, coalesce(a.pending, 0) AS pending, coalesce(a.uploading, 0) AS uploading,
               coalesce(a.uploaded, 0) AS uploaded, coalesce(a.failed, 0) AS failed,
               coalesce(a.bytes_total, 0) AS bytes_total, coalesce(a.bytes_done, 0) AS bytes_done,
@@ -161,6 +161,7 @@ export async function queryProgress(ctx: ProgressContext, q: ProgressQuery): Pro
         jobStatus: j.status,
         driveUploadStatus: j.dus,
         folderUrl: j.folder_url,
+        jobError: j.job_error,
         counts: { pending: j.pending, uploading: j.uploading, uploaded: j.uploaded, failed: j.failed },
         files: { done: j.uploaded, total: j.files },
         bytes: { done: j.bytes_done, total: j.bytes_total, failed: j.bytes_failed },

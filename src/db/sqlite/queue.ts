@@ -109,6 +109,13 @@ export function sqliteQueueStore({ db, now }: SqliteCtx): QueueStore {
       return r.changes ?? 0;
     },
 
+    async leaseOwners() {
+      const rows = await db.all<{ o: string }[]>(
+        `SELECT DISTINCT lease_owner AS o FROM batch_file_drive_metadata WHERE upload_status = 'uploading' AND lease_owner IS NOT NULL`,
+      );
+      return rows.map((r) => String(r.o));
+    },
+
     async retryFailed(jobId) {
       const t = now();
       const r = await db.run(

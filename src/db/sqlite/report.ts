@@ -32,13 +32,17 @@ export function sqliteReportStore({ db, hasStatusColumn, now }: SqliteCtx): Repo
             WHERE batch_job_id = ? AND upload_error IS NOT NULL ORDER BY updated_at DESC, id DESC LIMIT 5`,
           j.job_id,
         );
-        const folder = await db.get<{ u: string | null }>('SELECT drive_folder_url AS u FROM batch_drive_metadata WHERE batch_job_id = ?', j.job_id);
+        const folder = await db.get<{ u: string | null; e: string | null }>(
+          'SELECT drive_folder_url AS u, job_error AS e FROM batch_drive_metadata WHERE batch_job_id = ?',
+          j.job_id,
+        );
         out.push({
           jobId: j.job_id,
           enabled: j.enabled === 1,
           jobStatus: j.status,
           driveUploadStatus: j.dus,
           folderUrl: folder?.u ?? null,
+          jobError: folder?.e ?? null,
           counts,
           lastErrors: errs,
         });

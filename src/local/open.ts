@@ -1,0 +1,170 @@
+// The one way the daemon opens a file of a job: checked names, the job directory inside
+// output_dir, one open() that follows no link, checks on the open descriptor, and every later
+// read (chunks, md5) through that descriptor only. A path is never opened twice for one upload,
+// so swapping the file for a link mid-upload cannot make the daemon read anything else.
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { fsError, LocalFileError, refused } from './errors.js';
+import { checkRelativeName, escapeName, jobIdProblem } from './names.js';
+
+// O_NOFOLLOW: a link as the last part of the path fails with ELOOP instead of being followed.
+// O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as not a file).
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const READ_CHUNK = 1 << 20;
+
+/** An open, checked regular file of a job. Close it when done. */
+export interface LocalFile {
+  /** The name it was opened by, below the job directory (`/`-separated). */
+  readonly relPath: string;
+  /** Size and modification time from fstat at open. */
+  readonly size: number;
+  readonly mtimeMs: number;
+  /** Bytes [start, end] (inclusive), read through the descriptor. */
+  read(start: number, end: number): Readable;
+  /** md5 (hex) of the `size` bytes, read through the descriptor. */
+  md5(): Promise<string>;
+  /** True when the open file's size or mtime differ from those at open (fstat). */
+  changedSinceOpen(): Promise<boolean>;
+  /** What the path names now (lstat, no link followed): null when gone; `same` when it is still this file unchanged. */
+  pathNow(): Promise<{ size: number; mtimeMs: number; same: boolean } | null>;
+  close(): Promise<void>;
+}
+
+const inside = (dir: string, p: string): boolean => {
+  const rel = relative(dir, p);
+  return rel !== '' && rel !== '..' && !rel.startsWith('..' + sep) && !rel.startsWith(sep);
+};
+
+/**
+ * The real path of `<outputDir>/<jobId>`, proved to lie inside the real output_dir. Throws a
+ * refusal for an unsafe job id or a job directory that resolves outside (nothing is read), and
+ * a retryable ENOENT while the directory does not exist.
+ */
+export async function resolveJobDir(outputDir: string, jobId: string): Promise<string> {
+  const bad = jobIdProblem(jobId);
+  if (bad) throw refused(bad);
+  const jobDir = join(outputDir, jobId);
+  let realOut: string;
+  let realJob: string;
+  try {
+    realOut = await realpath(outputDir);
+  } catch (e) {
+    throw fsError(`watch.output_dir ${escapeName(outputDir)}`, e);
+  }
+  try {
+    realJob = await realpath(jobDir);
+  } catch (e) {
+    throw fsError(`job directory ${escapeName(jobDir)}`, e);
+  }
+  if (!inside(realOut, realJob)) {
+    throw refused(`job directory ${escapeName(jobDir)} resolves to ${escapeName(realJob)}, outside watch.output_dir ${escapeName(realOut)}`);
+  }
+  return realJob;
+}
+
+/** Opens `<outputDir>/<jobId>/<relPath>` for reading, with every check; see openInside. */
+export async function openJobFile(outputDir: string, jobId: string, relPath: string): Promise<LocalFile> {
+  const problem = checkRelativeName(relPath);
+  if (problem) throw refused(`original_filename ${JSON.stringify(escapeName(relPath))} ${problem}`);
+  return openInside(await resolveJobDir(outputDir, jobId), relPath);
+}
+
+/**
+ * Opens `<dir>/<relPath>` (dir: a real path, no links in it) once, without following a link,
+ * and accepts the descriptor only if it is a regular file whose real path is exactly
+ * `<dir>/<relPath>`: no link anywhere below `dir`, nothing outside it.
+ */
+export async function openInside(dir: string, relPath: string): Promise<LocalFile> {
+  const problem = checkRelativeName(relPath);
+  if (problem) throw refused(`original_filename ${JSON.stringify(escapeName(relPath))} ${problem}`);
+  const shown = `file ${escapeName(relPath)}`;
+  const path = join(dir, ...relPath.split('/'));
+  let fh: FileHandle;
+  try {
+    fh = await open(path, OPEN_FLAGS);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw refused(`${shown} is a symbolic link (links are never followed)`);
+    throw fsError(shown, e);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw refused(`${shown} is ${kindOf(st)}, not a regular file`);
+    // The kernel's name for what was opened: any link followed on the way shows here.
+    const real = await readlink(`/proc/self/fd/${fh.fd}`).catch((e: unknown) => {
+      throw new LocalFileError(`cannot check where ${shown} really is: /proc/self/fd is not readable; the daemon needs /proc`, 'ENOPROC', e);
+    });
+    if (real !== path) {
+      if (real.endsWith(' (deleted)')) throw new LocalFileError(`${shown}: deleted while it was opened`, 'ENOENT');
+      if (!inside(dir, real)) throw refused(`${shown} resolves to ${escapeName(real)}, outside the job directory ${escapeName(dir)}`);
+      throw refused(`${shown} is reached through a symbolic link (real path ${escapeName(real)}; links are never followed)`);
+    }
+    return localFile(fh, relPath, path, { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    throw fsError(shown, e);
+  }
+}
+
+function kindOf(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'not a file';
+}
+
+function localFile(fh: FileHandle, relPath: string, path: string, at: { size: number; mtimeMs: number; ino: number }): LocalFile {
+  const shown = `file ${escapeName(relPath)}`;
+  const read = (start: number, end: number): Readable => {
+    let pos = start;
+    return new Readable({
+      highWaterMark: READ_CHUNK,
+      read() {
+        const len = Math.min(READ_CHUNK, end + 1 - pos);
+        if (len <= 0) {
+          this.push(null);
+          return;
+        }
+        // A fresh buffer per chunk: the HTTP client may still hold the previous one.
+        const buf = Buffer.allocUnsafe(len);
+        fh.read(buf, 0, len, pos).then(
+          ({ bytesRead }) => {
+            if (bytesRead === 0) {
+              this.destroy(new LocalFileError(`${shown} shrank while it was being read`, 'changed'));
+              return;
+            }
+            pos += bytesRead;
+            this.push(bytesRead === len ? buf : buf.subarray(0, bytesRead));
+          },
+          (e: unknown) => this.destroy(fsError(shown, e)),
+        );
+      },
+    });
+  };
+  return {
+    relPath,
+    size: at.size,
+    mtimeMs: at.mtimeMs,
+    read,
+    async md5() {
+      const h = createHash('md5');
+      for await (const chunk of read(0, at.size - 1)) h.update(chunk as Buffer);
+      return h.digest('hex');
+    },
+    async changedSinceOpen() {
+      const st = await fh.stat().catch((e: unknown) => {
+        throw fsError(shown, e);
+      });
+      return st.size !== at.size || st.mtimeMs !== at.mtimeMs;
+    },
+    async pathNow() {
+      const st = await lstat(path).catch(() => null);
+      if (!st) return null;
+      return { size: st.size, mtimeMs: st.mtimeMs, same: st.ino === at.ino && st.size === at.size && st.mtimeMs === at.mtimeMs };
+    },
+    close: () => fh.close(),
+  };
+}

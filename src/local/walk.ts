@@ -1,0 +1,66 @@
+// The directory walk behind start-up and scheduled scans. Directories are read as bytes, so a
+// name that is not valid UTF-8 is seen (and reported) instead of silently lost.
+import type { Dir, Dirent } from 'node:fs';
+import { lstat, opendir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fsError } from './errors.js';
+import { escapeName, utf8Name } from './names.js';
+
+export interface WalkedFile {
+  /** `/`-separated, below the job directory. */
+  relPath: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface JobTree {
+  /**
+   * Every entry that is not a directory: regular files, links to files, FIFOs… (the upload
+   * refuses what is not a regular file, with the reason on the row: nothing is dropped unseen).
+   */
+  files: WalkedFile[];
+  /** Entries whose name is not valid UTF-8, escaped (`caf\xE9.txt`; directories end in `/`). Not uploaded. */
+  badNames: string[];
+  /** Symbolic links to directories: never followed (what they point at inside the job is walked under its own name). */
+  dirLinks: string[];
+}
+
+/**
+ * Walks `dir` (a real path: see resolveJobDir) and everything below it, following no link.
+ * A missing `dir` is an empty tree; a directory that cannot be read throws a LocalFileError.
+ */
+export async function walkJobDir(dir: string, ignored: (relPath: string) => boolean): Promise<JobTree> {
+  const tree: JobTree = { files: [], badNames: [], dirLinks: [] };
+  async function visit(abs: string, rel: string): Promise<void> {
+    let d: Dir;
+    try {
+      d = await opendir(abs, { encoding: 'buffer' as BufferEncoding });
+    } catch (e) {
+      if (rel === '' && (e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw fsError(`directory ${escapeName(rel || abs)}`, e);
+    }
+    for await (const ent of d as AsyncIterable<Dirent<Buffer>>) {
+      const raw = ent.name as unknown as Buffer;
+      const name = utf8Name(raw);
+      if (name === null) {
+        if (ignored(rel ? `${rel}/${raw.toString('utf8')}` : raw.toString('utf8'))) continue;
+        const shown = (rel ? `${escapeName(rel)}/` : '') + escapeName(raw);
+        tree.badNames.push(ent.isDirectory() ? `${shown}/` : shown);
+        continue;
+      }
+      const r = rel ? `${rel}/${name}` : name;
+      if (ignored(r)) continue;
+      const a = join(abs, name);
+      const st = await lstat(a).catch((e: unknown) => {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null; // removed since listed
+        throw fsError(`file ${escapeName(r)}`, e);
+      });
+      if (!st) continue;
+      if (st.isDirectory()) await visit(a, r);
+      else if (st.isSymbolicLink() && (await stat(a).catch(() => null))?.isDirectory()) tree.dirLinks.push(r);
+      else tree.files.push({ relPath: r, size: st.size, mtimeMs: st.mtimeMs });
+    }
+  }
+  await visit(dir, '');
+  return tree;
+}
