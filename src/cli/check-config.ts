@@ -49,7 +49,7 @@ export async function runCheckConfig(opts: CheckConfigOptions): Promise<number> 
     );
   } else ok(`upload.drain_timeout_ms ${cfg.upload.drain_timeout_ms}: below the unit's stop timeout (${stop.ms / 1000}s, ${stop.from})`);
 
-  problems.push(...accessProblems(cfg, opts.user, ok));
+  problems.push(...accessProblems(cfg, opts.user, ok, opts));
 
   try {
     const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
@@ -158,7 +158,7 @@ interface Need {
   why: string;
 }
 
-function accessProblems(cfg: Readonly<Config>, userOpt: string | undefined, ok: (s: string) => void): string[] {
+function accessProblems(cfg: Readonly<Config>, userOpt: string | undefined, ok: (s: string) => void, opts: { unitDirs?: readonly string[] | undefined }): string[] {
   const db = cfg.database.path;
   const needs: Need[] = [
     { path: dirname(db), mode: 'rwx', why: 'SQLite creates -wal/-shm files beside the database' },
@@ -172,10 +172,11 @@ function accessProblems(cfg: Readonly<Config>, userOpt: string | undefined, ok: 
   if (userOpt !== undefined && !isRoot && userOpt !== userInfo().username) return [`--user ${userOpt}: checking as another user needs root`];
   let user = userOpt ?? userInfo().username;
   if (userOpt === undefined && isRoot) {
-    // As root, what matters is what the service user may do; without one (a dry run, a
-    // development machine) the check is done as root and says so.
-    if (exists(SERVICE_USER)) user = SERVICE_USER;
-    else ok(`(user ${SERVICE_USER} does not exist here: access checked as root; "install-service" creates it, --user NAME checks another)`);
+    // As root on a machine with the service installed, what matters is what the service user
+    // may do; elsewhere (a dry run, a development machine) the check is done as root and says so.
+    const installed = (opts.unitDirs ?? UNIT_DIRS).some((d) => existsSync(join(d, UNIT)));
+    if (installed && exists(SERVICE_USER)) user = SERVICE_USER;
+    else ok(`(the service is not installed here: access checked as root; --user NAME checks another user)`);
   }
   const asOther = isRoot && user !== userInfo().username;
   const problems: string[] = [];
