@@ -54,11 +54,11 @@ function jobBlock(j: JobProgress, now: number): string[] {
 export function formatFiles(files: FileListing[], now: number): string {
   if (files.length === 0) return 'no files\n';
   const w = Math.min(60, Math.max(4, ...files.map((f) => esc(f.path).length)));
-  const out = [`${'PATH'.padEnd(w)}  ${'SIZE'.padStart(8)}  ${'STATUS'.padEnd(9)}  ATTEMPTS  NEXT ATTEMPT`];
+  const out = [`${'PATH'.padEnd(w)}  ${'SIZE'.padStart(8)}  ${'STATUS'.padEnd(14)}  ATTEMPTS  NEXT ATTEMPT`];
   for (const f of files) {
     const next = f.nextAttemptAt === null ? '-' : f.nextAttemptAt <= now ? 'due now' : `in ${formatDuration((f.nextAttemptAt - now) / 1000)}`;
-    const status = f.status === 'uploading' && f.offset !== null && f.size ? `${f.status} ${Math.floor((f.offset / f.size) * 100)}%` : f.status;
-    out.push(`${esc(f.path).padEnd(w)}  ${formatBytes(f.size).padStart(8)}  ${status.padEnd(9)}  ${String(f.attempts).padStart(8)}  ${next}`);
+    const status = f.status === 'uploading' && f.offset !== null && f.size ? `${f.status} ${Math.floor((f.offset / f.size) * 100)} %` : f.status;
+    out.push(`${esc(f.path).padEnd(w)}  ${formatBytes(f.size).padStart(8)}  ${status.padEnd(14)}  ${String(f.attempts).padStart(8)}  ${next}`);
     if (f.lastError) out.push(`  error: ${esc(f.lastError)}`);
     if (f.fileUrl) out.push(`  file: ${esc(f.fileUrl)}`);
     if (f.previewUrl) out.push(`  preview: ${esc(f.previewUrl)}`);

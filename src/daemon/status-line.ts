@@ -9,13 +9,14 @@ import type { QueueSnapshot } from '../metrics/index.js';
 import type { SyncContext } from '../sync/index.js';
 import type { Notifier } from './systemd-notify.js';
 
-/** "3 jobs active, 1,204 pending (3.1 GB), 4 uploading, 12.4 MB/s, 0 failed" (plus why uploads are paused, if they are). */
+/** "3 jobs active, 1,204 pending, 4 uploading, 3.1 GB to go, 12.4 MB/s, 0 failed" (plus why uploads are paused, if they are). */
 export function statusLine(a: ActivitySummary, paused: QueueSnapshot['paused']): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const parts = [
     `${n(a.activeJobs)} job${a.activeJobs === 1 ? '' : 's'} active`,
-    `${n(a.rows.pending)} pending (${bytes(a.pendingBytes)})`,
+    `${n(a.rows.pending)} pending`,
     `${n(a.rows.uploading)} uploading`,
+    `${bytes(a.pendingBytes)} to go`,
     `${bytes(a.rateBytesPerSec)}/s`,
     `${n(a.rows.failed)} failed`,
   ];

@@ -171,7 +171,7 @@ test('systemd status line: STATUS= summarises the queue (jobs, pending files and
                VALUES ('s2', 'bad.bin', 'failed', 'boom', 10, 0), ('off', 'p1', 'pending', NULL, 1500000, 0), ('off', 'p2', 'pending', NULL, 1700000, 0)`);
   const d = runDaemon(t, e, { NOTIFY_SOCKET: listener.socketPath });
   const status = (m: string) => /^STATUS=/.test(m) && !m.includes('READY=1');
-  const line = /^STATUS=\d+ jobs? active, 2 pending \(3\.2 MB\), 0 uploading, \d+(\.\d)? [kM]?B\/s, 1 failed$/;
+  const line = /^STATUS=\d+ jobs? active, 2 pending, 0 uploading, 3\.2 MB to go, \d+(\.\d)? [kM]?B\/s, 1 failed$/;
   const first = await waitUntil(() => listener.messages().filter(status).find((m) => line.test(m)), 20_000, `a STATUS= line like ${String(line)}`);
   // "daemon started" comes before the first scan's summary, not after it.
   const at = (re: RegExp) => d.lines.findIndex((l) => re.test(l.text));
@@ -179,7 +179,7 @@ test('systemd status line: STATUS= summarises the queue (jobs, pending files and
   t.log(`systemctl status would show: Status: "${first.slice('STATUS='.length)}"`);
   // A new pending row shows up in a later refresh: the line is read from the database, every few seconds.
   await e.sql(`INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status, local_size, next_attempt_at) VALUES ('off', 'p3', 'pending', 1000, 0)`);
-  const later = await waitUntil(() => listener.messages().filter(status).find((m) => /, 3 pending \(3\.2 MB\)/.test(m)), 20_000, 'a refreshed STATUS= line');
+  const later = await waitUntil(() => listener.messages().filter(status).find((m) => /, 3 pending, 0 uploading, 3\.2 MB to go/.test(m)), 20_000, 'a refreshed STATUS= line');
   t.regex(later, /3 pending/);
   d.kill('SIGTERM');
   t.is((await d.exited).code, 0);
