@@ -59,7 +59,8 @@ export async function runCheckConfig(opts: CheckConfigOptions): Promise<number> 
         problems.push(`database ${cfg.database.path} has no table batch_jobs: database.path must point at the batch system's own database`);
       } else {
         const pending = (await migrationStatus(db)).filter((m) => m.state !== 'applied');
-        if (pending.length) problems.push(`database ${cfg.database.path}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
+        if (pending.length)
+          problems.push(`database ${cfg.database.path}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
         else ok(`database ${cfg.database.path}: ok`);
         await assertWritable(db, cfg.database.path).catch((e: unknown) => problems.push(errorMessage(e)));
         ok(walNote(cfg.database.path, (await db.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode ?? 'unknown'));
@@ -69,7 +70,10 @@ export async function runCheckConfig(opts: CheckConfigOptions): Promise<number> 
             `SELECT drive_folder_pattern AS p, count(*) AS n, min(job_id) AS job FROM batch_jobs
               WHERE drive_folder_pattern IS NOT NULL AND trim(drive_folder_pattern) <> '' GROUP BY drive_folder_pattern LIMIT 100`,
           );
-          for (const r of own) problems.push(...patternProblems(r.p, `batch_jobs.drive_folder_pattern of job "${escapeText(r.job)}"${r.n > 1 ? ` (and ${r.n - 1} more)` : ''}`, cols));
+          for (const r of own)
+            problems.push(
+              ...patternProblems(r.p, `batch_jobs.drive_folder_pattern of job "${escapeText(r.job)}"${r.n > 1 ? ` (and ${r.n - 1} more)` : ''}`, cols),
+            );
         }
       }
     } finally {
@@ -123,7 +127,9 @@ export function unitStopTimeoutMs(dirs: readonly string[]): { ms: number; from: 
   for (const d of dirs) {
     const dropins = join(d, `${UNIT}.d`);
     if (!existsSync(dropins)) continue;
-    for (const f of readdirSync(dropins).filter((n) => n.endsWith('.conf')).sort()) {
+    for (const f of readdirSync(dropins)
+      .filter((n) => n.endsWith('.conf'))
+      .sort()) {
       const v = lastTimeout(readFileSync(join(dropins, f), 'utf8'));
       if (v !== null) found = { ms: v, from: join(dropins, f) };
     }
@@ -158,7 +164,12 @@ interface Need {
   why: string;
 }
 
-function accessProblems(cfg: Readonly<Config>, userOpt: string | undefined, ok: (s: string) => void, opts: { unitDirs?: readonly string[] | undefined }): string[] {
+function accessProblems(
+  cfg: Readonly<Config>,
+  userOpt: string | undefined,
+  ok: (s: string) => void,
+  opts: { unitDirs?: readonly string[] | undefined },
+): string[] {
   const db = cfg.database.path;
   const needs: Need[] = [
     { path: dirname(db), mode: 'rwx', why: 'SQLite creates -wal/-shm files beside the database' },

@@ -70,7 +70,8 @@ const flag = (a: Parsed, k: string) => a.values[k] === true;
 function wholeNumber(name: string, v: string | undefined, min = 0): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!(v.trim() !== '' && Number.isInteger(n) && n >= min)) throw new UsageError(`${name} expects a whole number${min > 0 ? ` of at least ${min}` : ''}, got ${JSON.stringify(v)}`);
+  if (!(v.trim() !== '' && Number.isInteger(n) && n >= min))
+    throw new UsageError(`${name} expects a whole number${min > 0 ? ` of at least ${min}` : ''}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -131,7 +132,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       if (!flag(a, 'once')) throw new UsageError('sync needs --once (the continuous mode is "run")');
       const maxWait = wholeNumber('--max-wait-ms', str(a, 'max-wait-ms'));
       const r = await syncOnce({ configPath: str(a, 'config')!, env: io.env, jobId: str(a, 'job'), ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) });
-      line(io.stdout, `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}${r.failedJobs ? `, failed jobs ${r.failedJobs}` : ''}`);
+      line(
+        io.stdout,
+        `uploaded ${r.uploaded}, failed rows ${r.failedRows}, pending rows ${r.pendingRows}${r.failedJobs ? `, failed jobs ${r.failedJobs}` : ''}`,
+      );
       if (r.authPaused !== null) line(io.stderr, redactText(`uploads paused: Drive refused our credentials (${r.authPaused}); fix auth.* and run again`));
       return r.failedRows > 0 || r.failedJobs > 0 || r.authPaused !== null ? EXIT.failure : EXIT.ok;
     },
@@ -303,7 +307,11 @@ export const COMMANDS: readonly CommandSpec[] = [
       seed: { type: 'string', value: 'N', help: 'seed of the fault generator (replayable runs)' },
       'tls-cert': { type: 'string', value: 'FILE', help: 'serve HTTPS with this certificate (PEM; with --tls-key)' },
       'tls-key': { type: 'string', value: 'FILE', help: 'the private key of --tls-cert (PEM)' },
-      'tls-self-signed': { type: 'string', value: 'DIR', help: 'serve HTTPS with a private CA and certificate made in DIR (openssl); stderr names the CA file to trust' },
+      'tls-self-signed': {
+        type: 'string',
+        value: 'DIR',
+        help: 'serve HTTPS with a private CA and certificate made in DIR (openssl); stderr names the CA file to trust',
+      },
     },
     async raw(argv, io) {
       let emu;
@@ -415,7 +423,10 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   }
   const spec = COMMANDS.find((c) => c.name === cmd);
   if (!spec) {
-    const near = closest(cmd, COMMANDS.map((c) => c.name));
+    const near = closest(
+      cmd,
+      COMMANDS.map((c) => c.name),
+    );
     throw new UsageError(`unknown command "${escapeText(cmd)}"${near ? ` (did you mean ${near}?)` : ''}; see "batch-drive-sync --help"`);
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -424,7 +435,10 @@ export async function runCommand(argv: string[], io: Io): Promise<number> {
   }
   if (spec.raw) return spec.raw(rest, io);
   const options = Object.fromEntries(
-    Object.entries(spec.options).map(([n, o]) => [n, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.default !== undefined ? { default: o.default } : {}) }]),
+    Object.entries(spec.options).map(([n, o]) => [
+      n,
+      { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.default !== undefined ? { default: o.default } : {}) },
+    ]),
   );
   const a = parse(rest, options, spec.positionals ?? 0, spec) as Parsed;
   return spec.run!(a, io);

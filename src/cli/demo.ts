@@ -89,7 +89,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out('== starting the daemon (its log follows)');
     const logStream = new PassThrough();
     logStream.on('data', (b: Buffer) => opts.stdout.write('  | ' + b.toString().trimEnd().split('\n').join('\n  | ') + '\n'));
-    daemon = await startDaemon({ configPath, env: { ...opts.env, JOURNAL_STREAM: '' , NOTIFY_SOCKET: '' }, logStream });
+    daemon = await startDaemon({ configPath, env: { ...opts.env, JOURNAL_STREAM: '', NOTIFY_SOCKET: '' }, logStream });
 
     const store = await createStore(db, { now: Date.now, finalJobStatuses: ['completed', 'failed'] });
     const waitFor = async (what: string, ok: (r: JobReport[]) => boolean) => {

@@ -47,7 +47,8 @@ export async function installService(o: InstallOptions): Promise<number> {
   const onHost = root === '/';
   const app = packageRoot();
   const appDir = onHost ? app : '/' + relative(root, app);
-  if (!onHost && appDir.startsWith('/..')) throw new UsageError(`--root ${root}: this installation (${app}) is not inside it; install the package into the root first`);
+  if (!onHost && appDir.startsWith('/..'))
+    throw new UsageError(`--root ${root}: this installation (${app}) is not inside it; install the package into the root first`);
   const plan: Plan = { appDir, node: o.nodePath ?? process.execPath, uid: null, gid: null };
   const changing = !o.checkOnly;
   const act = (what: string, fn: () => void) => {
@@ -56,7 +57,8 @@ export async function installService(o: InstallOptions): Promise<number> {
   };
 
   if (changing) {
-    if (onHost && process.getuid?.() !== 0 && !o.dryRun) throw new UsageError('install-service changes /etc: run it as root (or with --root DIR, or --dry-run)');
+    if (onHost && process.getuid?.() !== 0 && !o.dryRun)
+      throw new UsageError('install-service changes /etc: run it as root (or with --root DIR, or --dry-run)');
     if (HIDDEN.some((h) => appDir === h || appDir.startsWith(h + '/'))) {
       throw new UsageError(
         `this installation is in ${appDir}, which the unit's ProtectHome=yes hides from the service; install it elsewhere (npm install -g with a system prefix, or a clone under /opt)`,
@@ -101,7 +103,9 @@ export async function installService(o: InstallOptions): Promise<number> {
     act(`write ${tmpfiles} (state dir; write access to ${dirname(dbPath)}, read access to ${outputDir})`, () =>
       writeFile(tmpfiles, renderTmpfiles(plan.uid, dbPath, outputDir, o.configPath), 0o644),
     );
-    act(`run systemd-tmpfiles --create${onHost ? '' : ` --root=${root}`}`, () => run('systemd-tmpfiles', ['--create', ...(onHost ? [] : [`--root=${root}`]), tmpfiles]));
+    act(`run systemd-tmpfiles --create${onHost ? '' : ` --root=${root}`}`, () =>
+      run('systemd-tmpfiles', ['--create', ...(onHost ? [] : [`--root=${root}`]), tmpfiles]),
+    );
     const credstore = inRoot('/etc/credstore');
     act(`make ${credstore} (root 0700: LoadCredential= reads the key from there)`, () => {
       mkdirSync(credstore, { recursive: true, mode: 0o700 });
@@ -125,7 +129,9 @@ export async function installService(o: InstallOptions): Promise<number> {
   // 6. Migrate as the service user (so -wal/-shm are its own), then start.
   const cli = join(app, 'dist', 'src', 'cli', 'main.js');
   say(`run batch-drive-sync migrate as ${SERVICE}`);
-  const m = spawnSync('setpriv', ['--reuid', SERVICE, '--regid', SERVICE, '--init-groups', '--', plan.node, cli, 'migrate', '--config', o.configPath], { encoding: 'utf8' });
+  const m = spawnSync('setpriv', ['--reuid', SERVICE, '--regid', SERVICE, '--init-groups', '--', plan.node, cli, 'migrate', '--config', o.configPath], {
+    encoding: 'utf8',
+  });
   o.io.stdout.write(m.stdout);
   if (m.status !== 0) {
     o.io.stderr.write(m.stderr);
@@ -143,7 +149,10 @@ export async function installService(o: InstallOptions): Promise<number> {
 export function renderUnit(template: string, plan: Pick<Plan, 'appDir' | 'node'>, configPath: string, dbDir: string): string {
   return template
     .replace(/^# Installed by .*$/m, `# Written by \`batch-drive-sync install-service\` for ${plan.appDir}; run it again after an upgrade.`)
-    .replace(`ExecStart=${TEMPLATE_EXEC} run --config ${DEFAULT_CONFIG_PATH}`, `ExecStart=${plan.node} ${plan.appDir}/dist/src/cli/main.js run --config ${configPath}`)
+    .replace(
+      `ExecStart=${TEMPLATE_EXEC} run --config ${DEFAULT_CONFIG_PATH}`,
+      `ExecStart=${plan.node} ${plan.appDir}/dist/src/cli/main.js run --config ${configPath}`,
+    )
     .replaceAll(TEMPLATE_PREFIX, plan.appDir)
     .replace(/^ReadWritePaths=.*$/m, `ReadWritePaths=-${dbDir}`);
 }
@@ -191,13 +200,15 @@ function check(c: {
     const v = spawnSync(c.plan.node, ['-p', 'process.versions.node'], { encoding: 'utf8' });
     const [maj = 0, min = 0] = (v.stdout ?? '').trim().split('.').map(Number);
     if (v.status !== 0) out.push(`${c.plan.node}: cannot run it (ExecStart needs Node.js >= ${MIN_NODE.join('.')})`);
-    else if (maj < MIN_NODE[0] || (maj === MIN_NODE[0] && min < MIN_NODE[1])) out.push(`${c.plan.node} is Node.js ${v.stdout.trim()}; >= ${MIN_NODE.join('.')} is needed`);
+    else if (maj < MIN_NODE[0] || (maj === MIN_NODE[0] && min < MIN_NODE[1]))
+      out.push(`${c.plan.node} is Node.js ${v.stdout.trim()}; >= ${MIN_NODE.join('.')} is needed`);
   } else if (!existsSync(inRoot(c.plan.node))) out.push(`${c.plan.node}: not in the root (ExecStart runs it; install Node.js >= ${MIN_NODE.join('.')} there)`);
 
   if (c.configProblem) out.push(`config ${c.configFile}: ${c.configProblem}`);
   else if (!c.cfg) out.push(`config ${c.configFile}: missing`);
   else {
-    if (/REPLACE|<folder id>/i.test(c.cfg.drive.root_folder_id)) out.push(`config ${c.configFile}: drive.root_folder_id is still the example placeholder; set the id of the Drive folder the job folders go in`);
+    if (/REPLACE|<folder id>/i.test(c.cfg.drive.root_folder_id))
+      out.push(`config ${c.configFile}: drive.root_folder_id is still the example placeholder; set the id of the Drive folder the job folders go in`);
     const a = c.cfg.auth;
     if (a.type === 'service_account') {
       const cred = inRoot(`/etc/credstore/${SERVICE}.${CREDENTIAL}`);
@@ -212,15 +223,19 @@ function check(c: {
   if (c.plan.uid === null) return out;
   const db = inRoot(c.dbPath);
   const dbDir = dirname(db);
-  const access = (p: string, m: string) => spawnSync('setpriv', ['--reuid', String(c.plan.uid), '--regid', String(c.plan.gid), '--clear-groups', '--', 'test', `-${m}`, p]).status === 0;
+  const access = (p: string, m: string) =>
+    spawnSync('setpriv', ['--reuid', String(c.plan.uid), '--regid', String(c.plan.gid), '--clear-groups', '--', 'test', `-${m}`, p]).status === 0;
   const need = (p: string, modes: string, why: string) => {
     if (!existsSync(p)) return out.push(`${p}: does not exist (${why})`);
     const lacking = [...modes].filter((m) => !access(p, m));
-    if (lacking.length) out.push(`${p}: ${SERVICE} lacks ${lacking.map((m) => ({ r: 'read', w: 'write', x: 'search' })[m]).join('+')} access (${why}); check /etc/tmpfiles.d/${SERVICE}.conf and run systemd-tmpfiles --create`);
+    if (lacking.length)
+      out.push(
+        `${p}: ${SERVICE} lacks ${lacking.map((m) => ({ r: 'read', w: 'write', x: 'search' })[m]).join('+')} access (${why}); check /etc/tmpfiles.d/${SERVICE}.conf and run systemd-tmpfiles --create`,
+      );
     return 0;
   };
   need(dbDir, 'rwx', 'SQLite creates -wal/-shm there');
-  need(db, 'rw', 'the batch system\'s database');
+  need(db, 'rw', "the batch system's database");
   for (const s of ['-wal', '-shm']) if (existsSync(db + s)) need(db + s, 'rw', 'SQLite writes it');
   need(inRoot(c.outputDir), 'rx', "the jobs' files are read there");
   return out;

@@ -62,12 +62,22 @@ export function createPrometheusMetrics(opts: PrometheusOptions = { version: 'un
     help: 'Rows due for upload now (read from the database when scraped).',
     registers: [registry],
   });
-  const rows = new Gauge({ name: 'bds_rows', help: 'File rows by upload status (read from the database when scraped).', labelNames: ['status'] as const, registers: [registry] });
+  const rows = new Gauge({
+    name: 'bds_rows',
+    help: 'File rows by upload status (read from the database when scraped).',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
   const pendingBytes = new Gauge({ name: 'bds_pending_bytes', help: 'Bytes of pending and uploading files not yet in Drive.', registers: [registry] });
   const oldestPending = new Gauge({ name: 'bds_oldest_pending_age_seconds', help: 'Age of the oldest pending row (0 when none).', registers: [registry] });
   const inFlight = new Gauge({ name: 'bds_uploads_in_flight', help: 'Rows being uploaded now (by every daemon on this database).', registers: [registry] });
   const activeJobs = new Gauge({ name: 'bds_active_jobs', help: 'Drive-enabled jobs with work left.', registers: [registry] });
-  const paused = new Gauge({ name: 'bds_uploads_paused', help: '1 while uploads are paused for the account, by cause (auth: credentials refused; daily_cap: Drive\'s daily upload cap).', labelNames: ['reason'] as const, registers: [registry] });
+  const paused = new Gauge({
+    name: 'bds_uploads_paused',
+    help: "1 while uploads are paused for the account, by cause (auth: credentials refused; daily_cap: Drive's daily upload cap).",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   const dbUp = new Gauge({ name: 'bds_database_up', help: '1 when the last scrape could read the database.', registers: [registry] });
   for (const st of STATUSES) rows.set({ status: st }, 0);
   for (const p of PAUSES) paused.set({ reason: p }, 0);

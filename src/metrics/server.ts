@@ -90,12 +90,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   };
 }
 
-async function handle(
-  req: IncomingMessage,
-  res: ServerResponse,
-  opts: MetricsServerOptions,
-  healthTimeoutMs: number,
-): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, opts: MetricsServerOptions, healthTimeoutMs: number): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (path !== '/metrics' && path !== '/healthz') {
     send(res, 404, 'not found\n');
@@ -142,5 +137,5 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 }
 
 function errorText(e: unknown): string {
-  return (errorMessage(e)).replace(/\s*\n\s*/g, ' ');
+  return errorMessage(e).replace(/\s*\n\s*/g, ' ');
 }

@@ -25,7 +25,13 @@ export function resumableProgressLog(ctx: SyncContext, row: FileRow, size: numbe
     }
     if (t - last.at < PROGRESS_LOG_INTERVAL_MS) return;
     const rate = Math.round(((offset - last.offset) * 1000) / Math.max(1, t - last.at));
-    ctx.log.info('resumable upload progress', { ...meta, offset, percent: size > 0 ? Math.floor((offset / size) * 100) : 100, rate_bps: rate, elapsed_ms: t - started.at });
+    ctx.log.info('resumable upload progress', {
+      ...meta,
+      offset,
+      percent: size > 0 ? Math.floor((offset / size) * 100) : 100,
+      rate_bps: rate,
+      elapsed_ms: t - started.at,
+    });
     last = { at: t, offset };
   };
 }

@@ -52,15 +52,13 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
       await recomputeJob(ctx, row.batch_job_id);
     }
   };
-  let exhausted = false;
   while (!signals.stopClaiming.aborted) {
     const paused = uploadsPausedUntil(ctx);
     const free = ctx.config.upload.concurrency - inflight.size;
-    if (!exhausted && free > 0 && paused === null) {
+    if (free > 0 && paused === null) {
       const large = largeInFlight === 0 ? await ctx.store.claimDue(ctx.owner, 1, ctx.config.upload.lease_ms, signals.jobId, largeBytes) : [];
       const rest = free - large.length;
       const rows = [...large, ...(rest > 0 ? await ctx.store.claimDue(ctx.owner, rest, ctx.config.upload.lease_ms, signals.jobId) : [])];
-      if (rows.length < free) exhausted = true;
       for (const row of rows) {
         const big = isLarge(row);
         if (big) largeInFlight++;
@@ -74,9 +72,8 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
       }
     }
     if (inflight.size === 0) break;
+    // A finished upload makes room, and rows may have become due meanwhile: claim again then.
     await Promise.race(inflight);
-    // A finished upload may have made room for rows that became due meanwhile.
-    exhausted = false;
   }
   await Promise.all(inflight);
   for (const jobId of touched) await recomputeJob(ctx, jobId);

@@ -14,14 +14,31 @@ test('check-config: placeholder root folder, {job.<column>} against the real bat
   const r = await e.cli(['check-config'], { config: placeholder });
   t.is(r.code, 78, r.stdout + r.stderr);
   const problems = r.stderr.split('\n').filter((l) => l.startsWith('problem: '));
-  t.true(problems.some((p) => /drive\.root_folder_id is still the example placeholder "REPLACE-WITH-FOLDER-ID"/.test(p)), r.stderr);
-  t.true(problems.some((p) => /^problem: drive\.folder_pattern: \{job\.project\} names no column of batch_jobs \(it has id, job_id, status,/.test(p)), r.stderr);
-  t.true(problems.some((p) => /batch_jobs\.drive_folder_pattern of job "own": \{job\.customer\} names no column/.test(p)), r.stderr);
-  t.true(problems.some((p) => /upload\.drain_timeout_ms 88000 is not at least 5 s below the unit's stop timeout \(TimeoutStopSec=90s/.test(p)), r.stderr);
+  t.true(
+    problems.some((p) => /drive\.root_folder_id is still the example placeholder "REPLACE-WITH-FOLDER-ID"/.test(p)),
+    r.stderr,
+  );
+  t.true(
+    problems.some((p) => /^problem: drive\.folder_pattern: \{job\.project\} names no column of batch_jobs \(it has id, job_id, status,/.test(p)),
+    r.stderr,
+  );
+  t.true(
+    problems.some((p) => /batch_jobs\.drive_folder_pattern of job "own": \{job\.customer\} names no column/.test(p)),
+    r.stderr,
+  );
+  t.true(
+    problems.some((p) => /upload\.drain_timeout_ms 88000 is not at least 5 s below the unit's stop timeout \(TimeoutStopSec=90s/.test(p)),
+    r.stderr,
+  );
 
   // The same file fixed: only what is still wrong is reported.
   const fixed = join(e.dir, 'fixed.yaml');
-  writeFileSync(fixed, readFileSync(e.configPath, 'utf8').replace('{job.project}', '{job.status}').replace(/drain_timeout_ms: \d+/, 'drain_timeout_ms: 60000'));
+  writeFileSync(
+    fixed,
+    readFileSync(e.configPath, 'utf8')
+      .replace('{job.project}', '{job.status}')
+      .replace(/drain_timeout_ms: \d+/, 'drain_timeout_ms: 60000'),
+  );
   await e.sql("UPDATE batch_jobs SET drive_folder_pattern = 'x/{job.status}/{job_id}' WHERE job_id = 'own'");
   const ok = await e.cli(['check-config'], { config: fixed });
   t.is(ok.code, 0, ok.stdout + ok.stderr);
@@ -44,5 +61,7 @@ test('check-config on a database without batch_jobs says so (not "run migrate")'
   t.is(r.code, 78);
   t.regex(r.stderr, /has no table batch_jobs: database\.path must point at the batch system's own database/);
   t.notRegex(r.stderr, /run "batch-drive-sync migrate"/);
-  await withRawDb(e.dbPath, async (raw) => t.deepEqual(await raw.all("SELECT name FROM sqlite_schema WHERE type = 'table'"), [{ name: 'unrelated' }], 'nothing created'));
+  await withRawDb(e.dbPath, async (raw) =>
+    t.deepEqual(await raw.all("SELECT name FROM sqlite_schema WHERE type = 'table'"), [{ name: 'unrelated' }], 'nothing created'),
+  );
 });

@@ -37,11 +37,15 @@ test('status during a resumable upload: bytes done/total, confirmed offset of th
   e.emu.setFaults({ latencyMs: 250 });
   const d = await e.startedDaemon();
 
-  const mid = await waitUntil(async () => {
-    const [j] = await statusJson(e, '--job', 'big-job');
-    const f = j?.inFlight.find((x) => x.file === 'big.bin');
-    return f && (f.offset ?? 0) > 0 && j!.rateBytesPerSec > 0 ? j : null;
-  }, 60_000, 'a confirmed offset of big.bin');
+  const mid = await waitUntil(
+    async () => {
+      const [j] = await statusJson(e, '--job', 'big-job');
+      const f = j?.inFlight.find((x) => x.file === 'big.bin');
+      return f && (f.offset ?? 0) > 0 && j!.rateBytesPerSec > 0 ? j : null;
+    },
+    60_000,
+    'a confirmed offset of big.bin',
+  );
   // Slower still while the text is read, so the file is surely still in flight then.
   e.emu.setFaults({ latencyMs: 4000 });
   const f = mid.inFlight.find((x) => x.file === 'big.bin')!;
@@ -59,10 +63,14 @@ test('status during a resumable upload: bytes done/total, confirmed offset of th
   t.regex(text.stdout, /^ {2}bytes {2}\S+ [kM]?B\/6\.3 MB \(\d+ %\) {3}rate \d+(\.\d)? [kM]?B\/s {3}ETA \d+(m\d\d)?s$/m);
 
   e.emu.setFaults({ latencyMs: 0 });
-  const done = await waitUntil(async () => {
-    const [j] = await statusJson(e, '--job', 'big-job');
-    return j?.files.done === 2 ? j : null;
-  }, 60_000, 'both files uploaded');
+  const done = await waitUntil(
+    async () => {
+      const [j] = await statusJson(e, '--job', 'big-job');
+      return j?.files.done === 2 ? j : null;
+    },
+    60_000,
+    'both files uploaded',
+  );
   t.deepEqual(done.files, { done: 2, total: 2 });
   t.deepEqual(done.bytes, { done: size + 5, total: size + 5, failed: 0 });
   t.deepEqual(done.inFlight, []);
@@ -95,14 +103,27 @@ test('files --job: one line per file with size, status, attempts, next attempt, 
   t.regex(lines[0]!, /^PATH\s+SIZE\s+STATUS\s+ATTEMPTS\s+NEXT ATTEMPT$/);
   t.regex(text.stdout, /^a\.txt\s+3 B\s+uploaded\s+1\s+-$/m);
   t.regex(text.stdout, /^gone\.txt\s+10 B\s+failed\s+8\s+-\n {2}error: local file not found$/m);
-  t.true(text.stdout.includes(`  file: https://drive.google.com/file/d/${a.drive_file_id}/view\n  preview: https://drive.google.com/file/d/${a.drive_file_id}/preview\n`));
-  t.deepEqual(lines.filter((l) => /^\S/.test(l)).map((l) => l.split(/\s+/)[0]), ['PATH', 'a.txt', 'gone.txt', 'sub/b.txt']);
+  t.true(
+    text.stdout.includes(
+      `  file: https://drive.google.com/file/d/${a.drive_file_id}/view\n  preview: https://drive.google.com/file/d/${a.drive_file_id}/preview\n`,
+    ),
+  );
+  t.deepEqual(
+    lines.filter((l) => /^\S/.test(l)).map((l) => l.split(/\s+/)[0]),
+    ['PATH', 'a.txt', 'gone.txt', 'sub/b.txt'],
+  );
 
   const failed = await e.cli(['files', '--job', 'fj', '--status', 'failed', '--json']);
   const fj = JSON.parse(failed.stdout) as { path: string; status: string; attempts: number; lastError: string; fileUrl: string | null; size: number }[];
-  t.deepEqual(fj.map((f) => [f.path, f.status, f.attempts, f.lastError, f.fileUrl, f.size]), [['gone.txt', 'failed', 8, 'local file not found', null, 10]]);
+  t.deepEqual(
+    fj.map((f) => [f.path, f.status, f.attempts, f.lastError, f.fileUrl, f.size]),
+    [['gone.txt', 'failed', 8, 'local file not found', null, 10]],
+  );
   const all = JSON.parse((await e.cli(['files', '--job', 'fj', '--json'])).stdout) as { path: string; previewUrl: string | null; driveFileId: string | null }[];
-  t.deepEqual(all.map((f) => f.path), ['a.txt', 'gone.txt', 'sub/b.txt']);
+  t.deepEqual(
+    all.map((f) => f.path),
+    ['a.txt', 'gone.txt', 'sub/b.txt'],
+  );
   t.is(all[0]?.previewUrl, `https://drive.google.com/file/d/${a.drive_file_id}/preview`);
 
   const none = await e.cli(['files', '--job', 'nope']);
@@ -192,7 +213,10 @@ test('status --watch: redraws in place on a terminal (pseudo-terminal), prints p
   t.regex(frames[1]!, /^w1\s+drive=pending\s+job=processing/m);
 
   const piped = await new Promise<{ out: string; code: number | null }>((resolve) => {
-    const c = spawn(process.execPath, [CLI, 'status', '--watch', '--interval', '1', '--config', e.configPath], { cwd: e.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [CLI, 'status', '--watch', '--interval', '1', '--config', e.configPath], {
+      cwd: e.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     c.stdout.setEncoding('utf8').on('data', (s: string) => {
       out += s;

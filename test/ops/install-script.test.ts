@@ -89,7 +89,6 @@ test('install.sh from a clone into a throwaway root: app without tests or maps, 
   t.true(asUser(uid, '-w', join(dest, 'var', 'lib', 'batch')), 'write access to the database directory (ACL)');
   t.true(asUser(uid, '-w', join(dest, 'var', 'lib', 'batch', 'batch.db')), 'write access to the database (ACL)');
   t.true(asUser(uid, '-r', join(dest, 'var', 'lib', 'batch', 'output')) && asUser(uid, '-x', join(dest, 'var', 'lib', 'batch', 'output')));
-
 });
 
 test('install.sh --dry-run prints the plan and changes nothing; refuses without a build; rejects unknown options', async (t) => {
@@ -115,9 +114,26 @@ test('npm tarball: lean (no tests, benchmarks, source maps or build info) and co
   assertBuilt();
   const r = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, maxBuffer: 16 << 20 });
   const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-  t.deepEqual(files.filter((f) => /^dist\/(test|bench)\/|\.map$|tsbuildinfo/.test(f)), []);
-  t.deepEqual(files.filter((f) => !/^(dist\/src\/|migrations\/|config\/|systemd\/|docs\/|monitoring\/|LICENSE$|README\.md$|package\.json$)/.test(f)), []);
-  for (const need of ['LICENSE', 'README.md', 'docs/operations.md', 'dist/src/cli/main.js', 'migrations/005_progress.sql', `systemd/${NAME}.service`, `systemd/${NAME}.sysusers`, `config/${NAME}.example.yaml`, 'monitoring/prometheus/batch-drive-sync.rules.yml', 'monitoring/grafana/batch-drive-sync.json']) {
+  t.deepEqual(
+    files.filter((f) => /^dist\/(test|bench)\/|\.map$|tsbuildinfo/.test(f)),
+    [],
+  );
+  t.deepEqual(
+    files.filter((f) => !/^(dist\/src\/|migrations\/|config\/|systemd\/|docs\/|monitoring\/|LICENSE$|README\.md$|package\.json$)/.test(f)),
+    [],
+  );
+  for (const need of [
+    'LICENSE',
+    'README.md',
+    'docs/operations.md',
+    'dist/src/cli/main.js',
+    'migrations/005_progress.sql',
+    `systemd/${NAME}.service`,
+    `systemd/${NAME}.sysusers`,
+    `config/${NAME}.example.yaml`,
+    'monitoring/prometheus/batch-drive-sync.rules.yml',
+    'monitoring/grafana/batch-drive-sync.json',
+  ]) {
     t.true(files.includes(need), need);
   }
   // The unit's Documentation= names a file the package carries.

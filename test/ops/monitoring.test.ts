@@ -43,9 +43,46 @@ function dashboardExprs(): { name: string; expr: string }[] {
 
 /** Metric names in a PromQL expression (identifiers followed by a selector, range or operator; not functions, labels or keywords). */
 export function metricNames(expr: string): string[] {
-  const stripped = expr.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/\{[^}]*\}/g, '{}').replace(/\[[^\]]*\]/g, '[]');
+  const stripped = expr
+    .replace(/"(?:[^"\\]|\\.)*"/g, '""')
+    .replace(/\{[^}]*\}/g, '{}')
+    .replace(/\[[^\]]*\]/g, '[]');
   const words = [...stripped.matchAll(/\b([a-zA-Z_:][a-zA-Z0-9_:]*)\b(?!\s*\()/g)].map((m) => m[1]!);
-  const keywords = new Set(['sum', 'min', 'max', 'avg', 'count', 'stddev', 'stdvar', 'topk', 'bottomk', 'quantile', 'count_values', 'group', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'and', 'or', 'unless', 'bool', 'offset', 'le', 'instance', 'job', 'status', 'kind', 'reason', 'version', 'node', 'outcome', 'label_values']);
+  const keywords = new Set([
+    'sum',
+    'min',
+    'max',
+    'avg',
+    'count',
+    'stddev',
+    'stdvar',
+    'topk',
+    'bottomk',
+    'quantile',
+    'count_values',
+    'group',
+    'by',
+    'without',
+    'on',
+    'ignoring',
+    'group_left',
+    'group_right',
+    'and',
+    'or',
+    'unless',
+    'bool',
+    'offset',
+    'le',
+    'instance',
+    'job',
+    'status',
+    'kind',
+    'reason',
+    'version',
+    'node',
+    'outcome',
+    'label_values',
+  ]);
   return [...new Set(words.filter((w) => !keywords.has(w) && !/^\d/.test(w)))];
 }
 
@@ -87,12 +124,21 @@ test('rules and dashboard: every metric they query is one /metrics exposes; gaug
   t.is(sampleValue(s, 'bds_build_info', { version: pkg.version, node: process.versions.node }), 1);
   t.is(sampleValue(s, 'bds_files_failed_total', { kind: 'auth' }), 0, 'counters are there at 0');
 
-  const families = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap((m) => (m[2] === 'histogram' ? [m[1]!, `${m[1]}_bucket`, `${m[1]}_sum`, `${m[1]}_count`] : [m[1]!])));
+  const families = new Set(
+    [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].flatMap((m) => (m[2] === 'histogram' ? [m[1]!, `${m[1]}_bucket`, `${m[1]}_sum`, `${m[1]}_count`] : [m[1]!])),
+  );
   const used = [...ruleExprs(), ...dashboardExprs()];
   t.true(used.length >= 15, `${used.length} queries`);
-  const unknown = used.flatMap((u) => metricNames(u.expr).filter((n) => !families.has(n) && !PROMETHEUS_OWN.has(n)).map((n) => `${u.name}: ${n}`));
+  const unknown = used.flatMap((u) =>
+    metricNames(u.expr)
+      .filter((n) => !families.has(n) && !PROMETHEUS_OWN.has(n))
+      .map((n) => `${u.name}: ${n}`),
+  );
   t.deepEqual(unknown, [], 'metrics used by rules or dashboard but not exposed');
-  t.true(used.some((u) => metricNames(u.expr).includes('bds_upload_duration_seconds_bucket')), 'the name extraction sees histogram buckets');
+  t.true(
+    used.some((u) => metricNames(u.expr).includes('bds_upload_duration_seconds_bucket')),
+    'the name extraction sees histogram buckets',
+  );
   d.kill('SIGTERM');
   t.is((await d.exited).code, 0);
 });
@@ -102,7 +148,15 @@ test('alert rules: the alerts the docs describe, each with severity, summary and
   const rules = doc.groups.flatMap((g) => g.rules);
   t.deepEqual(
     rules.map((r) => r.alert),
-    ['BatchDriveSyncDown', 'BatchDriveSyncFilesFailed', 'BatchDriveSyncAuthPaused', 'BatchDriveSyncDailyCap', 'BatchDriveSyncQueueNotDraining', 'BatchDriveSyncScanStale', 'BatchDriveSyncDatabaseUnreadable'],
+    [
+      'BatchDriveSyncDown',
+      'BatchDriveSyncFilesFailed',
+      'BatchDriveSyncAuthPaused',
+      'BatchDriveSyncDailyCap',
+      'BatchDriveSyncQueueNotDraining',
+      'BatchDriveSyncScanStale',
+      'BatchDriveSyncDatabaseUnreadable',
+    ],
   );
   for (const r of rules) {
     t.true(typeof r.expr === 'string' && r.expr.length > 0, `${r.alert}: expr`);
@@ -114,14 +168,14 @@ test('alert rules: the alerts the docs describe, each with severity, summary and
   const docs = readFileSync(join(REPO, 'docs', 'operations.md'), 'utf8');
   for (const r of rules) t.true(docs.includes(r.alert!), `docs/operations.md describes ${r.alert}`);
 
-  const promtool = process.env.PROMTOOL || (spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim() || null);
+  const promtool = process.env.PROMTOOL || spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' }).stdout.trim() || null;
   if (promtool) {
     const check = spawnSync(promtool, ['check', 'rules', RULES], { encoding: 'utf8' });
     t.is(check.status, 0, check.stdout + check.stderr);
     t.regex(check.stdout, /SUCCESS: 7 rules found/);
     const unit = spawnSync(promtool, ['test', 'rules', RULE_TESTS], { encoding: 'utf8', cwd: join(REPO, 'monitoring', 'prometheus') });
     t.is(unit.status, 0, unit.stdout + unit.stderr);
-  } else t.log('promtool not found (set PROMTOOL or install Debian\'s prometheus package): schema check only');
+  } else t.log("promtool not found (set PROMTOOL or install Debian's prometheus package): schema check only");
 });
 
 test('dashboard: Grafana JSON with an importable Prometheus datasource input, unique panel ids, a query per panel', (t) => {
@@ -131,7 +185,10 @@ test('dashboard: Grafana JSON with an importable Prometheus datasource input, un
     schemaVersion: number;
     panels: { id: number; title: string; type: string; gridPos: { x: number; y: number; w: number; h: number }; targets: { expr: string; refId: string }[] }[];
   };
-  t.deepEqual(d.__inputs.map((i) => [i.name, i.pluginId]), [['DS_PROMETHEUS', 'prometheus']]);
+  t.deepEqual(
+    d.__inputs.map((i) => [i.name, i.pluginId]),
+    [['DS_PROMETHEUS', 'prometheus']],
+  );
   t.is(d.uid, 'batch-drive-sync');
   t.true(d.schemaVersion >= 36);
   t.is(new Set(d.panels.map((p) => p.id)).size, d.panels.length);

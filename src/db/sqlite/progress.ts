@@ -104,7 +104,15 @@ export async function queryProgress(ctx: ProgressContext, q: ProgressQuery): Pro
   await db.run(`CREATE TEMP TABLE bds_selected AS SELECT job_id FROM (${selected})`, q.jobId !== undefined ? { ':job': q.jobId } : {});
   try {
     const jobs = await db.all<
-      (AggRow & { job_id: string; enabled: number | null; status: string | null; dus: string | null; folder_url: string | null; job_error: string | null; has_job: number })[]
+      (AggRow & {
+        job_id: string;
+        enabled: number | null;
+        status: string | null;
+        dus: string | null;
+        folder_url: string | null;
+        job_error: string | null;
+        has_job: number;
+      })[]
     >(
       `WITH agg AS (
          SELECT batch_job_id AS job_id, ${AGGREGATES}
@@ -136,7 +144,9 @@ export async function queryProgress(ctx: ProgressContext, q: ProgressQuery): Pro
           WHERE +batch_job_id IN (SELECT job_id FROM temp.bds_selected) AND upload_status <> 'uploaded' AND upload_error IS NOT NULL)
         WHERE n <= ${MAX_ERRORS_PER_JOB} ORDER BY job_id, n`,
     );
-    const inFlight = await db.all<{ job_id: string; file: string; size: number | null; offset: number | null; started: number | null; owner: string | null; attempts: number }[]>(
+    const inFlight = await db.all<
+      { job_id: string; file: string; size: number | null; offset: number | null; started: number | null; owner: string | null; attempts: number }[]
+    >(
       `SELECT batch_job_id AS job_id, original_filename AS file, local_size AS size, resumable_offset AS offset,
               attempt_started_at AS started, lease_owner AS owner, attempts
          FROM batch_file_drive_metadata
