@@ -12,8 +12,9 @@ import { largeBench } from './large.js';
 import { latencyBench } from './latency.js';
 import { scanBench } from './scan.js';
 import { idleBench } from './idle.js';
+import { postgresBench } from './postgres.js';
 
-const ALL: Benchmark[] = [quotaBench, callsBench, largeBench, latencyBench, scanBench, idleBench];
+const ALL: Benchmark[] = [quotaBench, callsBench, largeBench, latencyBench, scanBench, idleBench, postgresBench];
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);

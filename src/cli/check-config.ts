@@ -5,7 +5,7 @@ import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'no
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { configSecrets, loadConfig, parseFolderPattern, patternColumns, type Config } from '../config/index.js';
-import { assertWritable, migrationStatus, openDatabase } from '../db/index.js';
+import { openBackend } from '../db/index.js';
 import { createDriveClient } from '../drive/index.js';
 import { createSilentLogger, errorMessage, redactText } from '../log/index.js';
 import { driveOptions } from '../daemon/index.js';
@@ -52,28 +52,30 @@ export async function runCheckConfig(opts: CheckConfigOptions): Promise<number> 
   problems.push(...accessProblems(cfg, opts.user, ok, opts));
 
   try {
-    const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
+    const db = await openBackend(cfg.database, { env: io.env });
     try {
-      const cols = (await db.all<{ name: string }[]>("SELECT name FROM pragma_table_info('batch_jobs')")).map((c) => c.name);
-      if (cols.length === 0) {
-        problems.push(`database ${cfg.database.path} has no table batch_jobs: database.path must point at the batch system's own database`);
+      // The raw checks read SQLite's catalogue; on PostgreSQL the store's own checks apply.
+      const cols = db.sqlite ? (await db.sqlite.all<{ name: string }[]>("SELECT name FROM pragma_table_info('batch_jobs')")).map((c) => c.name) : null;
+      if (cols !== null && cols.length === 0) {
+        problems.push(`database ${db.label} has no table batch_jobs: database.path must point at the batch system's own database`);
       } else {
-        const pending = (await migrationStatus(db)).filter((m) => m.state !== 'applied');
-        if (pending.length)
-          problems.push(`database ${cfg.database.path}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
-        else ok(`database ${cfg.database.path}: ok`);
-        await assertWritable(db, cfg.database.path).catch((e: unknown) => problems.push(errorMessage(e)));
-        ok(walNote(cfg.database.path, (await db.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode ?? 'unknown'));
-        problems.push(...patternProblems(cfg.drive.folder_pattern, 'drive.folder_pattern', cols));
-        if (cols.includes('drive_folder_pattern') && cols.includes('drive_integration_enabled')) {
-          const own = await db.all<{ p: string; n: number; job: string }[]>(
-            `SELECT drive_folder_pattern AS p, count(*) AS n, min(job_id) AS job FROM batch_jobs
-              WHERE drive_folder_pattern IS NOT NULL AND trim(drive_folder_pattern) <> '' GROUP BY drive_folder_pattern LIMIT 100`,
-          );
-          for (const r of own)
-            problems.push(
-              ...patternProblems(r.p, `batch_jobs.drive_folder_pattern of job "${escapeText(r.job)}"${r.n > 1 ? ` (and ${r.n - 1} more)` : ''}`, cols),
+        const pending = (await db.migrationStatus()).filter((m) => m.state !== 'applied');
+        if (pending.length) problems.push(`database ${db.label}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
+        else ok(`database ${db.label}: ok`);
+        await db.assertWritable().catch((e: unknown) => problems.push(errorMessage(e)));
+        if (db.sqlite) ok(walNote(db.label, (await db.sqlite.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode ?? 'unknown'));
+        if (db.sqlite && cols !== null) {
+          problems.push(...patternProblems(cfg.drive.folder_pattern, 'drive.folder_pattern', cols));
+          if (cols.includes('drive_folder_pattern') && cols.includes('drive_integration_enabled')) {
+            const own = await db.sqlite.all<{ p: string; n: number; job: string }[]>(
+              `SELECT drive_folder_pattern AS p, count(*) AS n, min(job_id) AS job FROM batch_jobs
+                WHERE drive_folder_pattern IS NOT NULL AND trim(drive_folder_pattern) <> '' GROUP BY drive_folder_pattern LIMIT 100`,
             );
+            for (const r of own)
+              problems.push(
+                ...patternProblems(r.p, `batch_jobs.drive_folder_pattern of job "${escapeText(r.job)}"${r.n > 1 ? ` (and ${r.n - 1} more)` : ''}`, cols),
+              );
+          }
         }
       }
     } finally {
@@ -171,7 +173,8 @@ function accessProblems(
   opts: { unitDirs?: readonly string[] | undefined },
 ): string[] {
   const db = cfg.database.path;
-  const needs: Need[] = [
+  // A PostgreSQL database is reached over the network: only the output directory is local.
+  const needs: Need[] = db === undefined ? [{ path: cfg.watch.output_dir, mode: 'rx', why: "the daemon reads the jobs' files there" }] : [
     { path: dirname(db), mode: 'rwx', why: 'SQLite creates -wal/-shm files beside the database' },
     { path: db, mode: 'rw', why: 'the daemon records every upload there' },
     ...['-wal', '-shm'].filter((s) => existsSync(db + s)).map((s): Need => ({ path: db + s, mode: 'rw', why: 'SQLite writes it' })),

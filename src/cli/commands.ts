@@ -2,7 +2,7 @@
 // for the program and for every command is rendered from it, so usage text exists once.
 import type { Writable } from 'node:stream';
 import { closest, DEFAULT_CONFIG_PATH, loadConfig, packageVersion, parseFolderPattern } from '../config/index.js';
-import { assertMigrated, createStore, migrate, migrationStatus, openDatabase, type UploadStatus, type UploadStore } from '../db/index.js';
+import { openBackend, type UploadStatus, type UploadStore } from '../db/index.js';
 import { errorMessage, redactText } from '../log/index.js';
 import { startDaemon, syncOnce } from '../daemon/index.js';
 import { parse } from './args.js';
@@ -54,10 +54,10 @@ const STATUSES: readonly UploadStatus[] = ['pending', 'uploading', 'uploaded', '
 
 async function withStore<T>(configPath: string, io: Io, fn: (s: UploadStore) => Promise<T>): Promise<T> {
   const cfg = loadConfig(configPath, io.env);
-  const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
+  const db = await openBackend(cfg.database, { env: io.env });
   try {
-    await assertMigrated(db);
-    const store = await createStore(db, { now: Date.now, finalJobStatuses: cfg.database.final_job_statuses });
+    await db.assertMigrated();
+    const store = await db.createStore({ now: Date.now, finalJobStatuses: cfg.database.final_job_statuses });
     return await fn(store);
   } finally {
     await db.close();
@@ -146,13 +146,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: { status: { type: 'boolean', help: 'list every migration as applied, pending or changed; change nothing' }, ...CONFIG },
     async run(a, io) {
       const cfg = loadConfig(str(a, 'config')!, io.env);
-      const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
+      const db = await openBackend(cfg.database, { env: io.env });
       try {
         if (flag(a, 'status')) {
-          for (const m of await migrationStatus(db)) line(io.stdout, `${m.state.padEnd(8)} ${m.name}${m.appliedAt ? `  (${m.appliedAt})` : ''}`);
+          for (const m of await db.migrationStatus()) line(io.stdout, `${m.state.padEnd(8)} ${m.name}${m.appliedAt ? `  (${m.appliedAt})` : ''}`);
           return EXIT.ok;
         }
-        const applied = await migrate(db);
+        const applied = await db.migrate();
         line(io.stdout, applied.length ? applied.map((n) => `applied ${n}`).join('\n') : 'database is up to date');
         return EXIT.ok;
       } finally {

@@ -89,18 +89,20 @@ export async function installService(o: InstallOptions): Promise<number> {
     configProblem = e instanceof ConfigError ? e.problems.join('; ') : errorMessage(e);
   }
   // Paths from the config are the service's view; under --root they live inside the root.
-  const dbPath = cfg ? cfg.database.path : '/var/lib/batch/batch.db';
+  // With database.url (PostgreSQL) there is no local database file to grant access to.
+  const dbPath = cfg ? (cfg.database.path ?? null) : '/var/lib/batch/batch.db';
   const outputDir = cfg ? cfg.watch.output_dir : '/var/lib/batch/output';
 
   if (changing) {
     // 3. The unit, pointed at this installation and at the database's directory.
     const unit = inRoot(`/etc/systemd/system/${SERVICE}.service`);
-    act(`write ${unit} (ExecStart=${plan.node} ${appDir}/dist/src/cli/main.js; ReadWritePaths=-${dirname(dbPath)})`, () =>
-      writeFile(unit, renderUnit(readFileSync(join(app, 'systemd', `${SERVICE}.service`), 'utf8'), plan, o.configPath, dirname(dbPath)), 0o644),
+    const dbDir = dbPath === null ? null : dirname(dbPath);
+    act(`write ${unit} (ExecStart=${plan.node} ${appDir}/dist/src/cli/main.js${dbDir ? `; ReadWritePaths=-${dbDir}` : ''})`, () =>
+      writeFile(unit, renderUnit(readFileSync(join(app, 'systemd', `${SERVICE}.service`), 'utf8'), plan, o.configPath, dbDir), 0o644),
     );
     // 4. State directory and grants (tmpfiles.d, so they are re-applied at boot).
     const tmpfiles = inRoot(`/etc/tmpfiles.d/${SERVICE}.conf`);
-    act(`write ${tmpfiles} (state dir; write access to ${dirname(dbPath)}, read access to ${outputDir})`, () =>
+    act(`write ${tmpfiles} (state dir; ${dbPath ? `write access to ${dirname(dbPath)}, ` : ''}read access to ${outputDir})`, () =>
       writeFile(tmpfiles, renderTmpfiles(plan.uid, dbPath, outputDir, o.configPath), 0o644),
     );
     act(`run systemd-tmpfiles --create${onHost ? '' : ` --root=${root}`}`, () =>
@@ -146,15 +148,16 @@ export async function installService(o: InstallOptions): Promise<number> {
 }
 
 /** The shipped unit with ExecStart, Documentation, WorkingDirectory and ReadWritePaths for this installation. */
-export function renderUnit(template: string, plan: Pick<Plan, 'appDir' | 'node'>, configPath: string, dbDir: string): string {
-  return template
+export function renderUnit(template: string, plan: Pick<Plan, 'appDir' | 'node'>, configPath: string, dbDir: string | null): string {
+  const unit = template
     .replace(/^# Installed by .*$/m, `# Written by \`batch-drive-sync install-service\` for ${plan.appDir}; run it again after an upgrade.`)
     .replace(
       `ExecStart=${TEMPLATE_EXEC} run --config ${DEFAULT_CONFIG_PATH}`,
       `ExecStart=${plan.node} ${plan.appDir}/dist/src/cli/main.js run --config ${configPath}`,
     )
-    .replaceAll(TEMPLATE_PREFIX, plan.appDir)
-    .replace(/^ReadWritePaths=.*$/m, `ReadWritePaths=-${dbDir}`);
+    .replaceAll(TEMPLATE_PREFIX, plan.appDir);
+  // PostgreSQL (database.url): no local database directory to open up.
+  return dbDir === null ? unit : unit.replace(/^ReadWritePaths=.*$/m, `ReadWritePaths=-${dbDir}`);
 }
 
 /**
@@ -165,14 +168,13 @@ export function renderUnit(template: string, plan: Pick<Plan, 'appDir' | 'node'>
  * grant carries over to them). ACL
  * entries name the uid: tmpfiles parses them with the host's user database.
  */
-export function renderTmpfiles(uid: number | null, dbPath: string, outputDir: string, configPath: string): string {
+export function renderTmpfiles(uid: number | null, dbPath: string | null, outputDir: string, configPath: string): string {
   const u = uid ?? SERVICE;
   return [
     `# Written by "batch-drive-sync install-service" from ${configPath}; run it again when`,
     '# database.path or watch.output_dir change. Applied at boot and by `systemd-tmpfiles --create`.',
     `d /var/lib/${SERVICE} 0750 ${SERVICE} ${SERVICE} -`,
-    `a+ ${dirname(dbPath)} - - - - u:${u}:rwx,d:u:${u}:rw`,
-    `a+ ${dbPath}* - - - - u:${u}:rw`,
+    ...(dbPath === null ? [] : [`a+ ${dirname(dbPath)} - - - - u:${u}:rwx,d:u:${u}:rw`, `a+ ${dbPath}* - - - - u:${u}:rw`]),
     `a+ ${outputDir} - - - - u:${u}:rx,d:u:${u}:rx`,
     '',
   ].join('\n');
@@ -185,7 +187,7 @@ function check(c: {
   cfg: Readonly<Config> | null;
   configProblem: string | null;
   configFile: string;
-  dbPath: string;
+  dbPath: string | null;
   outputDir: string;
 }): string[] {
   const inRoot = (p: string) => join(c.root, p);
@@ -221,8 +223,7 @@ function check(c: {
     } else if (!existsSync(inRoot(a.refresh_token_file))) out.push(`auth.refresh_token_file ${a.refresh_token_file}: missing`);
   }
   if (c.plan.uid === null) return out;
-  const db = inRoot(c.dbPath);
-  const dbDir = dirname(db);
+  const db = c.dbPath === null ? null : inRoot(c.dbPath);
   const access = (p: string, m: string) =>
     spawnSync('setpriv', ['--reuid', String(c.plan.uid), '--regid', String(c.plan.gid), '--clear-groups', '--', 'test', `-${m}`, p]).status === 0;
   const need = (p: string, modes: string, why: string) => {
@@ -234,9 +235,11 @@ function check(c: {
       );
     return 0;
   };
-  need(dbDir, 'rwx', 'SQLite creates -wal/-shm there');
-  need(db, 'rw', "the batch system's database");
-  for (const s of ['-wal', '-shm']) if (existsSync(db + s)) need(db + s, 'rw', 'SQLite writes it');
+  if (db !== null) {
+    need(dirname(db), 'rwx', 'SQLite creates -wal/-shm there');
+    need(db, 'rw', "the batch system's database");
+    for (const s of ['-wal', '-shm']) if (existsSync(db + s)) need(db + s, 'rw', 'SQLite writes it');
+  }
   need(inRoot(c.outputDir), 'rx', "the jobs' files are read there");
   return out;
 }

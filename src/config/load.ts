@@ -101,15 +101,11 @@ export function parseConfig(raw: unknown, baseDir: string, env: ConfigEnv = {}):
   }
   const cfg = result.data;
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
-  cfg.database.path = abs(cfg.database.path);
+  if (cfg.database.path !== undefined) cfg.database.path = abs(cfg.database.path);
+  if (cfg.database.password_file !== undefined) cfg.database.password_file = credentialPath(cfg.database.password_file, env, abs);
   cfg.watch.output_dir = abs(cfg.watch.output_dir);
   if (cfg.auth.type === 'service_account') {
-    const credDir = env.CREDENTIALS_DIRECTORY;
-    // systemd LoadCredential=: a bare name is looked up in $CREDENTIALS_DIRECTORY.
-    cfg.auth.key_file =
-      credDir && !isAbsolute(cfg.auth.key_file) && !cfg.auth.key_file.includes('/')
-        ? resolve(credDir, cfg.auth.key_file)
-        : abs(cfg.auth.key_file);
+    cfg.auth.key_file = credentialPath(cfg.auth.key_file, env, abs);
   } else {
     cfg.auth.refresh_token_file = abs(cfg.auth.refresh_token_file);
   }
@@ -142,6 +138,12 @@ export function loadConfig(path: string, env: ConfigEnv = process.env): Readonly
     if (e instanceof ConfigError) throw new ConfigError(e.problems.map((p) => `${path}: ${p}`));
     throw e;
   }
+}
+
+/** systemd LoadCredential=: a bare name is looked up in $CREDENTIALS_DIRECTORY, else next to the config. */
+function credentialPath(p: string, env: ConfigEnv, abs: (p: string) => string): string {
+  const credDir = env.CREDENTIALS_DIRECTORY;
+  return credDir && !isAbsolute(p) && !p.includes('/') ? resolve(credDir, p) : abs(p);
 }
 
 function deepFreeze<T>(o: T): T {

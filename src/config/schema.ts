@@ -32,7 +32,7 @@ const hostPort = z.string().superRefine((v, ctx) => {
 /** 127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine. */
 export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (h === 'localhost') return true;
   if (isIP(h) === 4) return h.startsWith('127.');
   if (isIP(h) === 6) return h === '::1' || /^::ffff:(127\.|7f[0-9a-f]{2}:)/.test(h);
   return false;
@@ -80,21 +80,81 @@ const oauth = z
   })
   .strict();
 
+function urlHasPassword(u: string): boolean {
+  try {
+    const url = new URL(u);
+    return url.password !== '' || url.searchParams.has('password');
+  } catch {
+    return false;
+  }
+}
+
+// The URL may carry a password: messages describe it, never repeat it.
+const postgresUrl = z.string().superRefine((u, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(u);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected a URL such as postgres://user@host:5432/dbname' });
+    return;
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    ctx.addIssue({ code: 'custom', message: `expected a postgres:// or postgresql:// URL, got scheme "${url.protocol.replace(/:$/, '')}"` });
+  } else if (!url.hostname && !url.searchParams.get('host')) {
+    ctx.addIssue({ code: 'custom', message: 'expected a host (postgres://user@host/dbname, or ?host=/socket/dir)' });
+  }
+});
+
 export const configSchema = z
   .object({
     database: z
       .object({
-        path: z.string().min(1),
+        /** The batch system's SQLite file (the embedded default)… */
+        path: z.string().min(1).optional(),
+        /** …or its PostgreSQL database: a libpq-style URL. Exactly one of the two. */
+        url: postgresUrl.optional(),
+        /** Postgres password, when not in the URL nor in $PGPASSWORD. Relative names are looked up in $CREDENTIALS_DIRECTORY first. */
+        password_file: z.string().min(1).optional(),
+        /** Postgres connections per daemon. */
+        pool_size: positiveInt.max(100).default(4),
+        /** Postgres: give up connecting after this long (at start: then exit 78). */
+        connect_timeout_ms: positiveInt.default(10000),
         busy_timeout_ms: nonNegInt.default(5000),
         final_job_statuses: z.array(z.string().min(1)).default(['completed', 'failed']),
       })
-      .strict(),
+      .strict()
+      .superRefine((d, ctx) => {
+        if ((d.path === undefined) === (d.url === undefined)) {
+          ctx.addIssue({ code: 'custom', message: 'expected exactly one of database.path (SQLite file) or database.url (postgres://…)' });
+        }
+        if (d.password_file !== undefined && d.url === undefined) {
+          ctx.addIssue({ code: 'custom', path: ['password_file'], message: 'only used with database.url (PostgreSQL)' });
+        }
+        if (d.password_file !== undefined && d.url !== undefined && urlHasPassword(d.url)) {
+          ctx.addIssue({ code: 'custom', path: ['password_file'], message: 'the URL already carries a password; keep one of the two' });
+        }
+      }),
+    daemon: z
+      .object({
+        /** Recorded on the rows this daemon finds (several hosts on one database); default the host name. */
+        node_name: z
+          .string()
+          .min(1)
+          .max(255)
+          .regex(/^[^\x00-\x1f\x7f]+$/, 'expected a name without control characters')
+          .nullable()
+          .default(null),
+      })
+      .strict()
+      .default({ node_name: null }),
     watch: z
       .object({
         output_dir: z.string().min(1),
         enabled: z.boolean().default(true),
         stability_ms: nonNegInt.default(2000),
         ignore: z.array(z.string().min(1)).default(['**/*.tmp', '**/*.part', '**/.*']),
+        /** true: every daemon sees the same output tree (one host, or NFS) and may upload any row; false: a daemon uploads only the rows it found. */
+        shared_storage: z.boolean().default(true),
       })
       .strict(),
     schedule: z

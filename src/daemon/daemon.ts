@@ -10,6 +10,7 @@ import { createScans } from './scans.js';
 import { loggerFor, openRuntime, type RuntimeOptions } from './runtime.js';
 import { queueSnapshot, startStatusLine } from './status-line.js';
 import { createNotifier, type Notifier } from './systemd-notify.js';
+import { startWakeups } from './wakeup.js';
 
 export interface DaemonOptions extends RuntimeOptions {
   configPath: string;
@@ -83,6 +84,20 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     await scans.schedule(cfg);
     releasers.push(() => scans.stop());
 
+    const wakeups = await startWakeups({
+      database: rt.database,
+      getCtx: () => ctx,
+      log,
+      signal: stopClaiming.signal,
+      onWork: () => loop.nudge(),
+      onJobEnabled: async () => {
+        enabled.clear();
+        await jobWatch.refresh();
+      },
+      onResync: () => scans.scan(),
+    });
+    releasers.push(() => wakeups.close());
+
     let metricsServer: { url: string; close(): Promise<void> } | null = null;
     if (cfg.metrics.listen && prom) {
       // Unhealthy when three scan intervals pass without a finished scan (at least 3 minutes).
@@ -94,7 +109,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         beforeScrape: () => prom.refresh(() => queueSnapshot(ctx)),
         health: async () => {
           const problems = scanHealth(prom.lastScanAt(), Date.now(), scanMaxAgeMs);
-          await rt.db.get('SELECT 1').catch((e: unknown) => problems.push(`database: ${errorMessage(e)}`));
+          await rt.database.ping().catch((e: unknown) => problems.push(`database: ${errorMessage(e)}`));
           return { ok: problems.length === 0, problems };
         },
       });
@@ -124,6 +139,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         notifier.stopping();
         log.notice('stopping: no new uploads; waiting for uploads in flight', { drain_timeout_ms: ctx.config.upload.drain_timeout_ms });
         await scans.stop();
+        await wakeups.close().catch(() => undefined);
         await jobWatch.close().catch(() => undefined);
         stopClaiming.abort();
         const timer = setTimeout(() => {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Writable } from 'node:stream';
 import { configSecrets, type Config } from '../config/index.js';
-import { assertMigrated, assertWritable, createStore, openDatabase, type Db } from '../db/index.js';
+import { openBackend, type Database } from '../db/index.js';
 import { createDriveClient, type DriveClientOptions } from '../drive/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { createNoopMetrics, type Metrics } from '../metrics/index.js';
@@ -18,7 +18,7 @@ export interface RuntimeOptions {
 
 export interface Runtime {
   ctx: SyncContext;
-  db: Db;
+  database: Database;
   close(): Promise<void>;
 }
 
@@ -31,6 +31,11 @@ export function loggerFor(cfg: Readonly<Config>, opts: Pick<RuntimeOptions, 'env
     stream: opts.logStream,
     secrets: configSecrets(cfg),
   });
+}
+
+/** daemon.node_name, or the host name: recorded on the rows this daemon finds. */
+export function nodeNameOf(cfg: Readonly<Config>): string {
+  return cfg.daemon.node_name ?? hostname();
 }
 
 /** The Drive client's options from the config (shared by the daemon and `check-config`). */
@@ -51,12 +56,18 @@ export function driveOptions(cfg: Readonly<Config>, log: Logger): DriveClientOpt
 export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: RuntimeOptions): Promise<Runtime> {
   const now = opts.now ?? Date.now;
   const metrics = opts.metrics ?? createNoopMetrics();
-  const db = await openDatabase(cfg.database.path, { busyTimeoutMs: cfg.database.busy_timeout_ms });
+  const nodeName = nodeNameOf(cfg);
+  const db = await openBackend(cfg.database, { env: opts.env, log: log.child({ scope: 'db' }), applicationName: `batch-drive-sync ${nodeName}` });
   try {
-    await assertMigrated(db);
+    await db.assertMigrated();
     // Before anything reports "started" (log, READY): a database we cannot write is exit 78.
-    await assertWritable(db, cfg.database.path);
-    const store = await createStore(db, { now, finalJobStatuses: cfg.database.final_job_statuses });
+    await db.assertWritable();
+    const store = await db.createStore({
+      now,
+      finalJobStatuses: cfg.database.final_job_statuses,
+      nodeName,
+      sharedStorage: cfg.watch.shared_storage,
+    });
     const drive = await createDriveClient({
       ...driveOptions(cfg, log.child({ scope: 'drive' })),
       now,
@@ -79,7 +90,7 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       noticed: new Set(),
       authPause: createAccountPause({ baseMs: Math.max(cfg.upload.backoff_base_ms, 1000), maxMs: cfg.upload.backoff_max_ms }),
     };
-    return { ctx, db, close: () => db.close() };
+    return { ctx, database: db, close: () => db.close() };
   } catch (e) {
     await db.close().catch(() => undefined);
     throw e;

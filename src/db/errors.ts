@@ -15,3 +15,11 @@ export class NotMigratedError extends DbError {
     super(message, { permanent: true });
   }
 }
+
+/** The database cannot be reached right now (server restarting, network down): retry later. */
+export class DbUnavailableError extends DbError {
+  override readonly name = 'DbUnavailableError';
+  constructor(message: string, cause?: unknown) {
+    super(message, { permanent: false, cause });
+  }
+}

@@ -16,4 +16,7 @@ export { jobDriveStatus, type RowCounts } from './job-status.js';
 export { DbError, NotMigratedError } from './errors.js';
 export type { ActivitySummary, FileListing, FileRow, JobFolder, JobProgress, JobReport, JobDriveStatus, ProgressReport, UploadStatus, Now } from './types.js';
 export { RATE_WINDOW_MS } from './sqlite/progress.js';
+export { openBackend, sqliteBackend, postgresBackend, type Database, type DatabaseConfig, type OpenBackendOptions } from './backend.js';
+export { DbUnavailableError } from './errors.js';
+export type { WakeEvent, WakeListener } from './postgres/index.js';
 export { assertWritable, writeAccessProblem, processUser } from './writable.js';

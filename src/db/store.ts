@@ -101,4 +101,8 @@ export interface EnabledJob {
 export interface StoreOptions {
   now: Now;
   finalJobStatuses: readonly string[];
+  /** This daemon's node name (daemon.node_name), recorded on the rows it finds. */
+  nodeName?: string | undefined;
+  /** false (watch.shared_storage: false): claim only rows this node found; default true. */
+  sharedStorage?: boolean | undefined;
 }

@@ -32,7 +32,7 @@ async function denied(path: string, mode: number): Promise<string | null> {
 /** The error for a database this process cannot write (exit 78: a restart will not fix it). */
 export function unwritable(path: string, detail: string, cause?: unknown): DbError {
   return new DbError(
-    `database.path ${path}: user ${processUser()} cannot write ${path} (and its -wal/-shm directory ${dirname(path)}): ${detail}; ` +
+    `database.path ${path}: user ${processUser()} cannot write ${path} (and its -wal/-shm directory): ${detail}; ` +
       'expected both writable by the daemon\'s user (it records every upload there)',
     { permanent: true, cause },
   );
@@ -43,7 +43,7 @@ export async function writeAccessProblem(path: string): Promise<string | null> {
   const file = await denied(path, constants.W_OK);
   const dir = await denied(dirname(path), constants.W_OK | constants.X_OK);
   if (!file && !dir) return null;
-  return [file ? `file: ${file}` : null, dir ? `directory: ${dir}` : null].filter(Boolean).join(', ');
+  return [file ? `file: ${file}` : null, dir ? `directory ${dirname(path)}: ${dir}` : null].filter(Boolean).join(', ');
 }
 
 /**
@@ -71,6 +71,6 @@ export async function assertWritable(db: Db, path: string): Promise<void> {
 /** Maps an error met while opening or probing to the writability error when it is one. */
 export function probeError(path: string, e: unknown): unknown {
   const code = (e as { code?: unknown } | null)?.code;
-  if (typeof code === 'string' && UNWRITABLE_CODES.has(code)) return unwritable(path, `SQLite: ${(e as Error).message}`, e);
+  if (typeof code === 'string' && UNWRITABLE_CODES.has(code)) return unwritable(path, `SQLite: ${(e as Error).message} (directory ${dirname(path)})`, e);
   return e;
 }

@@ -33,22 +33,24 @@ interface Sent {
  * multipart pipe would not), and must surface as itself, not as the aborted request it causes.
  */
 interface BodyReads {
+  /** Aborts the request: the caller's signal, or a read error. */
   readonly signal: AbortSignal;
   /** The local read error that ended the request, if any. */
   failure: unknown;
+  fail(e: unknown): void;
   unlink(): void;
 }
 
-function bodyReads(signal: AbortSignal | undefined): BodyReads & { fail(e: unknown): void } {
+function bodyReads(signal: AbortSignal | undefined): BodyReads {
   const ac = linkedAbort(signal);
-  const r = {
+  const r: BodyReads = {
     signal: ac.signal,
-    failure: null as unknown,
-    unlink: () => ac.unlink(),
-    fail(e: unknown) {
+    failure: null,
+    fail(e) {
       r.failure ??= e;
       ac.abort(e);
     },
+    unlink: () => ac.unlink(),
   };
   return r;
 }
@@ -357,6 +359,11 @@ export function createUploader(core: DriveCore) {
       sent = await send({ ...req, resume: null }, mode, useResumable);
     }
     if (sent === null || sent === 'exists') throw new PermanentDriveError(`Drive 409 on update of ${req.fileId}`, { status: 409 });
+    if (sent.file.id !== req.fileId) {
+      // A stored session (from the database) that made some other file: never record that file as ours.
+      if (useResumable) await checkpoint(req, null);
+      throw new RetryableDriveError(`the resumable session finished Drive file ${sent.file.id}, not ${req.fileId}; session dropped, a new one starts`, { reason: 'foreignSession' });
+    }
 
     const md5 = sent.md5 ?? (await fullHash());
     const changed = await req.file.changedSinceOpen();

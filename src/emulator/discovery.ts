@@ -94,7 +94,12 @@ export function discoveryDocument(baseUrl: string): Record<string, unknown> {
       about: { methods: { get: method('drive.about.get', { http: 'GET', path: 'about', response: 'About' }) } },
       drives: {
         methods: {
-          get: method('drive.drives.get', { http: 'GET', path: 'drives/{driveId}', params: { driveId: pathParam, useDomainAdminAccess: q('boolean', 'false') }, response: 'Drive' }),
+          get: method('drive.drives.get', {
+            http: 'GET',
+            path: 'drives/{driveId}',
+            params: { driveId: pathParam, useDomainAdminAccess: q('boolean', 'false') },
+            response: 'Drive',
+          }),
           list: method('drive.drives.list', {
             http: 'GET',
             path: 'drives',
@@ -105,7 +110,13 @@ export function discoveryDocument(baseUrl: string): Record<string, unknown> {
       },
       files: {
         methods: {
-          copy: method('drive.files.copy', { http: 'POST', path: 'files/{fileId}/copy', params: { ...fileId, ...allDrives }, request: 'File', response: 'File' }),
+          copy: method('drive.files.copy', {
+            http: 'POST',
+            path: 'files/{fileId}/copy',
+            params: { ...fileId, ...allDrives },
+            request: 'File',
+            response: 'File',
+          }),
           create: method('drive.files.create', {
             http: 'POST',
             path: 'files',
@@ -115,14 +126,24 @@ export function discoveryDocument(baseUrl: string): Record<string, unknown> {
             upload: 'upload/drive/v3/files',
           }),
           delete: method('drive.files.delete', { http: 'DELETE', path: 'files/{fileId}', params: { ...fileId, ...allDrives } }),
-          emptyTrash: method('drive.files.emptyTrash', { http: 'DELETE', path: 'files/trash', params: { driveId: q(), enforceSingleParent: q('boolean', 'false') } }),
+          emptyTrash: method('drive.files.emptyTrash', {
+            http: 'DELETE',
+            path: 'files/trash',
+            params: { driveId: q(), enforceSingleParent: q('boolean', 'false') },
+          }),
           generateIds: method('drive.files.generateIds', {
             http: 'GET',
             path: 'files/generateIds',
             params: { count: q('integer', '10'), space: q('string', 'drive'), type: q('string', 'files') },
             response: 'GeneratedIds',
           }),
-          get: method('drive.files.get', { http: 'GET', path: 'files/{fileId}', params: { ...fileId, ...allDrives, acknowledgeAbuse: q('boolean', 'false') }, response: 'File', download: true }),
+          get: method('drive.files.get', {
+            http: 'GET',
+            path: 'files/{fileId}',
+            params: { ...fileId, ...allDrives, acknowledgeAbuse: q('boolean', 'false') },
+            response: 'File',
+            download: true,
+          }),
           list: method('drive.files.list', {
             http: 'GET',
             path: 'files',
@@ -160,17 +181,41 @@ export function discoveryDocument(baseUrl: string): Record<string, unknown> {
             request: 'Permission',
             response: 'Permission',
           }),
-          list: method('drive.permissions.list', { http: 'GET', path: 'files/{fileId}/permissions', params: { ...fileId, ...allDrives, pageSize: q('integer'), pageToken: q() }, response: 'PermissionList' }),
+          list: method('drive.permissions.list', {
+            http: 'GET',
+            path: 'files/{fileId}/permissions',
+            params: { ...fileId, ...allDrives, pageSize: q('integer'), pageToken: q() },
+            response: 'PermissionList',
+          }),
         },
       },
     },
     schemas: {
-      About: obj('About', { kind: s, user: { $ref: 'User' }, storageQuota: { type: 'object', properties: { limit: s, usage: s, usageInDrive: s, usageInDriveTrash: s } }, maxUploadSize: s }),
+      About: obj('About', {
+        kind: s,
+        user: { $ref: 'User' },
+        storageQuota: { type: 'object', properties: { limit: s, usage: s, usageInDrive: s, usageInDriveTrash: s } },
+        maxUploadSize: s,
+      }),
       Drive: obj('Drive', { kind: s, id: s, name: s, createdTime: s, hidden: b }),
       DriveList: obj('DriveList', { kind: s, nextPageToken: s, drives: arr({ $ref: 'Drive' }) }),
       File: obj('File', {
-        kind: s, id: s, name: s, mimeType: s, parents: arr(s), trashed: b, explicitlyTrashed: b, createdTime: s, modifiedTime: s, size: s,
-        md5Checksum: s, sha256Checksum: s, version: s, driveId: s, appProperties: { type: 'object', additionalProperties: s }, webViewLink: s,
+        kind: s,
+        id: s,
+        name: s,
+        mimeType: s,
+        parents: arr(s),
+        trashed: b,
+        explicitlyTrashed: b,
+        createdTime: s,
+        modifiedTime: s,
+        size: s,
+        md5Checksum: s,
+        sha256Checksum: s,
+        version: s,
+        driveId: s,
+        appProperties: { type: 'object', additionalProperties: s },
+        webViewLink: s,
       }),
       FileList: obj('FileList', { kind: s, incompleteSearch: b, nextPageToken: s, files: arr({ $ref: 'File' }) }),
       GeneratedIds: obj('GeneratedIds', { kind: s, space: s, ids: arr(s) }),

@@ -69,8 +69,8 @@ export interface DriveModel {
   getDrive(id: string): unknown;
   /** files.copy: a new file with the source's content, metadata patched by `meta`. */
   copy(id: string, meta: Record<string, unknown>, identity: Identity, supportsAllDrives: boolean): Item;
-  /** files.emptyTrash: deletes every trashed item of My Drive, or of the shared drive `driveId`. */
-  emptyTrash(driveId: string | null, supportsAllDrives: boolean): void;
+  /** files.emptyTrash: deletes every trashed item of My Drive, or of the shared drive `driveId` (no supportsAllDrives needed, as in Drive). */
+  emptyTrash(driveId: string | null): void;
   about(identity: Identity, fields: string | null): unknown;
   listDrives(pageSize: string | null, pageToken: string | null, q: string | null, fields: string | null): unknown;
   createPermission(id: string, body: Record<string, unknown>, supportsAllDrives: boolean, transferOwnership: boolean, fields: string | null): unknown;
@@ -614,8 +614,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       store.putItem(item);
       return item;
     },
-    emptyTrash: (driveId, supportsAllDrives) => {
-      if (driveId !== null && !supportsAllDrives) throw notFound(driveId, 'driveId');
+    emptyTrash: (driveId) => {
       if (driveId !== null) sharedDrive(driveId);
       deleteTree([...items.values()].filter((it) => it.trashed && !it.root && it.driveId === driveId));
     },

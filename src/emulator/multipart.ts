@@ -98,7 +98,9 @@ export async function parseMultipart(source: AsyncIterable<Buffer>, boundary: st
   if (buf.subarray(0, 2).toString() === '--') {
     // Closing boundary right after the metadata: an upload with no media part, i.e. empty content.
     const empty = async function* (): AsyncGenerator<Buffer> {
-      for (;;) if (!(await more())) return;
+      // Drain the closing "--" and any epilogue; there are no media bytes to give.
+      while (await more()) buf = Buffer.alloc(0);
+      yield* [];
     };
     return { metadata, mediaType: null, media: empty() };
   }

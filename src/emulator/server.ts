@@ -200,7 +200,7 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
     if (p === '/drive/v3/files/trash' && method === 'DELETE') {
       return drive('DELETE /drive/v3/files/trash', true, async () => {
         await drain(req);
-        model.emptyTrash(q.get('driveId'), sad || q.get('driveId') !== null);
+        model.emptyTrash(q.get('driveId'));
         return { status: 204 };
       });
     }

@@ -21,7 +21,7 @@ export function readTlsFiles(certFile: string, keyFile: string): TlsMaterial {
     try {
       return fs.readFileSync(file);
     } catch (e) {
-      throw new Error(`${what} ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}); expected a PEM file`);
+      throw new Error(`${what} ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)}); expected a PEM file`, { cause: e });
     }
   };
   const cert = read('TLS certificate', certFile);
@@ -29,7 +29,12 @@ export function readTlsFiles(certFile: string, keyFile: string): TlsMaterial {
   try {
     tls.createSecureContext({ cert, key });
   } catch (e) {
-    throw new Error(`TLS certificate ${certFile} and key ${keyFile} do not make a usable pair (${e instanceof Error ? e.message : String(e)}); expected a PEM certificate and its private key`);
+    throw new Error(
+      `TLS certificate ${certFile} and key ${keyFile} do not make a usable pair (${e instanceof Error ? e.message : String(e)}); expected a PEM certificate and its private key`,
+      {
+        cause: e,
+      },
+    );
   }
   return { cert, key, caFile: null };
 }
@@ -81,10 +86,25 @@ export async function selfSignedCertificate(dir: string, names: string[], now: n
     fs.writeFileSync(
       cnf,
       [
-        '[req]', 'distinguished_name = dn', 'prompt = no', '[dn]', 'CN = batch-drive-sync emulator',
-        '[v3_ca]', 'basicConstraints = critical,CA:TRUE', 'keyUsage = critical,keyCertSign,cRLSign', 'subjectKeyIdentifier = hash',
-        '[v3_leaf]', 'basicConstraints = critical,CA:FALSE', 'keyUsage = critical,digitalSignature', 'extendedKeyUsage = serverAuth',
-        'subjectKeyIdentifier = hash', 'authorityKeyIdentifier = keyid', 'subjectAltName = @alt', '[alt]', alt, '',
+        '[req]',
+        'distinguished_name = dn',
+        'prompt = no',
+        '[dn]',
+        'CN = batch-drive-sync emulator',
+        '[v3_ca]',
+        'basicConstraints = critical,CA:TRUE',
+        'keyUsage = critical,keyCertSign,cRLSign',
+        'subjectKeyIdentifier = hash',
+        '[v3_leaf]',
+        'basicConstraints = critical,CA:FALSE',
+        'keyUsage = critical,digitalSignature',
+        'extendedKeyUsage = serverAuth',
+        'subjectKeyIdentifier = hash',
+        'authorityKeyIdentifier = keyid',
+        'subjectAltName = @alt',
+        '[alt]',
+        alt,
+        '',
       ].join('\n'),
     );
     const tag = crypto.randomBytes(4).toString('hex');
@@ -96,16 +116,54 @@ export async function selfSignedCertificate(dir: string, names: string[], now: n
       } catch (e) {
         const err = e as NodeJS.ErrnoException & { stderr?: string };
         if (err.code === 'ENOENT') {
-          throw new Error('making a self-signed TLS certificate needs the openssl command, which was not found; install openssl, or give a certificate and key (--tls-cert, --tls-key)');
+          throw new Error(
+            'making a self-signed TLS certificate needs the openssl command, which was not found; install openssl, or give a certificate and key (--tls-cert, --tls-key)',
+            {
+              cause: e,
+            },
+          );
         }
-        throw new Error(`openssl ${args[0]} failed while making the emulator's TLS certificate: ${(err.stderr ?? err.message).trim()}`);
+        throw new Error(`openssl ${args[0]} failed while making the emulator's TLS certificate: ${(err.stderr ?? err.message).trim()}`, { cause: e });
       }
     };
-    await openssl(['req', '-x509', '-new', '-config', cnf, '-extensions', 'v3_ca', ...ec, '-subj', `/CN=batch-drive-sync emulator CA ${tag}`, '-days', '3650', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
+    await openssl([
+      'req',
+      '-x509',
+      '-new',
+      '-config',
+      cnf,
+      '-extensions',
+      'v3_ca',
+      ...ec,
+      '-subj',
+      `/CN=batch-drive-sync emulator CA ${tag}`,
+      '-days',
+      '3650',
+      '-keyout',
+      f('ca.key'),
+      '-out',
+      f('ca.pem'),
+    ]);
     await openssl(['req', '-new', '-config', cnf, ...ec, '-subj', '/CN=batch-drive-sync emulator', '-keyout', f('key.pem'), '-out', f('leaf.csr')]);
     await openssl([
-      'x509', '-req', '-in', f('leaf.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-set_serial', `0x${crypto.randomBytes(8).toString('hex')}`,
-      '-days', '825', '-extfile', cnf, '-extensions', 'v3_leaf', '-out', f('cert.pem'),
+      'x509',
+      '-req',
+      '-in',
+      f('leaf.csr'),
+      '-CA',
+      f('ca.pem'),
+      '-CAkey',
+      f('ca.key'),
+      '-set_serial',
+      `0x${crypto.randomBytes(8).toString('hex')}`,
+      '-days',
+      '825',
+      '-extfile',
+      cnf,
+      '-extensions',
+      'v3_leaf',
+      '-out',
+      f('cert.pem'),
     ]);
     fs.chmodSync(f('key.pem'), 0o600);
     // The key first, then the certificate, then the CA: a reader never pairs a new CA with an old key.

@@ -23,21 +23,27 @@ export interface JobTree {
   badNames: string[];
   /** Symbolic links to directories: never followed (what they point at inside the job is walked under its own name). */
   dirLinks: string[];
+  /** Sub-directories that cannot be read for good (EACCES …), with why; the rest of the tree is still walked. */
+  unreadable: string[];
 }
 
 /**
  * Walks `dir` (a real path: see resolveJobDir) and everything below it, following no link.
- * A missing `dir` is an empty tree; a directory that cannot be read throws a LocalFileError.
+ * A missing `dir` is an empty tree. A sub-directory that cannot be read for good is listed in
+ * `unreadable`; `dir` itself unreadable, or a transient error anywhere, throws a LocalFileError.
  */
 export async function walkJobDir(dir: string, ignored: (relPath: string) => boolean): Promise<JobTree> {
-  const tree: JobTree = { files: [], badNames: [], dirLinks: [] };
+  const tree: JobTree = { files: [], badNames: [], dirLinks: [], unreadable: [] };
   async function visit(abs: string, rel: string): Promise<void> {
     let d: Dir;
     try {
       d = await opendir(abs, { encoding: 'buffer' as BufferEncoding });
     } catch (e) {
-      if (rel === '' && (e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw fsError(`directory ${escapeName(rel || abs)}`, e);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return; // not made yet, or removed since listed
+      const err = fsError(`directory ${escapeName(rel || abs)}`, e);
+      if (rel === '' || err.retryable) throw err;
+      tree.unreadable.push(err.message);
+      return;
     }
     for await (const ent of d as AsyncIterable<Dirent<Buffer>>) {
       const raw = ent.name as unknown as Buffer;

@@ -25,6 +25,8 @@ const SECRET_VALUE_RES: readonly RegExp[] = [
   /(\b(?:Bearer|Basic|Negotiate)\s+)[A-Za-z0-9._~+/=-]+/gi,
   // Form bodies and query strings: client_secret=…&refresh_token=…
   new RegExp(`((?:^|[?&\\s"'])(?:${SECRET_FIELDS})=)[^&\\s"']+`, 'gi'),
+  // A URL's password (postgres://user:PASSWORD@host: database.url).
+  /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]+(?=@)/gi,
 ];
 // JSON text: "refresh_token": "…" (the value stays a JSON string).
 const SECRET_JSON_FIELD_RE = new RegExp(`("(?:${SECRET_FIELDS})"\\s*:\\s*)"(?:[^"\\\\]|\\\\.)*"`, 'gi');

@@ -92,11 +92,16 @@ async function readJob(
     for (const link of tree.dirLinks) {
       noticeOnce(ctx, `dir-link\0${jobId}\0${link}`, 'symbolic link to a directory skipped (links are never followed)', { job: jobId, path: link });
     }
-    if (tree.badNames.length === 0) return { files: tree.files, problem: null, refused: false };
+    const problems: string[] = [...tree.unreadable];
     const n = tree.badNames.length;
-    const shown = tree.badNames.slice(0, NAMES_SHOWN).join(', ') + (n > NAMES_SHOWN ? ` and ${n - NAMES_SHOWN} more` : '');
-    const error = `${n} name${n === 1 ? ' is' : 's are'} not valid UTF-8 and cannot be uploaded (Drive names are UTF-8; rename ${n === 1 ? 'it' : 'them'}): ${shown}`;
-    return { files: tree.files, problem: { error, reason: 'local:bad_name' }, refused: false };
+    if (n > 0) {
+      const shown = tree.badNames.slice(0, NAMES_SHOWN).join(', ') + (n > NAMES_SHOWN ? ` and ${n - NAMES_SHOWN} more` : '');
+      problems.push(`${n} name${n === 1 ? ' is' : 's are'} not valid UTF-8 and cannot be uploaded (Drive names are UTF-8; rename ${n === 1 ? 'it' : 'them'}): ${shown}`);
+    }
+    if (problems.length === 0) return { files: tree.files, problem: null, refused: false };
+    // The files that could be read still upload; the job cannot complete until these are fixed.
+    const reason = n > 0 ? 'local:bad_name' : 'local:unreadable';
+    return { files: tree.files, problem: { error: problems.join('; '), reason }, refused: false };
   } catch (e) {
     if (!(e instanceof LocalFileError)) throw e;
     if (e.code === 'ENOENT') return { files: [], problem: null, refused: false }; // no directory yet

@@ -9,6 +9,10 @@ import {
   CLI, MiB, makeWorkspace, rng, spawnNode, startBenchEmulator, stopChild, withDb, ROOT_FOLDER, type Child, type LoggedRequest,
 } from '../helpers/processes.js';
 import { waitUntil } from '../helpers/poll.js';
+import { startPgServer, type PgServer } from '../helpers/postgres.js';
+import { PG_BATCH_JOBS_DDL, pgSeedJobs, pgTestSql } from '../helpers/store-backends.js';
+import { connectPostgres, PG_TYPES, pgMigrate } from '../../src/db/postgres/index.js';
+import pg from 'pg';
 import { FOLDER_MIME } from '../../src/drive/index.js';
 
 export interface ChaosOptions {
@@ -17,7 +21,10 @@ export interface ChaosOptions {
   jobs: number;
   kills: number;
   /** Daemons running at once on the same database. */
-  daemons: 1 | 2;
+  daemons: 1 | 2 | 3;
+  /** PostgreSQL (a throwaway server of the run's own) instead of SQLite; the server is restarted `serverRestarts` times mid-run. */
+  postgres?: boolean;
+  serverRestarts?: number;
   /** Share of files above the resumable threshold. */
   largeShare?: number;
   timeoutMs?: number;
@@ -60,10 +67,36 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     rootFolderId: ROOT_FOLDER,
     faults: { error5xxRate: 0.1, resetRate: 0.05, burst429: { every: 150, length: 4 }, seed: o.seed },
   });
+  // PostgreSQL mode: a server of the run's own (it is restarted mid-run), batch_jobs, migrations, the jobs.
+  let server: PgServer | null = null;
+  let pool: pg.Pool | null = null;
+  let databaseUrl: string | undefined;
+  if (o.postgres) {
+    server = await startPgServer();
+    await server.admin('CREATE DATABASE chaos');
+    databaseUrl = server.url('chaos');
+    pool = new pg.Pool({ connectionString: databaseUrl, max: 2, types: PG_TYPES });
+    pool.on('error', () => undefined);
+    await pool.query(PG_BATCH_JOBS_DDL.real);
+    const conn = await connectPostgres({ url: databaseUrl, env: {}, poolSize: 1, connectTimeoutMs: 10_000 });
+    try {
+      await pgMigrate(conn);
+    } finally {
+      await conn.close();
+    }
+    await pgSeedJobs(pgTestSql(pool), jobs.map((job_id) => ({ job_id, status: 'processing', enabled: true })));
+    await pool.query("UPDATE batch_jobs SET drive_upload_status = 'pending'");
+  }
+  /** Rows of the run's database, whichever backend. */
+  const query = async <T>(sql: string): Promise<T[]> => {
+    if (pool) return (await pool.query(sql)).rows as T[];
+    return withDb(ws.dbPath, (db) => db.all<T[]>(sql));
+  };
   const ws = await makeWorkspace({
     prefix: 'bds-chaos-',
     emulatorUrl: emu.url,
     jobIds: jobs,
+    ...(databaseUrl ? { databaseUrl } : {}),
     config: {
       watch: { stability_ms: 200 },
       // Every 5 s: the safety net for files the watcher of a killed daemon never reported.
@@ -86,6 +119,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const daemons: (Child | null)[] = [];
   const killTimes: number[] = [];
   let restarts = 0;
+  let serverRestarts = 0;
   try {
     // --- files: most small, a few large (a few MiB: several 256 KiB chunks); some in sub-folders.
     const largeShare = o.largeShare ?? 0.04;
@@ -133,13 +167,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       start(victim);
       restarts++;
       log(`kill ${k + 1}/${o.kills}: daemon ${victim} SIGKILLed after ${waitMs} ms and restarted`);
+      // The database server restarted between kills, while uploads are in flight.
+      if (server && serverRestarts < (o.serverRestarts ?? 0) && k === Math.floor(o.kills / 2)) {
+        await server.stop();
+        await new Promise((r) => setTimeout(r, 1000 + Math.floor(rand() * 2000)));
+        await server.start();
+        serverRestarts++;
+        log('database server stopped and started again');
+      }
     }
     for (const f of plan.slice(written)) writeOne(f);
     written = plan.length;
 
     // --- wait for the end state: every local file has an uploaded row.
     const counts = async () =>
-      withDb(ws.dbPath, (db) => db.all<{ s: string; n: number }[]>('SELECT upload_status AS s, count(*) AS n FROM batch_file_drive_metadata GROUP BY upload_status'));
+      (await query<{ s: string; n: number | string }>('SELECT upload_status AS s, count(*) AS n FROM batch_file_drive_metadata GROUP BY upload_status')).map((r) => ({
+        s: r.s,
+        n: Number(r.n),
+      }));
     let last = '';
     try {
       await waitUntil(
@@ -167,15 +212,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (const d of daemons) if (d) await stopChild(d, 15_000);
 
     // --- invariants
-    const rows = await withDb(ws.dbPath, (db) =>
-      db.all<{ id: number; batch_job_id: string; original_filename: string; upload_status: string; drive_file_id: string | null; local_md5: string | null; attempts: number }[]>(
-        'SELECT id, batch_job_id, original_filename, upload_status, drive_file_id, local_md5, attempts FROM batch_file_drive_metadata',
-      ),
+    const rows = await query<{ id: number; batch_job_id: string; original_filename: string; upload_status: string; drive_file_id: string | null; local_md5: string | null; attempts: number }>(
+      'SELECT id, batch_job_id, original_filename, upload_status, drive_file_id, local_md5, attempts FROM batch_file_drive_metadata',
     );
     const byKey = new Map(rows.map((r) => [`${r.batch_job_id}/${r.original_filename}`, r]));
     const notUploaded = rows.filter((r) => r.upload_status !== 'uploaded');
     if (notUploaded.length) violations.push(`${notUploaded.length} rows not uploaded: ${notUploaded.slice(0, 5).map((r) => `${r.batch_job_id}/${r.original_filename}=${r.upload_status}`).join(', ')}`);
     if (rows.length !== plan.length) violations.push(`${rows.length} rows for ${plan.length} local files`);
+    if (serverRestarts < (o.serverRestarts ?? 0)) violations.push(`the database server was restarted ${serverRestarts} times, ${o.serverRestarts} asked`);
 
     const items = emu.listFiles().filter((f) => !f.trashed);
     const folders = items.filter((f) => f.mimeType === FOLDER_MIME);
@@ -224,6 +268,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       largeFiles: plan.filter((f) => f.large).length,
       largeBytes,
       daemons: o.daemons,
+      backend: o.postgres ? 'postgres' : 'sqlite',
+      serverRestarts,
       kills: killTimes.length,
       restarts,
       seconds: Math.round((Date.now() - started) / 1000),
@@ -256,6 +302,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (const d of daemons) if (d) d.kill('SIGKILL');
     await Promise.all(daemons.map((d) => d?.exited));
     await emu.close();
+    await pool?.end().catch(() => undefined);
+    await server?.close().catch(() => undefined);
     if (violations.length === 0) ws.remove();
     else log(`work dir kept for inspection: ${ws.dir}`);
   }

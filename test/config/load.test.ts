@@ -35,8 +35,15 @@ function problemsOf(t: ExecutionContext, yaml: string): readonly string[] {
 test('defaults are filled as the README documents them', (t) => {
   const cfg = loadConfig(writeConfig(t, MINIMAL), {});
   t.deepEqual(cfg, {
-    database: { path: '/var/lib/batch/batch.db', busy_timeout_ms: 5000, final_job_statuses: ['completed', 'failed'] },
-    watch: { output_dir: '/var/lib/batch/output', enabled: true, stability_ms: 2000, ignore: ['**/*.tmp', '**/*.part', '**/.*'] },
+    database: {
+      path: '/var/lib/batch/batch.db',
+      busy_timeout_ms: 5000,
+      final_job_statuses: ['completed', 'failed'],
+      pool_size: 4,
+      connect_timeout_ms: 10000,
+    },
+    daemon: { node_name: null },
+    watch: { output_dir: '/var/lib/batch/output', enabled: true, stability_ms: 2000, ignore: ['**/*.tmp', '**/*.part', '**/.*'], shared_storage: true },
     schedule: { scan_cron: '*/1 * * * *' },
     drive: {
       api_endpoint: 'https://www.googleapis.com',

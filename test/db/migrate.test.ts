@@ -13,6 +13,7 @@ import {
   openDatabase,
   type Db,
 } from '../../src/db/index.js';
+import { SEED_MIGRATION_SCRIPT } from '../helpers/seed-spec.js';
 import { makeClock, makeTempDb, makeTempDir, openTestDb, schemaSnapshot, seedJobs, withRawDb, type BatchJobsKind } from '../helpers/db.js';
 
 const MIGRATIONS = defaultMigrationsDir();
@@ -23,7 +24,7 @@ function copyMigrations(t: Parameters<typeof makeTempDir>[0], prefixes?: string[
   const dir = join(makeTempDir(t, 'bds-migrations-'), 'migrations');
   mkdirSync(dir);
   for (const f of readdirSync(MIGRATIONS)) {
-    if (!prefixes || prefixes.some((p) => f.startsWith(p))) copyFileSync(join(MIGRATIONS, f), join(dir, f));
+    if (f.endsWith('.sql') && (!prefixes || prefixes.some((p) => f.startsWith(p)))) copyFileSync(join(MIGRATIONS, f), join(dir, f));
   }
   return dir;
 }
@@ -37,58 +38,12 @@ async function columns(db: Db, table: string): Promise<string[]> {
   return (await db.all<{ name: string }[]>(`SELECT name FROM pragma_table_info('${table}')`)).map((c) => c.name);
 }
 
-/**
- * The seed's "Migration Script", copied verbatim from the user's schema spec
- * ("2025-09-12 batch drive integration database schema"); migrations/001 must equal it.
- */
-const SEED_MIGRATION_SCRIPT = `
--- Migration: Add Google Drive integration to batch processing
--- Version: 2025-09-12-batch-drive-integration
-
-BEGIN TRANSACTION;
-
--- Create batch-level Drive metadata table
-CREATE TABLE batch_drive_metadata (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    batch_job_id VARCHAR(255) NOT NULL,
-    drive_folder_id VARCHAR(255),
-    drive_folder_url VARCHAR(500),
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
-);
-
--- Create file-level Drive metadata table  
-CREATE TABLE batch_file_drive_metadata (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    batch_job_id VARCHAR(255) NOT NULL,
-    original_filename VARCHAR(255) NOT NULL,
-    drive_file_id VARCHAR(255),
-    drive_file_url VARCHAR(500),
-    preview_url VARCHAR(500),
-    upload_status VARCHAR(50) DEFAULT 'pending',
-    upload_error TEXT,
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
-    updated_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP
-);
-
--- Add Drive integration columns to existing batch_jobs table
-ALTER TABLE batch_jobs ADD COLUMN drive_integration_enabled BOOLEAN DEFAULT FALSE;
-ALTER TABLE batch_jobs ADD COLUMN drive_upload_status VARCHAR(50) DEFAULT 'not_requested';
-ALTER TABLE batch_jobs ADD COLUMN drive_folder_pattern VARCHAR(255);
-
--- Create performance indexes
-CREATE INDEX idx_batch_drive_metadata_job_id ON batch_drive_metadata(batch_job_id);
-CREATE INDEX idx_batch_file_drive_metadata_job_id ON batch_file_drive_metadata(batch_job_id);
-CREATE INDEX idx_batch_file_drive_metadata_status ON batch_file_drive_metadata(upload_status);
-
-COMMIT;
-`;
 
 test('fresh database: every migration applied and recorded with version, name, checksum, applied_at', async (t) => {
   const { path } = await makeTempDb(t, 'real');
   const db = await openTestDb(t, path);
   const applied = await migrate(db, { now: () => FIXED });
-  t.deepEqual(applied, ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_progress.sql']);
+  t.deepEqual(applied, ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_nodes.sql', '006_progress.sql']);
 
   const rows = await db.all<{ version: number; name: string; checksum: string; applied_at: string }[]>(
     'SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version',
@@ -99,7 +54,8 @@ test('fresh database: every migration applied and recorded with version, name, c
     { version: 2, name: '002_daemon_state.sql', checksum: sha('002_daemon_state.sql'), applied_at: FIXED.toISOString() },
     { version: 3, name: '003_drive_folders.sql', checksum: sha('003_drive_folders.sql'), applied_at: FIXED.toISOString() },
     { version: 4, name: '004_job_errors.sql', checksum: sha('004_job_errors.sql'), applied_at: FIXED.toISOString() },
-    { version: 5, name: '005_progress.sql', checksum: sha('005_progress.sql'), applied_at: FIXED.toISOString() },
+    { version: 5, name: '005_nodes.sql', checksum: sha('005_nodes.sql'), applied_at: FIXED.toISOString() },
+    { version: 6, name: '006_progress.sql', checksum: sha('006_progress.sql'), applied_at: FIXED.toISOString() },
   ]);
   t.deepEqual(await tableNames(db), ['batch_drive_folders', 'batch_drive_metadata', 'batch_file_drive_metadata', 'batch_jobs', 'schema_migrations']);
   t.deepEqual(
@@ -109,7 +65,8 @@ test('fresh database: every migration applied and recorded with version, name, c
       [2, '002_daemon_state.sql', 'applied', FIXED.toISOString()],
       [3, '003_drive_folders.sql', 'applied', FIXED.toISOString()],
       [4, '004_job_errors.sql', 'applied', FIXED.toISOString()],
-      [5, '005_progress.sql', 'applied', FIXED.toISOString()],
+      [5, '005_nodes.sql', 'applied', FIXED.toISOString()],
+      [6, '006_progress.sql', 'applied', FIXED.toISOString()],
     ],
   );
   await t.notThrowsAsync(assertMigrated(db));
@@ -214,7 +171,8 @@ test('an applied migration whose file changed is refused, naming the file, and n
       ['002_daemon_state.sql', 'changed'],
       ['003_drive_folders.sql', 'applied'],
       ['004_job_errors.sql', 'applied'],
-      ['005_progress.sql', 'applied'],
+      ['005_nodes.sql', 'applied'],
+      ['006_progress.sql', 'applied'],
       ['099_next.sql', 'pending'],
     ],
   );
@@ -241,7 +199,7 @@ for (const kind of ['real', 'minimal'] as const satisfies readonly BatchJobsKind
     // The minimal table may hold the same job_id twice; the real one may not.
     await seedJobs(path, kind === 'real' ? ['job-1', 'job-2'] : ['job-1', 'job-1', 'job-2']);
     const db = await openTestDb(t, path);
-    t.deepEqual(await migrate(db), ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_progress.sql']);
+    t.deepEqual(await migrate(db), ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_nodes.sql', '006_progress.sql']);
     await t.notThrowsAsync(assertMigrated(db));
 
     const clock = makeClock();
@@ -360,5 +318,5 @@ test('duplicate (batch_job_id, original_filename) written before 002: 002 fails 
 
   // Once the operator removes the duplicate, 002 applies.
   await db.exec("DELETE FROM batch_file_drive_metadata WHERE rowid = (SELECT max(rowid) FROM batch_file_drive_metadata WHERE original_filename = 'a.png')");
-  t.deepEqual(await migrate(db), ['002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_progress.sql']);
+  t.deepEqual(await migrate(db), ['002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_nodes.sql', '006_progress.sql']);
 });

@@ -52,7 +52,7 @@ test('a database file or directory the daemon cannot write: run, sync --once and
     t.teardown(() => chmodSync(dir, 0o755)); // so the temp dir can be removed
     const cfg = join(e.dir, `config-${c.name}.yaml`);
     writeFileSync(cfg, baseConfig.replace(e.dbPath, db), { mode: 0o644 });
-    const expected = `user ${who.user} cannot write ${db} (and its -wal/-shm directory ${dir})`;
+    const expected = `user ${who.user} cannot write ${db} (and its -wal/-shm directory): `;
 
     const check = await e.cli(['check-config'], { config: cfg, prefix: who.prefix, timeoutMs: 20_000 });
     if (c.name === 'writable') {
@@ -77,6 +77,7 @@ test('a database file or directory the daemon cannot write: run, sync --once and
       const out = r.stdout + r.stderr;
       t.is(r.code, 78, `${cmd.join(' ')}, ${c.name}: ${out}`);
       t.true(r.stderr.includes(expected), `${cmd.join(' ')}, ${c.name}: ${r.stderr}`);
+      t.regex(r.stderr, c.name === 'file' ? /: file: E[A-Z]+;/ : new RegExp(`directory ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: E[A-Z]+;`), `names what is not writable: ${r.stderr}`);
       t.notRegex(out, /daemon started|reconcile pass failed|scan done/, `${cmd.join(' ')}, ${c.name}: started anyway`);
     }
   }

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import test, { type ExecutionContext } from 'ava';
-import { driveClient, oauthClient } from '../helpers/emulator.js';
+import { api, driveClient, oauthClient, userToken } from '../helpers/emulator.js';
 import { md5, ROOT_FOLDER_ID, setupE2E, type E2E } from '../helpers/e2e.js';
 
 /** A local HTTP server that records every request it gets (and answers 404). */
@@ -124,4 +124,26 @@ test('a drive_file_id or reserved_drive_id naming another job\'s file or a stran
   t.deepEqual(snapshot(), before, 'the other job\'s file and the stranger\'s file are untouched');
   t.is((await e.jobRow('job-b'))?.drive_upload_status, 'failed');
   t.is((await e.rows('job-a'))[0]?.upload_status, 'uploaded');
+});
+
+test('a session URI on our endpoint that belongs to another file is caught when it finishes: the row keeps its own id and uploads again', async (t) => {
+  const e = await setupE2E(t, { logFormat: 'json' });
+  // Another upload's session on the same endpoint (as if copied from another row).
+  const token = await userToken(e.emu, 'rt-other-row');
+  const start = await api(e.emu, token, 'POST', '/upload/drive/v3/files?uploadType=resumable', { name: 'another-rows-file.bin', parents: [ROOT_FOLDER_ID] }, { 'x-upload-content-length': '4' });
+  const foreignSession = start.headers.get('location') ?? '';
+  t.regex(foreignSession, /upload_id=/);
+  await e.addJob('copied');
+  e.writeFile('copied', 'mine.txt', 'mine');
+  await insertRow(e, 'copied', 'mine.txt', { resumable_session_uri: foreignSession, resumable_offset: 0 });
+
+  const r = await e.cli(['sync', '--once'], { timeoutMs: 60_000 });
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stderr, /foreignSession/);
+  const [row] = await e.rows('copied');
+  t.is(row?.upload_status, 'uploaded');
+  t.truthy(row?.reserved_drive_id);
+  t.is(row?.drive_file_id, row?.reserved_drive_id, 'the row records its own reserved id, not the file the foreign session made');
+  const mine = e.driveFiles().find((f) => f.id === row?.drive_file_id);
+  t.like(mine, { name: 'mine.txt', md5Checksum: md5('mine'), appProperties: { bdsJob: 'copied', bdsRow: String(row?.id) } });
 });

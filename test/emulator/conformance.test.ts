@@ -23,17 +23,25 @@ async function clientVersion(): Promise<string> {
     throw new Error(
       `Google's Python client is not installed for ${PYTHON} (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); ` +
         'install it with `apt-get install -y python3-googleapi` (.ci/run does)',
+      { cause: e },
     );
   }
 }
 
-async function session(emu: Emulator, ca: string | null): Promise<any> {
+/** What drive_session.py prints: one JSON object, a field per step. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form JSON from the Python script, checked field by field
+type SessionOutput = any;
+
+async function session(emu: Emulator, ca: string | null): Promise<SessionOutput> {
   try {
-    const { stdout } = await run(PYTHON, [script, emu.url, ca ?? '-', 'rt-python-client'], { timeout: 120_000, env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } });
+    const { stdout } = await run(PYTHON, [script, emu.url, ca ?? '-', 'rt-python-client'], {
+      timeout: 120_000,
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+    });
     return JSON.parse(stdout);
   } catch (e) {
     const err = e as Error & { stdout?: string; stderr?: string };
-    throw new Error(`the Python client's session failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`);
+    throw new Error(`the Python client's session failed: ${err.message}\n${err.stdout ?? ''}\n${err.stderr ?? ''}`, { cause: e });
   }
 }
 
@@ -52,11 +60,19 @@ for (const mode of ['http', 'tls'] as const) {
 
     // Multipart with LF line ends, id from generateIds, modifiedTime kept.
     t.deepEqual(out.small, {
-      id: out.ids[1], name: 'small.txt', md5Checksum: md5('small file from the Python client\n'), size: '34', modifiedTime: '2020-05-06T07:08:09.000Z', mimeType: 'text/plain',
+      id: out.ids[1],
+      name: 'small.txt',
+      md5Checksum: md5('small file from the Python client\n'),
+      size: '34',
+      modifiedTime: '2020-05-06T07:08:09.000Z',
+      mimeType: 'text/plain',
     });
     // Resumable: the client followed the mid-chunk Ranges the partial-chunk fault answered.
     t.deepEqual(out.big, { id: out.ids[2], md5Checksum: out.bigMd5, size: String(3 * 1024 * 1024 + 123) });
-    t.true(out.bigProgress.some((p: number) => p % (1024 * 1024) !== 0), `progress ${out.bigProgress.join(',')}`);
+    t.true(
+      out.bigProgress.some((p: number) => p % (1024 * 1024) !== 0),
+      `progress ${out.bigProgress.join(',')}`,
+    );
     t.true(emu.stats().partialChunks >= 1);
 
     t.deepEqual(out.listed, ['small.txt', 'big.bin'], 'orderBy name desc, every item once through short pages');
@@ -67,7 +83,10 @@ for (const mode of ['http', 'tls'] as const) {
     t.true(out.downloadPieces >= 6, 'ranged download in pieces');
     t.deepEqual(out.touched, { modifiedTime: '2021-01-02T03:04:05.000Z', version: '2' });
     t.deepEqual(out.copy, { id: out.copy.id, name: 'small-copy.txt', md5Checksum: out.small.md5Checksum, parents: [out.folder] });
-    t.deepEqual(out.permissions.map((p: { role: string }) => p.role), ['owner', 'reader']);
+    t.deepEqual(
+      out.permissions.map((p: { role: string }) => p.role),
+      ['owner', 'reader'],
+    );
     t.deepEqual(out.drives, { kind: 'drive#driveList', drives: [] });
     // The old client's empty-file bugs meet Google's answers (400 and 416), not a friendlier emulator.
     t.deepEqual(out.emptyResumable, { status: 400, reason: 'badRequest', message: 'Failed to parse Content-Range header.' });

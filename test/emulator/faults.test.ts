@@ -1,6 +1,7 @@
 import http from 'node:http';
 import test from 'ava';
 import { api, userToken, withEmulator } from '../helpers/emulator.js';
+import { waitUntil } from '../helpers/poll.js';
 import type { Emulator } from '../../src/emulator/index.js';
 
 const FOLDER = 'application/vnd.google-apps.folder';
@@ -185,9 +186,7 @@ test('latency and concurrency are observable; faults settable at run time over H
     req.write('ab');
     return { req, answered };
   });
-  const deadline = Date.now() + 20_000;
-  while (emu.stats().concurrentRequests < 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  t.is(emu.stats().concurrentRequests, 8);
+  await waitUntil(() => emu.stats().concurrentRequests === 8, 20_000, '8 uploads in flight', 10);
   for (const h of held) h.req.end('cd');
   t.deepEqual(await Promise.all(held.map((h) => h.answered)), Array(8).fill(200));
   t.is(emu.stats().peakConcurrentRequests, 8);

@@ -40,9 +40,16 @@ test('a file id the client made up is refused with 400 fileIdNotUsable; ids from
   const meta = await api(emu, token, 'POST', '/drive/v3/files', { id: madeUp, name: 'f', mimeType: FOLDER });
   t.is(meta.status, 400);
   t.deepEqual(meta.json, expected);
-  const mp = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=multipart', `--b\r\n\r\n{"id":"${madeUp}","name":"x"}\r\n--b\r\n\r\nabc\r\n--b--`, {
-    'content-type': 'multipart/related; boundary=b',
-  });
+  const mp = await api(
+    emu,
+    token,
+    'POST',
+    '/upload/drive/v3/files?uploadType=multipart',
+    `--b\r\n\r\n{"id":"${madeUp}","name":"x"}\r\n--b\r\n\r\nabc\r\n--b--`,
+    {
+      'content-type': 'multipart/related; boundary=b',
+    },
+  );
   t.deepEqual(mp.json, expected);
   const rs = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=resumable', { id: madeUp, name: 'r' });
   t.deepEqual(rs.json, expected);
@@ -72,9 +79,16 @@ test('modifiedTime is honoured on create (metadata, multipart, resumable) and on
   const folder = await api(emu, token, 'POST', `/drive/v3/files?fields=${f}`, { name: 'd', mimeType: FOLDER, modifiedTime: mt });
   t.is(folder.json.modifiedTime, mt);
   t.is(folder.json.createdTime, new Date(now).toISOString());
-  const mp = await api(emu, token, 'POST', `/upload/drive/v3/files?uploadType=multipart&fields=${f}`, `--b\r\n\r\n{"name":"m","modifiedTime":"2020-01-02T03:04:05+02:00"}\r\n--b\r\n\r\nabc\r\n--b--`, {
-    'content-type': 'multipart/related; boundary=b',
-  });
+  const mp = await api(
+    emu,
+    token,
+    'POST',
+    `/upload/drive/v3/files?uploadType=multipart&fields=${f}`,
+    `--b\r\n\r\n{"name":"m","modifiedTime":"2020-01-02T03:04:05+02:00"}\r\n--b\r\n\r\nabc\r\n--b--`,
+    {
+      'content-type': 'multipart/related; boundary=b',
+    },
+  );
   t.is(mp.json.modifiedTime, '2020-01-02T01:04:05.000Z');
   const loc = await startSession(emu, token, `&fields=${f}`, { name: 'r', modifiedTime: mt }, 3);
   const done = await api(emu, null, 'PUT', loc, 'xyz', { 'content-range': 'bytes 0-2/3' });
@@ -82,9 +96,16 @@ test('modifiedTime is honoured on create (metadata, multipart, resumable) and on
   // `touch`: a metadata PATCH with only modifiedTime changes it; an upload PATCH honours it too.
   const touched = await api(emu, token, 'PATCH', `/drive/v3/files/${mp.json.id}?fields=modifiedTime,version`, { modifiedTime: '2022-02-02T02:02:02Z' });
   t.deepEqual(touched.json, { modifiedTime: '2022-02-02T02:02:02.000Z', version: '2' });
-  const upd = await api(emu, token, 'PATCH', `/upload/drive/v3/files/${mp.json.id}?uploadType=multipart&fields=modifiedTime`, `--b\r\n\r\n{"modifiedTime":"2023-03-03T03:03:03.5Z"}\r\n--b\r\n\r\nnew\r\n--b--`, {
-    'content-type': 'multipart/related; boundary=b',
-  });
+  const upd = await api(
+    emu,
+    token,
+    'PATCH',
+    `/upload/drive/v3/files/${mp.json.id}?uploadType=multipart&fields=modifiedTime`,
+    `--b\r\n\r\n{"modifiedTime":"2023-03-03T03:03:03.5Z"}\r\n--b\r\n\r\nnew\r\n--b--`,
+    {
+      'content-type': 'multipart/related; boundary=b',
+    },
+  );
   t.is(upd.json.modifiedTime, '2023-03-03T03:03:03.500Z');
   t.is(emu.listFiles().find((x) => x.id === mp.json.id)?.modifiedTime, '2023-03-03T03:03:03.500Z');
   const plain = await api(emu, token, 'PATCH', `/drive/v3/files/${mp.json.id}?fields=modifiedTime`, { name: 'renamed' });
@@ -120,11 +141,25 @@ test('files.list honours orderBy, pages through the sorted list, rejects unknown
   let now = Date.UTC(2025, 5, 1);
   const emu = await withEmulator(t, { clock: () => now });
   const token = await userToken(emu);
-  const specs: Array<[string, boolean]> = [['b10', false], ['B2', false], ['a', true], ['c1', false], ['b1', true]];
+  const specs: Array<[string, boolean]> = [
+    ['b10', false],
+    ['B2', false],
+    ['a', true],
+    ['c1', false],
+    ['b1', true],
+  ];
   for (const [name, folder] of specs) {
     now += 1000;
     if (folder) await api(emu, token, 'POST', '/drive/v3/files', { name, mimeType: FOLDER });
-    else await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=multipart', `--b\r\n\r\n{"name":"${name}"}\r\n--b\r\n\r\n${'x'.repeat(name.length)}\r\n--b--`, { 'content-type': 'multipart/related; boundary=b' });
+    else
+      await api(
+        emu,
+        token,
+        'POST',
+        '/upload/drive/v3/files?uploadType=multipart',
+        `--b\r\n\r\n{"name":"${name}"}\r\n--b\r\n\r\n${'x'.repeat(name.length)}\r\n--b--`,
+        { 'content-type': 'multipart/related; boundary=b' },
+      );
   }
   const names = async (orderBy: string, pageSize = '100'): Promise<string[]> => {
     const out: string[] = [];
@@ -185,7 +220,10 @@ test('short-page fault: pages shorter than pageSize (even empty) with a token; f
       t.true(++pages < 200, 'the listing ends');
     } while (pageToken);
     t.deepEqual(seen, orderBy ? [...made].reverse() : made, `every item once, in order (${orderBy ?? 'default'})`);
-    t.true(sizes.every((n) => n < 5), `every page short: ${sizes.join(',')}`);
+    t.true(
+      sizes.every((n) => n < 5),
+      `every page short: ${sizes.join(',')}`,
+    );
   }
   t.true(emu.stats().shortPages > 0);
   emu.setFaults({ shortPageRate: 0 });
@@ -284,7 +322,13 @@ test('about.get needs fields and tells the user and storage quota', async (t) =>
   await api(emu, token, 'PATCH', `/drive/v3/files/${trashed.json.id}`, { trashed: true });
   const none = await api(emu, token, 'GET', '/drive/v3/about');
   t.is(none.status, 400);
-  t.deepEqual(none.json.error.errors[0], { domain: 'global', reason: 'required', message: "The 'fields' parameter is required for this method.", location: 'fields', locationType: 'parameter' });
+  t.deepEqual(none.json.error.errors[0], {
+    domain: 'global',
+    reason: 'required',
+    message: "The 'fields' parameter is required for this method.",
+    location: 'fields',
+    locationType: 'parameter',
+  });
   const about = await api(emu, token, 'GET', '/drive/v3/about?fields=user(emailAddress,me),storageQuota,kind');
   t.is(about.status, 200);
   t.is(about.json.kind, 'drive#about');
@@ -299,17 +343,47 @@ test('files.copy: same content, "Copy of" name, the source parents, patched meta
   const token = await userToken(emu);
   const dir = await api(emu, token, 'POST', '/drive/v3/files', { name: 'dir', mimeType: FOLDER });
   const other = await api(emu, token, 'POST', '/drive/v3/files', { name: 'other', mimeType: FOLDER });
-  const src = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=multipart', `--b\r\n\r\n{"name":"src.txt","parents":["${dir.json.id}"],"appProperties":{"a":"1","b":"2"}}\r\n--b\r\n\r\nhello copy\r\n--b--`, {
-    'content-type': 'multipart/related; boundary=b',
-  });
+  const src = await api(
+    emu,
+    token,
+    'POST',
+    '/upload/drive/v3/files?uploadType=multipart',
+    `--b\r\n\r\n{"name":"src.txt","parents":["${dir.json.id}"],"appProperties":{"a":"1","b":"2"}}\r\n--b\r\n\r\nhello copy\r\n--b--`,
+    {
+      'content-type': 'multipart/related; boundary=b',
+    },
+  );
   const f = 'id,name,parents,size,md5Checksum,appProperties,mimeType';
   const c1 = await api(emu, token, 'POST', `/drive/v3/files/${src.json.id}/copy?fields=${f}`, {});
   t.is(c1.status, 200);
   t.not(c1.json.id, src.json.id);
-  t.deepEqual(c1.json, { id: c1.json.id, name: 'Copy of src.txt', parents: [dir.json.id], size: '10', md5Checksum: md5('hello copy'), appProperties: { a: '1', b: '2' }, mimeType: 'application/octet-stream' });
+  t.deepEqual(c1.json, {
+    id: c1.json.id,
+    name: 'Copy of src.txt',
+    parents: [dir.json.id],
+    size: '10',
+    md5Checksum: md5('hello copy'),
+    appProperties: { a: '1', b: '2' },
+    mimeType: 'application/octet-stream',
+  });
   const [id] = await ids(emu, token);
-  const c2 = await api(emu, token, 'POST', `/drive/v3/files/${src.json.id}/copy?fields=${f},modifiedTime`, { id, name: 'renamed.txt', parents: [other.json.id], appProperties: { b: null, c: '3' }, modifiedTime: '2020-01-01T00:00:00Z' });
-  t.deepEqual(c2.json, { id, name: 'renamed.txt', parents: [other.json.id], size: '10', md5Checksum: md5('hello copy'), appProperties: { a: '1', c: '3' }, mimeType: 'application/octet-stream', modifiedTime: '2020-01-01T00:00:00.000Z' });
+  const c2 = await api(emu, token, 'POST', `/drive/v3/files/${src.json.id}/copy?fields=${f},modifiedTime`, {
+    id,
+    name: 'renamed.txt',
+    parents: [other.json.id],
+    appProperties: { b: null, c: '3' },
+    modifiedTime: '2020-01-01T00:00:00Z',
+  });
+  t.deepEqual(c2.json, {
+    id,
+    name: 'renamed.txt',
+    parents: [other.json.id],
+    size: '10',
+    md5Checksum: md5('hello copy'),
+    appProperties: { a: '1', c: '3' },
+    mimeType: 'application/octet-stream',
+    modifiedTime: '2020-01-01T00:00:00.000Z',
+  });
   const media = await fetch(`${emu.url}/drive/v3/files/${id}?alt=media`, { headers: { authorization: `Bearer ${token}` } });
   t.is(await media.text(), 'hello copy');
   // Deleting the source leaves the copy's content alone.
@@ -329,16 +403,32 @@ test('files.emptyTrash deletes trashed items and what is under them, in My Drive
   const token = await userToken(emu);
   const keep = await api(emu, token, 'POST', '/drive/v3/files', { name: 'keep', mimeType: FOLDER });
   const gone = await api(emu, token, 'POST', '/drive/v3/files', { name: 'gone', mimeType: FOLDER });
-  await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=multipart', `--b\r\n\r\n{"name":"inside","parents":["${gone.json.id}"]}\r\n--b\r\n\r\nabc\r\n--b--`, { 'content-type': 'multipart/related; boundary=b' });
+  await api(
+    emu,
+    token,
+    'POST',
+    '/upload/drive/v3/files?uploadType=multipart',
+    `--b\r\n\r\n{"name":"inside","parents":["${gone.json.id}"]}\r\n--b\r\n\r\nabc\r\n--b--`,
+    { 'content-type': 'multipart/related; boundary=b' },
+  );
   const sharedTrash = await api(emu, token, 'POST', '/drive/v3/files?supportsAllDrives=true', { name: 'shared-trashed', mimeType: FOLDER, parents: [SD] });
   await api(emu, token, 'PATCH', `/drive/v3/files/${gone.json.id}`, { trashed: true });
   await api(emu, token, 'PATCH', `/drive/v3/files/${sharedTrash.json.id}?supportsAllDrives=true`, { trashed: true });
   const res = await api(emu, token, 'DELETE', '/drive/v3/files/trash');
   t.is(res.status, 204);
-  t.deepEqual(emu.listFiles().map((f) => f.name).sort(), ['keep', 'shared-trashed']);
+  t.deepEqual(
+    emu
+      .listFiles()
+      .map((f) => f.name)
+      .sort(),
+    ['keep', 'shared-trashed'],
+  );
   t.is(emu.stats().storedBytes, 0);
   t.is((await api(emu, token, 'DELETE', `/drive/v3/files/trash?driveId=${SD}&supportsAllDrives=true`)).status, 204);
-  t.deepEqual(emu.listFiles().map((f) => f.id), [keep.json.id]);
+  t.deepEqual(
+    emu.listFiles().map((f) => f.id),
+    [keep.json.id],
+  );
   t.is((await api(emu, token, 'DELETE', '/drive/v3/files/trash?driveId=0Anope&supportsAllDrives=true')).status, 404);
 });
 

@@ -59,7 +59,10 @@ test('partialChunkAnswer 308: the whole body is read, only whole blocks before t
     ranges.push(next);
     offset = next;
   }
-  t.true(ranges.some((r) => r % (3 * KIB256) !== 0), `a Range ended inside a chunk: ${ranges.join(',')}`);
+  t.true(
+    ranges.some((r) => r % (3 * KIB256) !== 0),
+    `a Range ended inside a chunk: ${ranges.join(',')}`,
+  );
   t.is(emu.listFiles()[0]?.md5Checksum, md5(data));
   t.true(emu.stats().partialChunks >= 1);
 });
@@ -97,11 +100,16 @@ test('the daemon resumes from a mid-chunk offset: reset answers (via its checkpo
         failures++;
       }
     }
-    const want = createHash('md5').update(await readFile(localPath)).digest('hex');
+    const want = createHash('md5')
+      .update(await readFile(localPath))
+      .digest('hex');
     t.truthy(result, answer);
     t.is(result?.file.md5Checksum, want, answer);
     t.is(result?.md5 ?? want, want);
-    t.true(offsets.some((o) => o % MIB !== 0), `${answer}: resumed from inside a chunk: ${offsets.join(',')}`);
+    t.true(
+      offsets.some((o) => o % MIB !== 0),
+      `${answer}: resumed from inside a chunk: ${offsets.join(',')}`,
+    );
     t.true(s.emu.stats().partialChunks >= 1);
     if (answer === '308') t.is(failures, 0, 'a short 308 is progress, not an error');
     else t.true(failures >= 1);

@@ -87,7 +87,10 @@ test("Google's Node client in a child process works over TLS when NODE_EXTRA_CA_
   t.is(trusted.code, 0, trusted.out + trusted.err);
   const made = JSON.parse(trusted.out.trim()) as { id: string; md5Checksum: string; size: string };
   t.deepEqual(made, { id: made.id, md5Checksum: md5('sent over TLS'), size: '13' });
-  t.deepEqual(emu.listFiles().map((f) => [f.name, f.md5Checksum]), [['over-tls.txt', md5('sent over TLS')]]);
+  t.deepEqual(
+    emu.listFiles().map((f) => [f.name, f.md5Checksum]),
+    [['over-tls.txt', md5('sent over TLS')]],
+  );
 
   const untrusted = await runChild([fixture, emu.url], childEnv({}));
   t.is(untrusted.code, 1);
@@ -111,10 +114,15 @@ test('the same directory reuses the CA; given certificate files serve as they ar
   t.is((await get(`${given.url}/__emulator/stats`, ca)).status, 200);
 
   await t.throwsAsync(startEmulator({ tls: { certFile: path.join(dir, 'nope.pem'), keyFile: path.join(dir, 'key.pem') } }), {
-    message: new RegExp(`TLS certificate ${path.join(dir, 'nope.pem').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} cannot be read \\(ENOENT\\); expected a PEM file`),
+    message: new RegExp(
+      `TLS certificate ${path.join(dir, 'nope.pem').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} cannot be read \\(ENOENT\\); expected a PEM file`,
+    ),
   });
   const otherKey = path.join(dir, 'other-key.pem');
-  fs.writeFileSync(otherKey, (await import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  fs.writeFileSync(
+    otherKey,
+    (await import('node:crypto')).generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  );
   await t.throwsAsync(startEmulator({ tls: { certFile: path.join(dir, 'cert.pem'), keyFile: otherKey } }), { message: /do not make a usable pair/ });
 });
 

@@ -18,6 +18,9 @@ import type { ExecutionContext } from 'ava';
 import { migrate, openDatabase } from '../../src/db/index.js';
 import { startEmulator, type Emulator, type EmulatorFaults, type EmulatorFile } from '../../src/emulator/index.js';
 import { BATCH_JOBS_DDL, makeTempDir, withRawDb, type RawDb } from './db.js';
+import { makePgDatabase, PG_TEST_PASSWORD, pgPool, type PgServer } from './postgres.js';
+import { PG_BATCH_JOBS_DDL, pgTestSql } from './store-backends.js';
+import { connectPostgres, pgMigrate } from '../../src/db/postgres/index.js';
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(REPO, 'dist', 'src', 'cli', 'main.js');
@@ -63,6 +66,8 @@ export function assertBuilt(): void {
 
 export interface E2EOptions {
   faults?: Partial<EmulatorFaults>;
+  /** The emulator over HTTPS with a private CA; the CLI's children trust it through NODE_EXTRA_CA_CERTS. */
+  tls?: boolean;
   /** Apply the daemon's migrations to the fresh database (default true). */
   migrate?: boolean;
   /** Create batch_jobs (default true). */
@@ -83,6 +88,18 @@ export interface E2EOptions {
   chunkSizeBytes?: number;
   /** Extra YAML appended verbatim (for bad-config tests). */
   extraYaml?: string;
+  /** PostgreSQL instead of SQLite: a fresh database on the test process's server (or on `pgServer`). */
+  postgres?: boolean;
+  pgServer?: PgServer;
+  /** Overrides for a second daemon (another "host"): its own output directory, node name, storage mode. */
+  outputDir?: string;
+  nodeName?: string;
+  sharedStorage?: boolean;
+  metricsListen?: string;
+  /** database.url written into the config instead of the test database's (wrong credentials etc.). */
+  databaseUrl?: string;
+  /** Extra keys of the database section (YAML flow items, e.g. "connect_timeout_ms: 500"). */
+  databaseExtra?: string;
   /** Where the emulator keeps metadata and file contents (to search every stored byte); default a temp dir. */
   emulatorDataDir?: string;
 }
@@ -126,13 +143,16 @@ export interface JobOptions {
 export interface E2E {
   dir: string;
   dbPath: string;
+  /** The PostgreSQL URL (with the test password) in postgres mode; null on SQLite. */
+  dbUrl: string | null;
   outputDir: string;
   configPath: string;
   emu: Emulator;
   secrets: { refreshToken: string; clientSecret: string };
   /** Everything every child wrote, for secret checks. */
   allOutput(): string;
-  writeConfig(opts?: E2EOptions): void;
+  /** Writes the config (to `path`, default the test's config file). */
+  writeConfig(opts?: E2EOptions, path?: string): void;
   /** Runs the CLI to completion; `prefix` runs it through another program (e.g. setpriv to drop privileges). */
   cli(args: readonly string[], o?: { timeoutMs?: number; config?: string | null; prefix?: readonly string[] }): Promise<CliResult>;
   startDaemon(o?: { config?: string; prefix?: readonly string[] }): DaemonHandle;
@@ -179,8 +199,8 @@ export function findSecrets(text: string, secrets: readonly string[]): string[] 
   return [...secrets, ...SECRET_MARKERS].filter((s) => s && text.includes(s));
 }
 
-function childEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
   delete env.NOTIFY_SOCKET;
   delete env.JOURNAL_STREAM;
   delete env.WATCHDOG_USEC;
@@ -199,11 +219,27 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
   const tokenFile = join(dir, 'refresh-token');
   writeFileSync(tokenFile, secrets.refreshToken + '\n', { mode: 0o600 });
 
+  let dbUrl: string | null = null;
+  let pgSql: ReturnType<typeof pgTestSql> | null = null;
+  if (opts.postgres) {
+    dbUrl = (await makePgDatabase(t, opts.pgServer)).url;
+    const client = pgPool(t, dbUrl);
+    pgSql = pgTestSql(client);
+    await client.query(opts.batchJobs !== false ? PG_BATCH_JOBS_DDL.real : 'CREATE TABLE unrelated (x INTEGER)');
+    if (opts.migrate !== false && opts.batchJobs !== false) {
+      const conn = await connectPostgres({ url: dbUrl, env: {}, poolSize: 1, connectTimeoutMs: 10_000 });
+      try {
+        await pgMigrate(conn);
+      } finally {
+        await conn.close();
+      }
+    }
+  } else
   await withRawDb(dbPath, async (raw) => {
     if (opts.batchJobs !== false) await raw.exec(BATCH_JOBS_DDL.real);
     else await raw.exec('CREATE TABLE unrelated (x INTEGER)');
   });
-  if (opts.migrate !== false && opts.batchJobs !== false) {
+  if (!opts.postgres && opts.migrate !== false && opts.batchJobs !== false) {
     const db = await openDatabase(dbPath, { busyTimeoutMs: 5000 });
     try {
       await migrate(db);
@@ -218,12 +254,14 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     rootFolderId: ROOT_FOLDER_ID,
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.emulatorDataDir ? { dataDir: opts.emulatorDataDir } : {}),
+    ...(opts.tls ? { tls: { selfSignedDir: join(dir, 'emulator-tls') } } : {}),
   });
+  const trust: Record<string, string> = emu.caFile ? { NODE_EXTRA_CA_CERTS: emu.caFile } : {};
   const children = new Set<ChildProcess>();
   const outputs: string[] = [];
   // LIFO: children die first, then the emulator closes, then the secret check, then the dir goes.
   t.teardown(() => {
-    const leaks = findSecrets(outputs.join('\n'), [secrets.refreshToken, secrets.clientSecret]);
+    const leaks = findSecrets(outputs.join('\n'), [secrets.refreshToken, secrets.clientSecret, ...(opts.postgres ? [PG_TEST_PASSWORD] : [])]);
     if (leaks.length) throw new Error(`secret(s) printed by the CLI/daemon: ${leaks.map((l) => JSON.stringify(l.slice(0, 12) + '…')).join(', ')}`);
   });
   t.teardown(() => emu.close());
@@ -237,10 +275,17 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     }
   });
 
-  const writeConfig = (o: E2EOptions = opts) => {
+  const writeConfig = (o: E2EOptions = opts, path = configPath) => {
+    const dbExtra = o.databaseExtra ? `, ${o.databaseExtra}` : '';
     const yaml = [
-      `database: { path: ${JSON.stringify(dbPath)}, busy_timeout_ms: 10000 }`,
-      `watch: { output_dir: ${JSON.stringify(outputDir)}, enabled: ${o.watch ?? true}, stability_ms: ${o.stabilityMs ?? 200} }`,
+      dbUrl !== null || o.databaseUrl
+        ? `database: { url: ${JSON.stringify(o.databaseUrl ?? dbUrl)}${dbExtra} }`
+        : `database: { path: ${JSON.stringify(dbPath)}, busy_timeout_ms: 10000${dbExtra} }`,
+      `watch: { output_dir: ${JSON.stringify(o.outputDir ?? outputDir)}, enabled: ${o.watch ?? true}, stability_ms: ${o.stabilityMs ?? 200}${
+        o.sharedStorage === undefined ? '' : `, shared_storage: ${o.sharedStorage}`
+      } }`,
+      ...(o.nodeName ? [`daemon: { node_name: ${JSON.stringify(o.nodeName)} }`] : []),
+      ...(o.metricsListen ? [`metrics: { listen: ${JSON.stringify(o.metricsListen)} }`] : []),
       `schedule: { scan_cron: ${JSON.stringify(o.scanCron ?? '*/1 * * * *')} }`,
       'drive:',
       `  api_endpoint: ${JSON.stringify(emu.url)}`,
@@ -264,14 +309,14 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
       o.extraYaml ?? '',
       '',
     ].join('\n');
-    writeFileSync(configPath, yaml);
+    writeFileSync(path, yaml);
   };
   writeConfig(opts);
 
   const spawnCli = (args: readonly string[], config: string | null, prefix: readonly string[] = []) => {
     const full = [process.execPath, CLI, ...args, ...(config === null ? [] : ['--config', config])];
     const [file, ...rest] = [...prefix, ...full] as [string, ...string[]];
-    const c = spawn(file, rest, { cwd: dir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(file, rest, { cwd: dir, env: childEnv(trust), stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(c);
     c.once('exit', () => children.delete(c));
     return c;
@@ -342,7 +387,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
       kill: (signal = 'SIGTERM') => {
         if (c.exitCode === null && c.signalCode === null) c.kill(signal);
       },
-      waitForLog: (m, timeoutMs = 15_000, from = 0) =>
+      waitForLog: (m, timeoutMs = 30_000, from = 0) =>
         new Promise<LogLine>((res, rej) => {
           let i = from;
           const check = () => {
@@ -375,7 +420,12 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
   };
 
   const withDb = <T>(fn: (raw: RawDb) => Promise<T>) =>
-    withRawDb(dbPath, async (raw) => {
+    pgSql
+      ? fn({ ...pgSql, all: <R>(q: string, ...p: unknown[]) => pgSql.all<R[]>(q, ...p), run: async (q: string, ...p: unknown[]) => {
+          await pgSql.run(q, ...p);
+          return { changes: 0, lastID: 0 };
+        }, exec: async (q: string) => void (await pgSql.exec(q)), close: async () => undefined })
+      : withRawDb(dbPath, async (raw) => {
       // The daemon writes concurrently: wait for its short transactions instead of failing with SQLITE_BUSY.
       await raw.exec('PRAGMA busy_timeout = 10000');
       return fn(raw);
@@ -384,6 +434,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
   const env: E2E = {
     dir,
     dbPath,
+    dbUrl,
     outputDir,
     configPath,
     emu,
@@ -394,7 +445,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     startDaemon,
     async startedDaemon(o = {}) {
       const d = startDaemon(o);
-      await d.waitForLog(/daemon started/, o.timeoutMs ?? 20_000);
+      await d.waitForLog(/daemon started/, o.timeoutMs ?? 60_000);
       return d;
     },
     async addJob(id, o = {}) {
@@ -402,7 +453,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
         await raw.run(
           `INSERT INTO batch_jobs (job_id, status, total_files, created_at, updated_at, drive_integration_enabled, drive_folder_pattern)
            VALUES (?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, ?, ?)`,
-          id, o.status ?? 'completed', o.totalFiles ?? 0, o.enabled === false ? 0 : 1, o.pattern ?? null,
+          id, o.status ?? 'completed', o.totalFiles ?? 0, pgSql ? o.enabled !== false : o.enabled === false ? 0 : 1, o.pattern ?? null,
         );
         // What the batch system does when it asks for Drive upload (the column default is not_requested).
         if (o.enabled !== false) await raw.run("UPDATE batch_jobs SET drive_upload_status = 'pending' WHERE job_id = ?", id);

@@ -267,13 +267,23 @@ export interface ConfigOverrides {
 }
 
 /** Creates the batch system's database (real batch_jobs), migrates it and inserts `jobIds` as Drive-enabled jobs. */
-export async function makeWorkspace(o: { prefix: string; emulatorUrl: string; jobIds: string[]; jobStatus?: string; config?: ConfigOverrides }): Promise<Workspace> {
+export async function makeWorkspace(o: {
+  prefix: string;
+  emulatorUrl: string;
+  jobIds: string[];
+  jobStatus?: string;
+  config?: ConfigOverrides;
+  /** A PostgreSQL database (migrated, jobs inserted by the caller) instead of a new SQLite file. */
+  databaseUrl?: string;
+}): Promise<Workspace> {
   const dir = mkdtempSync(join(tmpdir(), o.prefix));
   const dbPath = join(dir, 'batch.db');
   const outputDir = join(dir, 'output');
   mkdirSync(outputDir, { recursive: true });
-  writeFileSync(dbPath, '');
-  const db = await openDatabase(dbPath, { busyTimeoutMs: 5000 });
+  if (o.databaseUrl) for (const id of o.jobIds) mkdirSync(join(outputDir, id), { recursive: true });
+  else writeFileSync(dbPath, '');
+  const db = o.databaseUrl ? null : await openDatabase(dbPath, { busyTimeoutMs: 5000 });
+  if (db)
   try {
     await db.exec(BATCH_JOBS);
     await migrate(db);
@@ -296,7 +306,7 @@ export async function makeWorkspace(o: { prefix: string; emulatorUrl: string; jo
   const writeConfig = (over: ConfigOverrides) => {
     // JSON is YAML: no quoting surprises.
     const cfg = {
-      database: { path: dbPath, ...over.database },
+      database: { ...(o.databaseUrl ? { url: o.databaseUrl } : { path: dbPath }), ...over.database },
       watch: { output_dir: outputDir, stability_ms: 250, ...over.watch },
       schedule: { scan_cron: '*/1 * * * *', ...over.schedule },
       drive: { api_endpoint: o.emulatorUrl, root_folder_id: ROOT_FOLDER, folder_pattern: 'bench/{job_id}', ...over.drive },

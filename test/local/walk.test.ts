@@ -38,6 +38,7 @@ test('nested files with /-separated relative paths and their sizes; ignored file
   t.true(tree.files.every((f) => f.mtimeMs > 0));
   t.deepEqual(tree.badNames, []);
   t.deepEqual(tree.dirLinks, []);
+  t.deepEqual(tree.unreadable, []);
 });
 
 test('links are never followed: a link to a file is listed (the upload refuses it, visibly); a link to a directory is reported apart', async (t) => {
@@ -76,7 +77,7 @@ test('names that are not valid UTF-8 are reported escaped (directories with a tr
 
 test('a missing job directory is an empty tree', async (t) => {
   const root = makeTempDir(t, 'bds-walk-');
-  t.deepEqual(await walkJobDir(join(root, 'no-such-job'), DEFAULT_IGNORE), { files: [], badNames: [], dirLinks: [] });
+  t.deepEqual(await walkJobDir(join(root, 'no-such-job'), DEFAULT_IGNORE), { files: [], badNames: [], dirLinks: [], unreadable: [] });
 });
 
 test('the walk and the ignore matcher agree on paths relative to the job directory', async (t) => {

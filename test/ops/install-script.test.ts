@@ -127,7 +127,7 @@ test('npm tarball: lean (no tests, benchmarks, source maps or build info) and co
     'README.md',
     'docs/operations.md',
     'dist/src/cli/main.js',
-    'migrations/005_progress.sql',
+    'migrations/006_progress.sql',
     `systemd/${NAME}.service`,
     `systemd/${NAME}.sysusers`,
     `config/${NAME}.example.yaml`,

@@ -200,3 +200,56 @@ test('a resumable upload logs its start and a progress line at most every 30 s (
   t.true(rate <= Math.round((chunk * 2 * 1000) / 32_000) && rate > 14_000, `rate ${rate}`);
   t.false(s.logs.some((l) => String(l.message).startsWith('resumable') && l.file === 'small.txt'));
 });
+
+test('an error of our own code (not Drive\'s) is internal: logged at error level with its stack, retried, failed after max_attempts', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'bug', enabled: true }], captureLogs: true, upload: { max_attempts: 2, backoff_base_ms: 60_000, backoff_max_ms: 60_000 } });
+  s.writeFile('bug', 'a.txt', 'a');
+  await s.rt.ctx.store.upsertFile('bug', 'a.txt', { size: 1, mtimeMs: 0 });
+  // A bug in our code path (e.g. reading a field of undefined), not an answer from Drive.
+  const buggy: DriveClient = {
+    ...s.rt.ctx.drive,
+    upload: async () => {
+      const missing = undefined as unknown as { file: { id: string } };
+      return missing.file as never;
+    },
+  };
+  const ctx: SyncContext = { ...s.rt.ctx, drive: buggy };
+  t.like(await drainDue(ctx, signals), { uploaded: 0, retried: 1 });
+  const row = (await s.rows())[0];
+  t.like(row, { upload_status: 'pending', last_error_reason: 'internal:TypeError' });
+  t.regex(String(row?.upload_error), /^internal error \(TypeError: Cannot read properties of undefined/);
+  t.notRegex(String(row?.upload_error), /Drive/);
+  const logged = s.logs.find((l) => l.message === 'internal error while uploading (a bug)');
+  t.is(logged?.level, 'error');
+  t.regex(String(logged?.stack), /TypeError: Cannot read properties of undefined[\s\S]*at /);
+  // Bounded: after max_attempts the row fails instead of looping.
+  s.advance(60_000);
+  t.like(await drainDue(ctx, signals), { failed: 1 });
+  t.like((await s.rows())[0], { upload_status: 'failed', last_error_reason: 'internal:TypeError', attempts: 2 });
+});
+
+test('a job disabled after its row was claimed: the row goes back to pending without using an attempt (not a local-file error)', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'gone', enabled: true }] });
+  s.writeFile('gone', 'a.txt', 'a');
+  const { store } = s.rt.ctx;
+  await store.upsertFile('gone', 'a.txt', { size: 1, mtimeMs: 0 });
+  const [row] = await store.claimDue(s.rt.ctx.owner, 1, 60_000);
+  t.is(await uploadRow(s.rt.ctx, row!, undefined, never), 'paused');
+  t.like(await s.row(row!.id), { upload_status: 'pending', attempts: 0, lease_owner: null, last_error_reason: 'job_disabled' });
+  t.regex(String((await s.row(row!.id)).upload_error), /no longer Drive-enabled/);
+  t.is(s.emu.stats().driveRequests, 0);
+});
+
+test('a lease lost mid-upload (another worker owns the row now) stops the upload and leaves the row to its new owner', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'lease', enabled: true }], upload: { resumable_threshold_bytes: 262144, chunk_size_bytes: 262144 } });
+  s.writeFile('lease', 'big.bin', Buffer.alloc(4 * 262144, 3));
+  const { store, owner } = s.rt.ctx;
+  await store.upsertFile('lease', 'big.bin', { size: 4 * 262144, mtimeMs: 0 });
+  const [row] = await store.claimDue(owner, 1, 60_000);
+  const [id] = await s.rt.ctx.drive.reserveIds(1);
+  t.true(await store.saveReservedId(row!.id, owner, id!));
+  await s.rt.db.run("UPDATE batch_file_drive_metadata SET lease_owner = 'other-worker' WHERE id = ?", row!.id);
+  t.is(await uploadRow(s.rt.ctx, { ...row!, reserved_drive_id: id! }, (await store.listEnabledJobs('lease'))[0], never), 'lost');
+  t.like(await s.row(row!.id), { upload_status: 'uploading', lease_owner: 'other-worker', upload_error: null, resumable_session_uri: null });
+  t.is(s.emu.stats().bytesReceived, 0, 'no chunk sent once the first checkpoint found the row taken');
+});

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import type { ExecutionContext } from 'ava';
 import { parseConfig, type Config } from '../../src/config/index.js';
 import { openRuntime, type Runtime } from '../../src/daemon/index.js';
-import { migrate, openDatabase } from '../../src/db/index.js';
+import { migrate, openDatabase, type Db } from '../../src/db/index.js';
 import type { EmulatorFaults } from '../../src/emulator/index.js';
 import { createLogger, createSilentLogger, type Logger } from '../../src/log/index.js';
 import type { Emulator } from '../../src/emulator/index.js';
@@ -24,7 +24,7 @@ export interface SyncSetup {
   outputDir: string;
   cfg: Readonly<Config>;
   emu: Emulator;
-  rt: Runtime;
+  rt: Runtime & { db: Db };
   /** Epoch ms the runtime sees: real time + offset. */
   now: () => number;
   /** Moves the runtime's clock forward. */
@@ -89,8 +89,11 @@ export async function setupSync(t: ExecutionContext, o: SyncSetupOptions = {}): 
     });
     log = createLogger({ level: 'debug', format: 'json', stream });
   }
-  const rt = await openRuntime(cfg, log, { env: {}, now, random: () => 0.5 });
-  t.teardown(() => rt.close());
+  const opened = await openRuntime(cfg, log, { env: {}, now, random: () => 0.5 });
+  t.teardown(() => opened.close());
+  const sqlite = opened.database.sqlite;
+  if (!sqlite) throw new Error('setupSync expects a SQLite runtime');
+  const rt = { ...opened, db: sqlite };
   return {
     dir,
     dbPath,

@@ -12,6 +12,10 @@ export interface SqliteCtx {
   /** SQL for "this batch_jobs row is finished" and its parameters. */
   finishedSql: string;
   finishedArgs: readonly string[];
+  nodeName: string | null;
+  /** The claim filter of watch.shared_storage: false (only rows this node found) and its argument; empty otherwise. */
+  ownRows: string;
+  ownArgs: readonly string[];
 }
 
 export const ENABLED = enabledCondition('sqlite');
@@ -29,11 +33,17 @@ export async function sqliteCtx(db: Db, opts: StoreOptions): Promise<SqliteCtx> 
   if (cols.length === 0) throw new DbError('database has no table batch_jobs; expected the batch system\'s database (check database.path)', { permanent: true });
   const hasStatusColumn = cols.some((c) => c.name === 'status');
   const finals = [...opts.finalJobStatuses];
+  const nodeName = opts.nodeName ?? null;
+  const ownOnly = opts.sharedStorage === false;
+  if (ownOnly && !nodeName) throw new DbError("watch.shared_storage false needs a node name to tell this daemon's rows", { permanent: true });
   return {
     db,
     now: opts.now,
     hasStatusColumn,
     finishedSql: hasStatusColumn && finals.length ? `status IN (${finals.map(() => '?').join(',')})` : '1',
     finishedArgs: hasStatusColumn ? finals : [],
+    nodeName,
+    ownRows: ownOnly ? 'AND found_by_node = ?' : '',
+    ownArgs: ownOnly && nodeName ? [nodeName] : [],
   };
 }

@@ -3,7 +3,7 @@ import type { FileStore, UpsertResult } from '../store.js';
 import type { FileRow, UploadStatus } from '../types.js';
 import { changed, sqlTimestamp, type SqliteCtx } from './context.js';
 
-export function sqliteFileStore({ db, now }: SqliteCtx): FileStore {
+export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
   /** Records one stable local file; see FileStore.upsertFile. */
   async function upsertOne(jobId: string, relPath: string, stat: { size: number; mtimeMs: number }): Promise<UpsertResult> {
     const t = now();
@@ -13,28 +13,32 @@ export function sqliteFileStore({ db, now }: SqliteCtx): FileStore {
     // Three single statements, each atomic; a race between two daemons only changes the label.
     const ins = await db.get(
       `INSERT INTO batch_file_drive_metadata
-         (batch_job_id, original_filename, upload_status, local_size, local_mtime_ms, next_attempt_at, created_at, updated_at)
-       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)
+         (batch_job_id, original_filename, upload_status, local_size, local_mtime_ms, next_attempt_at, found_by_node, created_at, updated_at)
+       VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)
        ON CONFLICT (batch_job_id, original_filename) DO NOTHING RETURNING id`,
-      jobId, relPath, size, mtime, t, ts, ts,
+      jobId, relPath, size, mtime, t, nodeName, ts, ts,
     );
     if (ins) return 'inserted';
     // Uploaded or failed, and the file changed since: a new revision of the same Drive file.
     const req = await db.get(
       `UPDATE batch_file_drive_metadata
           SET upload_status = 'pending', attempts = 0, next_attempt_at = ?, upload_error = NULL, last_error_reason = NULL,
-              local_size = ?, local_mtime_ms = ?, updated_at = ?, started_at = NULL, attempt_started_at = NULL, attempt_offset = NULL
+              local_size = ?, local_mtime_ms = ?, found_by_node = coalesce(found_by_node, ?), updated_at = ?,
+              started_at = NULL, attempt_started_at = NULL, attempt_offset = NULL
         WHERE batch_job_id = ? AND original_filename = ? AND upload_status IN ('uploaded', 'failed')
           AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)
         RETURNING id`,
-      t, size, mtime, ts, jobId, relPath, size, mtime,
+      t, size, mtime, nodeName, ts, jobId, relPath, size, mtime,
     );
     if (req) return 'requeued';
+    // A pending row: the file grew, or the batch system inserted the row (no size yet, no
+    // finder: the first daemon that sees the file adopts it).
     const upd = await db.run(
-      `UPDATE batch_file_drive_metadata SET local_size = ?, local_mtime_ms = ?, updated_at = ?
+      `UPDATE batch_file_drive_metadata SET local_size = ?, local_mtime_ms = ?, found_by_node = coalesce(found_by_node, ?), updated_at = ?,
+              started_at = NULL, attempt_started_at = NULL, attempt_offset = NULL
         WHERE batch_job_id = ? AND original_filename = ? AND upload_status = 'pending'
           AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)`,
-      size, mtime, ts, jobId, relPath, size, mtime,
+      size, mtime, nodeName, ts, jobId, relPath, size, mtime,
     );
     return changed(upd) ? 'updated' : 'unchanged';
   }

@@ -5,13 +5,13 @@ import { changed, ENABLED_JOB_IDS, sqlTimestamp, type SqliteCtx } from './contex
 // In the due/lease queries the job check is written `+batch_job_id IN (…)`: the unary + keeps
 // SQLite from driving the query through the job index (a walk of every row of every enabled
 // job: seconds at 1 M rows) instead of the small partial due/lease indexes.
-export function sqliteQueueStore({ db, now }: SqliteCtx): QueueStore {
+export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): QueueStore {
   return {
     async claimDue(owner, limit, leaseMs, jobId, minBytes) {
       const t = now();
       // The job and size filters are spliced in only when asked for, so the common query keeps its plan.
-      const jobFilter = (jobId === undefined ? '' : 'AND batch_job_id = ? ') + (minBytes === undefined ? '' : 'AND local_size >= ?');
-      const jobArg = [...(jobId === undefined ? [] : [jobId]), ...(minBytes === undefined ? [] : [minBytes])];
+      const jobFilter = `${jobId === undefined ? '' : 'AND batch_job_id = ?'} ${minBytes === undefined ? '' : 'AND local_size >= ?'} ${ownRows}`;
+      const jobArg = [...(jobId === undefined ? [] : [jobId]), ...(minBytes === undefined ? [] : [minBytes]), ...ownArgs];
       // The large-file claim takes the oldest one (by row id), found through the pending-size index.
       const pendingOrder = minBytes === undefined ? 'next_attempt_at' : 'id';
       return db.all<FileRow[]>(
@@ -130,18 +130,18 @@ export function sqliteQueueStore({ db, now }: SqliteCtx): QueueStore {
     async countDue() {
       const t = now();
       const r = await db.get<{ n: number }>(
-        `SELECT (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'pending' AND next_attempt_at <= ?
+        `SELECT (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'pending' AND next_attempt_at <= ? ${ownRows}
                    AND +batch_job_id IN (${ENABLED_JOB_IDS}))
-              + (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'uploading' AND lease_until < ?
+              + (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'uploading' AND lease_until < ? ${ownRows}
                    AND +batch_job_id IN (${ENABLED_JOB_IDS})) AS n`,
-        t, t,
+        t, ...ownArgs, t, ...ownArgs,
       );
       return r?.n ?? 0;
     },
 
     async nextDueAt(jobId) {
-      const jobFilter = jobId === undefined ? '' : 'AND batch_job_id = ?';
-      const jobArg = jobId === undefined ? [] : [jobId];
+      const jobFilter = `${jobId === undefined ? '' : 'AND batch_job_id = ?'} ${ownRows}`;
+      const jobArg = [...(jobId === undefined ? [] : [jobId]), ...ownArgs];
       const r = await db.get<{ a: number | null; b: number | null }>(
         `SELECT (SELECT min(next_attempt_at) FROM batch_file_drive_metadata WHERE upload_status = 'pending' ${jobFilter}
                    AND +batch_job_id IN (${ENABLED_JOB_IDS})) AS a,

@@ -1,4 +1,4 @@
--- 005: what `status`, the systemd status line and the metrics need to show progress.
+-- 006: what `status`, the systemd status line and the metrics need to show progress.
 -- started_at: when the first upload attempt of the row's current content began (kept across
 -- retries; a changed file starts over). attempt_started_at / attempt_offset: when the current or
 -- last attempt began and the confirmed offset it began at, so the bytes an attempt sent can be

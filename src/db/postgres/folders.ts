@@ -1,0 +1,36 @@
+import type { FolderStore } from '../store.js';
+import { sqlTimestamp, type PgCtx } from './context.js';
+import { sql } from './sql.js';
+
+export function pgFolderStore({ q, now }: PgCtx): FolderStore {
+  return {
+    async getJobFolder(jobId) {
+      const r = await q.one<{ drive_folder_id: string | null; drive_folder_url: string | null; folder_path: string | null }>(
+        sql`SELECT drive_folder_id, drive_folder_url, folder_path FROM batch_drive_metadata WHERE batch_job_id = ${jobId} AND drive_folder_id IS NOT NULL`,
+      );
+      return r?.drive_folder_id ? { folderId: r.drive_folder_id, url: r.drive_folder_url, path: r.folder_path } : null;
+    },
+
+    async saveJobFolder(jobId, f) {
+      const ts = sqlTimestamp(now());
+      await q.count(sql`
+        INSERT INTO batch_drive_metadata (batch_job_id, drive_folder_id, drive_folder_url, folder_path, created_at, updated_at)
+        VALUES (${jobId}, ${f.folderId}, ${f.url}, ${f.path}, ${ts}, ${ts})
+        ON CONFLICT (batch_job_id) DO UPDATE SET drive_folder_id = excluded.drive_folder_id,
+          drive_folder_url = excluded.drive_folder_url, folder_path = excluded.folder_path, updated_at = excluded.updated_at`);
+    },
+
+    async getFolder(parentId, name) {
+      const r = await q.one<{ id: string }>(sql`SELECT drive_folder_id AS id FROM batch_drive_folders WHERE parent_id = ${parentId} AND name = ${name}`);
+      return r?.id ?? null;
+    },
+
+    async claimFolder(parentId, name, id) {
+      // One statement: the insert either records ours or keeps the earlier record, atomically.
+      await q.count(sql`INSERT INTO batch_drive_folders (parent_id, name, drive_folder_id, created_at) VALUES (${parentId}, ${name}, ${id}, ${sqlTimestamp(now())})
+                        ON CONFLICT (parent_id, name) DO NOTHING`);
+      const r = await q.one<{ id: string }>(sql`SELECT drive_folder_id AS id FROM batch_drive_folders WHERE parent_id = ${parentId} AND name = ${name}`);
+      return r?.id ?? id;
+    },
+  };
+}
