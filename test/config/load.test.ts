@@ -81,7 +81,7 @@ test('a partly given section keeps the defaults of the keys it leaves out', (t) 
 });
 
 test('unknown key at the top level and nested: named with its path', (t) => {
-  t.deepEqual(problemsOf(t, `${MINIMAL}\nfoo: 1\n`), ['foo: unknown key; expected one of database, watch, schedule, drive, auth, upload, log, metrics']);
+  t.deepEqual(problemsOf(t, `${MINIMAL}\nfoo: 1\n`), ['foo: unknown key; expected one of database, daemon, watch, schedule, drive, auth, upload, log, metrics']);
   t.deepEqual(problemsOf(t, MINIMAL.replace('busy_timeout', 'x').replace('{ path:', '{ pth: x, path:')), ['database.pth: unknown key (did you mean database.path?)']);
   t.deepEqual(problemsOf(t, `${MINIMAL}\nupload: { concurency: 4 }\n`), ['upload.concurency: unknown key (did you mean upload.concurrency?)']);
   t.deepEqual(problemsOf(t, MINIMAL.replace('key_file:', 'keyfile: x, key_file:')), ['auth.keyfile: unknown key (did you mean auth.key_file?)']);
