@@ -60,7 +60,8 @@ export async function runCheckConfig(opts: CheckConfigOptions): Promise<number> 
         problems.push(`database ${db.label} has no table batch_jobs: database.path must point at the batch system's own database`);
       } else {
         const pending = (await db.migrationStatus()).filter((m) => m.state !== 'applied');
-        if (pending.length) problems.push(`database ${db.label}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
+        if (pending.length)
+          problems.push(`database ${db.label}: migrations not applied (${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate"`);
         else ok(`database ${db.label}: ok`);
         await db.assertWritable().catch((e: unknown) => problems.push(errorMessage(e)));
         if (db.sqlite) ok(walNote(db.label, (await db.sqlite.get<{ journal_mode: string }>('PRAGMA journal_mode'))?.journal_mode ?? 'unknown'));
@@ -174,12 +175,15 @@ function accessProblems(
 ): string[] {
   const db = cfg.database.path;
   // A PostgreSQL database is reached over the network: only the output directory is local.
-  const needs: Need[] = db === undefined ? [{ path: cfg.watch.output_dir, mode: 'rx', why: "the daemon reads the jobs' files there" }] : [
-    { path: dirname(db), mode: 'rwx', why: 'SQLite creates -wal/-shm files beside the database' },
-    { path: db, mode: 'rw', why: 'the daemon records every upload there' },
-    ...['-wal', '-shm'].filter((s) => existsSync(db + s)).map((s): Need => ({ path: db + s, mode: 'rw', why: 'SQLite writes it' })),
-    { path: cfg.watch.output_dir, mode: 'rx', why: "the daemon reads the jobs' files there" },
-  ];
+  const needs: Need[] =
+    db === undefined
+      ? [{ path: cfg.watch.output_dir, mode: 'rx', why: "the daemon reads the jobs' files there" }]
+      : [
+          { path: dirname(db), mode: 'rwx', why: 'SQLite creates -wal/-shm files beside the database' },
+          { path: db, mode: 'rw', why: 'the daemon records every upload there' },
+          ...['-wal', '-shm'].filter((s) => existsSync(db + s)).map((s): Need => ({ path: db + s, mode: 'rw', why: 'SQLite writes it' })),
+          { path: cfg.watch.output_dir, mode: 'rx', why: "the daemon reads the jobs' files there" },
+        ];
   const isRoot = process.getuid?.() === 0;
   const exists = (u: string) => spawnSync('getent', ['passwd', u], { stdio: 'ignore' }).status === 0;
   if (userOpt !== undefined && !exists(userOpt)) return [`--user ${userOpt}: no such user`];

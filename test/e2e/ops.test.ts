@@ -172,7 +172,7 @@ test('systemd status line: STATUS= summarises the queue (jobs, pending files and
   const d = runDaemon(t, e, { NOTIFY_SOCKET: listener.socketPath });
   const status = (m: string) => /^STATUS=/.test(m) && !m.includes('READY=1');
   const line = /^STATUS=\d+ jobs? active, 2 pending, 0 uploading, 3\.2 MB to go, \d+(\.\d)? [kM]?B\/s, 1 failed$/;
-  const first = await waitUntil(() => listener.messages().filter(status).find((m) => line.test(m)), 20_000, `a STATUS= line like ${String(line)}`);
+  const first = await waitUntil(() => listener.messages().filter(status).find((m) => line.test(m)), 30_000, `a STATUS= line like ${String(line)}; got ${JSON.stringify(listener.messages().filter(status).slice(-3))}`);
   // "daemon started" comes before the first scan's summary, not after it.
   const at = (re: RegExp) => d.lines.findIndex((l) => re.test(l.text));
   t.true(at(/daemon started/) >= 0 && at(/daemon started/) < at(/scan done/), d.output().slice(0, 2000));

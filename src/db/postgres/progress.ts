@@ -102,7 +102,15 @@ export function pgProgressStore({ q, now: clock, hasStatusColumn }: PgCtx): Pick
             FROM batch_file_drive_metadata
            WHERE batch_job_id = ANY(${ids}) AND upload_status <> 'uploaded' AND upload_error IS NOT NULL) e
          WHERE n <= ${MAX_ERRORS_PER_JOB} ORDER BY job_id, n`);
-      const inFlight = await q.rows<{ job_id: string; file: string; size: number | null; offset: number | null; started: number | null; owner: string | null; attempts: number }>(sql`
+      const inFlight = await q.rows<{
+        job_id: string;
+        file: string;
+        size: number | null;
+        offset: number | null;
+        started: number | null;
+        owner: string | null;
+        attempts: number;
+      }>(sql`
         SELECT batch_job_id AS job_id, original_filename AS file, local_size AS size, resumable_offset AS "offset",
                attempt_started_at AS started, lease_owner AS owner, attempts
           FROM batch_file_drive_metadata WHERE upload_status = 'uploading' AND batch_job_id = ANY(${ids})
@@ -126,10 +134,20 @@ export function pgProgressStore({ q, now: clock, hasStatusColumn }: PgCtx): Pick
           etaSeconds: remaining === 0 ? 0 : rate > 0 ? Math.ceil(remaining / rate) : null,
           firstStartedAt: j.first_started,
           lastFinishedAt: j.last_finished,
-          lastErrors: errors.filter((e) => e.job_id === j.job_id).map((e) => ({ file: e.file, status: e.status, error: e.error, reason: e.reason, attempts: e.attempts })),
+          lastErrors: errors
+            .filter((e) => e.job_id === j.job_id)
+            .map((e) => ({ file: e.file, status: e.status, error: e.error, reason: e.reason, attempts: e.attempts })),
           inFlight: inFlight
             .filter((f) => f.job_id === j.job_id)
-            .map((f) => ({ file: f.file, size: f.size, offset: f.offset, startedAt: f.started, durationMs: f.started === null ? null : Math.max(0, now - f.started), owner: f.owner, attempt: f.attempts })),
+            .map((f) => ({
+              file: f.file,
+              size: f.size,
+              offset: f.offset,
+              startedAt: f.started,
+              durationMs: f.started === null ? null : Math.max(0, now - f.started),
+              owner: f.owner,
+              attempt: f.attempts,
+            })),
         });
       }
       let finished: ProgressReport['finished'] = null;
@@ -174,22 +192,20 @@ export function pgProgressStore({ q, now: clock, hasStatusColumn }: PgCtx): Pick
                drive_file_id AS drive_id, resumable_offset AS "offset", uploaded_at
           FROM batch_file_drive_metadata WHERE batch_job_id = ${jobId} ${status === undefined ? raw('') : sql`AND upload_status = ${status}`}
          ORDER BY original_filename COLLATE "C"`);
-      return rows.map(
-        (r): FileListing => ({
-          path: r.file,
-          size: r.size,
-          status: r.status,
-          attempts: r.attempts,
-          nextAttemptAt: r.status === 'pending' && typeof r.next_attempt_at === 'number' ? r.next_attempt_at : null,
-          lastError: r.error,
-          errorClass: r.reason,
-          driveFileId: r.drive_id,
-          fileUrl: r.file_url,
-          previewUrl: r.preview_url,
-          offset: r.offset,
-          uploadedAt: r.uploaded_at,
-        }),
-      );
+      return rows.map((r): FileListing => ({
+        path: r.file,
+        size: r.size,
+        status: r.status,
+        attempts: r.attempts,
+        nextAttemptAt: r.status === 'pending' && typeof r.next_attempt_at === 'number' ? r.next_attempt_at : null,
+        lastError: r.error,
+        errorClass: r.reason,
+        driveFileId: r.drive_id,
+        fileUrl: r.file_url,
+        previewUrl: r.preview_url,
+        offset: r.offset,
+        uploadedAt: r.uploaded_at,
+      }));
     },
 
     async activity(): Promise<ActivitySummary> {
