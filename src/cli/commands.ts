@@ -111,9 +111,15 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'the daemon: watch, scheduled scans, uploads (SIGTERM drains, SIGHUP reloads the config)',
     options: { ...CONFIG },
     async run(a, io) {
-      const d = await startDaemon({ configPath: str(a, 'config')!, env: io.env });
-      io.onSignal('stop', () => void d.stop());
-      io.onSignal('reload', () => void d.reload());
+      // Signals that arrive while the daemon starts (its first scan runs after "daemon started"
+      // is logged) are kept and acted on once it is up, not dropped.
+      let d: Awaited<ReturnType<typeof startDaemon>> | null = null;
+      let early: 'stop' | 'reload' | null = null;
+      io.onSignal('stop', () => (d ? void d.stop() : (early = 'stop')));
+      io.onSignal('reload', () => (d ? void d.reload() : (early ??= 'reload')));
+      d = await startDaemon({ configPath: str(a, 'config')!, env: io.env });
+      if (early === 'stop') void d.stop();
+      else if (early === 'reload') void d.reload();
       await d.stopped;
       return EXIT.ok;
     },
