@@ -34,7 +34,10 @@ async function claimBench(server: PgServer, ctx: Parameters<Benchmark['run']>[0]
   try {
     const now = Date.now();
     const tb = performance.now();
-    await pgSeedJobs(pgTestSql(pool), Array.from({ length: jobs }, (_, i) => ({ job_id: `job-${i}`, status: 'processing', enabled: true })));
+    await pgSeedJobs(
+      pgTestSql(pool),
+      Array.from({ length: jobs }, (_, i) => ({ job_id: `job-${i}`, status: 'processing', enabled: true })),
+    );
     // As the SQLite benchmark: the first `due` rows due, 10,000 pending later, 50 leased, the rest uploaded.
     await pool.query(
       `INSERT INTO batch_file_drive_metadata
@@ -59,7 +62,8 @@ async function claimBench(server: PgServer, ctx: Parameters<Benchmark['run']>[0]
     const spy: PgConn = { ...conn, q: { ...conn.q, rows: (q) => (seen.push(q), conn.q.rows(q)) } };
     const store = await createPgStore(spy, { now: Date.now, finalJobStatuses: ['completed', 'failed'] });
     const owner = 'bench-owner';
-    const release = () => pool.query("UPDATE batch_file_drive_metadata SET upload_status = 'pending', lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1", [owner]);
+    const release = () =>
+      pool.query("UPDATE batch_file_drive_metadata SET upload_status = 'pending', lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1", [owner]);
     const times: number[] = [];
     let claimed = 0;
     for (let i = 0; i < 7; i++) {
@@ -91,8 +95,15 @@ async function claimBench(server: PgServer, ctx: Parameters<Benchmark['run']>[0]
     claim4.sort((a, b) => a - b);
     const med = (a: number[]) => percentile(a, 50);
     return [
-      goal(B, 'claimDue(1000) over the table, median of 7', med(times), 'ms', '<=', 20,
-        `max ${(times[times.length - 1] ?? NaN).toFixed(1)} ms; ${rows.toLocaleString('en')} rows, ${due} due${ctx.quick ? ' (quick mode: fewer rows)' : ''}; the issue asks ≤ 50 ms, DESIGN ≤ 20 ms`),
+      goal(
+        B,
+        'claimDue(1000) over the table, median of 7',
+        med(times),
+        'ms',
+        '<=',
+        20,
+        `max ${(times[times.length - 1] ?? NaN).toFixed(1)} ms; ${rows.toLocaleString('en')} rows, ${due} due${ctx.quick ? ' (quick mode: fewer rows)' : ''}; the issue asks ≤ 50 ms, DESIGN ≤ 20 ms`,
+      ),
       goal(B, 'claim plan uses both partial indexes, no Seq Scan of batch_file_drive_metadata', usesDue && usesLease && !seqScan ? 1 : 0, 'bool', '==', 1),
       info(B, 'claimDue(4) (one free worker slot), median of 21', med(claim4), 'ms'),
     ];
@@ -118,7 +129,10 @@ async function daemonsBench(server: PgServer, ctx: Parameters<Benchmark['run']>[
   });
   const daemons: Child[] = [];
   try {
-    await pgSeedJobs(pgTestSql(pool), jobs.map((job_id) => ({ job_id, status: 'processing', enabled: true })));
+    await pgSeedJobs(
+      pgTestSql(pool),
+      jobs.map((job_id) => ({ job_id, status: 'processing', enabled: true })),
+    );
     // While the three daemons run, the batch system writes files and announces them by
     // inserting their rows, 30 at a time, each insert once the previous ones are uploaded.
     const names: { job: string; rel: string }[] = [];
@@ -146,10 +160,10 @@ async function daemonsBench(server: PgServer, ctx: Parameters<Benchmark['run']>[
         mkdirSync(join(ws.outputDir, b.job), { recursive: true });
         writeFileSync(join(ws.outputDir, b.job, b.rel), `file ${i + k}\n`);
       }
-      await pool.query(
-        'INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename) SELECT * FROM unnest($1::text[], $2::text[])',
-        [batch.map((b) => b.job), batch.map((b) => b.rel)],
-      );
+      await pool.query('INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename) SELECT * FROM unnest($1::text[], $2::text[])', [
+        batch.map((b) => b.job),
+        batch.map((b) => b.rel),
+      ]);
       const at = Date.now();
       for (const b of batch) {
         inserted.set(`${b.job}/${b.rel}`, at);
@@ -157,7 +171,12 @@ async function daemonsBench(server: PgServer, ctx: Parameters<Benchmark['run']>[
       }
       // The next insert finds the daemons idle again: the figure is their reaction, not a queue.
       const upTo = i + batch.length;
-      await waitUntil(async () => Number((await pool.query("SELECT count(*) AS n FROM batch_file_drive_metadata WHERE upload_status = 'uploaded'")).rows[0].n) >= upTo, 120_000, 'batch uploaded', 20);
+      await waitUntil(
+        async () => Number((await pool.query("SELECT count(*) AS n FROM batch_file_drive_metadata WHERE upload_status = 'uploaded'")).rows[0].n) >= upTo,
+        120_000,
+        'batch uploaded',
+        20,
+      );
       await new Promise((r) => setTimeout(r, 100));
     }
     await waitUntil(
@@ -169,7 +188,10 @@ async function daemonsBench(server: PgServer, ctx: Parameters<Benchmark['run']>[
     const requests = emu.requests.length - requestsBefore;
     const attempts = (await pool.query<{ n: number }>('SELECT count(*) AS n FROM batch_file_drive_metadata WHERE attempts > 1')).rows[0]?.n ?? -1;
     const driveFiles = emu.listFiles().filter((f) => f.mimeType !== 'application/vnd.google-apps.folder' && !f.trashed).length;
-    const latency = started.map((s) => s.at - (inserted.get(`${s.job}/${s.file}`) ?? NaN)).filter(Number.isFinite).sort((a, b) => a - b);
+    const latency = started
+      .map((s) => s.at - (inserted.get(`${s.job}/${s.file}`) ?? NaN))
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
     // The wake-up itself: how long after an INSERT the first of its rows starts uploading (the
     // rest of a batch then waits for a free upload slot: that is throughput, not wake-up).
     const firstOfBatch = new Map<number, number>();
@@ -180,16 +202,50 @@ async function daemonsBench(server: PgServer, ctx: Parameters<Benchmark['run']>[
       if (b !== undefined && Number.isFinite(lat)) firstOfBatch.set(b, Math.min(firstOfBatch.get(b) ?? Infinity, lat));
     }
     const wake = [...firstOfBatch.values()].sort((a, b) => a - b);
-    const perDaemon = daemons.map((d) => d.output().split('\n').filter((l) => l.includes('"message":"uploaded"')).length);
+    const perDaemon = daemons.map(
+      (d) =>
+        d
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('"message":"uploaded"')).length,
+    );
     ctx.log(`uploads per daemon: ${perDaemon.join(', ')}; Drive files ${driveFiles}; requests ${requests}`);
     return [
-      goal(B, 'three daemons, 3,000 files: rows claimed twice (attempts > 1, no faults injected)', Number(attempts), 'rows', '==', 0, ctx.quick ? `${files} files (quick)` : undefined),
-      goal(B, 'three daemons: uploads logged across daemons = files = Drive files', started.length === files && driveFiles === files ? 1 : 0, 'bool', '==', 1, `${started.length} uploads, ${driveFiles} Drive files`),
+      goal(
+        B,
+        'three daemons, 3,000 files: rows claimed twice (attempts > 1, no faults injected)',
+        Number(attempts),
+        'rows',
+        '==',
+        0,
+        ctx.quick ? `${files} files (quick)` : undefined,
+      ),
+      goal(
+        B,
+        'three daemons: uploads logged across daemons = files = Drive files',
+        started.length === files && driveFiles === files ? 1 : 0,
+        'bool',
+        '==',
+        1,
+        `${started.length} uploads, ${driveFiles} Drive files`,
+      ),
       goal(B, 'three daemons: Drive requests per file', requests / files, 'ratio', '<=', 1.02, 'token and folder requests included'),
-      goal(B, 'wake-up: rows inserted → first of them starts uploading, p50 over inserts', percentile(wake, 50), 'ms', '<=', 1000,
-        `p90 ${percentile(wake, 90).toFixed(0)} ms over ${wake.length} inserts of ${BATCH} rows; no watcher, no scheduled scan`),
-      info(B, 'row inserted → that row starts uploading, p50 (includes waiting for a free upload slot)', percentile(latency, 50), 'ms',
-        `p90 ${percentile(latency, 90).toFixed(0)} ms, p99 ${percentile(latency, 99).toFixed(0)} ms`),
+      goal(
+        B,
+        'wake-up: rows inserted → first of them starts uploading, p50 over inserts',
+        percentile(wake, 50),
+        'ms',
+        '<=',
+        1000,
+        `p90 ${percentile(wake, 90).toFixed(0)} ms over ${wake.length} inserts of ${BATCH} rows; no watcher, no scheduled scan`,
+      ),
+      info(
+        B,
+        'row inserted → that row starts uploading, p50 (includes waiting for a free upload slot)',
+        percentile(latency, 50),
+        'ms',
+        `p90 ${percentile(latency, 90).toFixed(0)} ms, p99 ${percentile(latency, 99).toFixed(0)} ms`,
+      ),
     ];
   } finally {
     await Promise.all(daemons.map((d) => stopChild(d, 20_000)));

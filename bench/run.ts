@@ -12,15 +12,19 @@ import { largeBench } from './large.js';
 import { latencyBench } from './latency.js';
 import { scanBench } from './scan.js';
 import { idleBench } from './idle.js';
+import { startupBench } from './startup.js';
+import { filesBench } from './files.js';
+import { restartBench } from './restart.js';
+import { soakBench } from './soak.js';
 import { postgresBench } from './postgres.js';
 
-const ALL: Benchmark[] = [quotaBench, callsBench, largeBench, latencyBench, scanBench, idleBench, postgresBench];
+const ALL: Benchmark[] = [quotaBench, callsBench, filesBench, largeBench, latencyBench, restartBench, scanBench, idleBench, startupBench, postgresBench, soakBench];
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
     process.stdout.write(`Usage: npm run bench -- [--quick] [${ALL.map((b) => b.name).join('|')} ...]\n`);
-    for (const b of ALL) process.stdout.write(`  ${b.name.padEnd(8)} ${b.describe}\n`);
+    for (const b of ALL) process.stdout.write(`  ${b.name.padEnd(8)} ${b.describe}${b.optIn ? ' (only when named)' : ''}\n`);
     return 0;
   }
   const quick = args.includes('--quick');
@@ -30,7 +34,7 @@ async function main(): Promise<number> {
     process.stderr.write(`unknown benchmark(s): ${unknown.join(', ')}; known: ${ALL.map((b) => b.name).join(', ')}\n`);
     return 64;
   }
-  const selected = names.length ? ALL.filter((b) => names.includes(b.name)) : ALL;
+  const selected = names.length ? ALL.filter((b) => names.includes(b.name)) : ALL.filter((b) => !b.optIn);
   const figures: Figure[] = [];
   const errors: { bench: string; error: string }[] = [];
   const started = new Date();

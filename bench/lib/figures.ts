@@ -19,6 +19,8 @@ export interface BenchContext {
 export interface Benchmark {
   name: string;
   describe: string;
+  /** Runs only when named (`npm run bench -- soak`): too long for the default run. */
+  optIn?: boolean;
   run(ctx: BenchContext): Promise<Figure[]>;
 }
 

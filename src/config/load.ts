@@ -110,6 +110,7 @@ export function parseConfig(raw: unknown, baseDir: string, env: ConfigEnv = {}):
     cfg.auth.refresh_token_file = abs(cfg.auth.refresh_token_file);
   }
   cfg.drive.api_endpoint = cfg.drive.api_endpoint.replace(/\/+$/, '');
+  if (cfg.drive.ca_file !== null) cfg.drive.ca_file = abs(cfg.drive.ca_file);
   return deepFreeze(cfg);
 }
 

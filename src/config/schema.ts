@@ -141,6 +141,7 @@ export const configSchema = z
           .string()
           .min(1)
           .max(255)
+          // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
           .regex(/^[^\x00-\x1f\x7f]+$/, 'expected a name without control characters')
           .nullable()
           .default(null),
@@ -168,15 +169,25 @@ export const configSchema = z
             ctx.addIssue({ code: 'custom', message: `expected a cron expression such as "*/1 * * * *"${detail}` });
           })
           .default('*/1 * * * *'),
+        /**
+         * The safety net: a walk of every directory of every job that can still change, watched or
+         * not (scan_cron walks only the jobs the watcher does not fully cover).
+         */
+        full_scan_cron: z
+          .string()
+          .refine((c) => validateCron(c), 'expected a node-cron expression such as "*/15 * * * *"')
+          .default('*/15 * * * *'),
       })
       .strict()
-      .default({ scan_cron: '*/1 * * * *' }),
+      .default({ scan_cron: '*/1 * * * *', full_scan_cron: '*/15 * * * *' }),
     drive: z
       .object({
         api_endpoint: z.string().url().default('https://www.googleapis.com'),
         root_folder_id: z.string().min(1),
         shared_drive_id: z.string().min(1).nullable().default(null),
         folder_pattern: folderPattern.default('batch/{yyyy}-{mm}-{dd}/{job_id}'),
+        /** PEM file of CA certificates trusted besides Node's bundled ones (a TLS-inspecting proxy, a private emulator). */
+        ca_file: z.string().min(1).nullable().default(null),
         /** Allow a plain-http api_endpoint that is not loopback (a test network); tokens then travel unencrypted. */
         allow_insecure_endpoint: z.boolean().default(false),
       })

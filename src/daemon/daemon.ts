@@ -3,10 +3,11 @@ import type { Logger } from '../log/index.js';
 import { errorMessage } from '../log/index.js';
 import { createNoopMetrics, createPrometheusMetrics, scanHealth, startMetricsServer, type Metrics } from '../metrics/index.js';
 import { createEnabledJobs, type SyncContext } from '../sync/index.js';
+import type { WatchDir } from '../watch/index.js';
 import { startJobWatch } from './job-watch.js';
 import { startReconcileLoop } from './loop.js';
 import { mergeReload } from './reload.js';
-import { createScans } from './scans.js';
+import { createScans, type ScanKind } from './scans.js';
 import { loggerFor, openRuntime, type RuntimeOptions } from './runtime.js';
 import { queueSnapshot, startStatusLine } from './status-line.js';
 import { createNotifier, type Notifier } from './systemd-notify.js';
@@ -15,6 +16,8 @@ import { startWakeups } from './wakeup.js';
 export interface DaemonOptions extends RuntimeOptions {
   configPath: string;
   notifier?: Notifier;
+  /** How job directories are watched (fs.watch); tests inject the kernel's errors through it. */
+  watchDir?: WatchDir;
 }
 
 export interface Daemon {
@@ -22,8 +25,8 @@ export interface Daemon {
   stop(): Promise<void>;
   /** SIGHUP: re-read the config; an invalid one is reported and the running one kept. */
   reload(): Promise<boolean>;
-  /** Run one scan now (also what the cron schedule does). */
-  scan(): Promise<void>;
+  /** Run one scan now: `scheduled` (scan_cron's), `full` (full_scan_cron's walk of every job) or `startup`. */
+  scan(kind?: ScanKind): Promise<void>;
   readonly log: Logger;
   /** Resolves when the daemon has stopped. */
   readonly stopped: Promise<void>;
@@ -65,16 +68,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       maxIdleMs: Math.min(15_000, watchdogMs ?? 15_000),
     });
     releasers.push(() => loop.done);
+    // The learned write rate survives a restart, a crash included (at most this old).
+    const pacerTimer = setInterval(() => rt.savePacer(), 10_000);
+    pacerTimer.unref();
+    releasers.push(() => clearInterval(pacerTimer));
 
     // One "is this job enabled" for files the watcher reports; a scan re-reads the jobs and clears it.
     const enabled = createEnabledJobs(rt.ctx.store, { now: rt.ctx.now, ttlMs: 5_000 });
-    const jobWatch = await startJobWatch({ getCtx: () => ctx, log, enabled, signal: stopClaiming.signal, onWork: () => loop.nudge() });
+    const jobWatch = await startJobWatch({
+      getCtx: () => ctx,
+      log,
+      enabled,
+      signal: stopClaiming.signal,
+      onWork: () => loop.nudge(),
+      ...(opts.watchDir ? { watchDir: opts.watchDir } : {}),
+    });
     releasers.push(() => jobWatch.close());
 
     const scans = createScans({
       getCtx: () => ctx,
       log,
       signal: stopClaiming.signal,
+      covers: (id) => jobWatch.covers(id),
       afterScan: async () => {
         enabled.clear();
         loop.nudge();
@@ -125,7 +140,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       concurrency: cfg.upload.concurrency,
       endpoint: cfg.drive.api_endpoint,
     });
-    await scans.scan();
+    // Watches first, then the walk: a file written meanwhile is seen by one or the other.
+    await jobWatch.refresh({ walkNew: false });
+    await scans.scan('startup');
     notifier.ready('watching and uploading');
     // `systemctl status` shows a one-line summary of the queue, refreshed every few seconds.
     releasers.push(startStatusLine({ getCtx: () => ctx, notifier, log, intervalMs: STATUS_INTERVAL_MS }));

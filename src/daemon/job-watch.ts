@@ -1,7 +1,7 @@
 import type { Logger } from '../log/index.js';
 import { errorMessage } from '../log/index.js';
 import { onFileReady, scanJobs, type EnabledJobs, type SyncContext } from '../sync/index.js';
-import { createWatcher, type Watcher } from '../watch/index.js';
+import { createWatcher, type Watcher, type WatchDir } from '../watch/index.js';
 
 export interface JobWatchOptions {
   getCtx: () => SyncContext;
@@ -12,13 +12,23 @@ export interface JobWatchOptions {
   signal: AbortSignal;
   /** Rows may be due now (wakes the reconciler). */
   onWork: () => void;
+  /** How a directory is watched (fs.watch); injected by tests to make the kernel's errors happen. */
+  watchDir?: WatchDir;
 }
 
 export interface JobWatch {
   /** Resolves once the output directory is watched. */
   ready: Promise<void>;
-  /** Watch the directories of the jobs enabled now (after each scan); newly watched ones are walked once. */
-  refresh(): Promise<void>;
+  /**
+   * Watch the directories of the enabled jobs that can still change (a finished, completed job
+   * cannot: its watches are dropped). Newly watched jobs are walked once their watches are up,
+   * unless `walkNew` is false (the start-up scan that follows walks them).
+   */
+  refresh(o?: { walkNew?: boolean }): Promise<void>;
+  /** True when every directory of the job is watched: a scheduled scan need not walk it. */
+  covers(jobId: string): boolean;
+  /** Directory watches held. */
+  watchCount(): number;
   close(): Promise<void>;
 }
 
@@ -30,7 +40,9 @@ export interface JobWatch {
 export async function startJobWatch(opts: JobWatchOptions): Promise<JobWatch> {
   const { log } = opts;
   const cfg = opts.getCtx().config;
-  if (!cfg.watch.enabled) return { ready: Promise.resolve(), refresh: async () => undefined, close: async () => undefined };
+  if (!cfg.watch.enabled) {
+    return { ready: Promise.resolve(), refresh: async () => undefined, covers: () => false, watchCount: () => 0, close: async () => undefined };
+  }
 
   // New directories: re-walk their job once writes there have had time to settle.
   const dirScans = new Map<string, NodeJS.Timeout>();
@@ -63,6 +75,7 @@ export async function startJobWatch(opts: JobWatchOptions): Promise<JobWatch> {
     ignore: cfg.watch.ignore,
     log,
     onDir,
+    ...(opts.watchDir ? { watchDir: opts.watchDir } : {}),
     onFile: (f) => {
       onFileReady(opts.getCtx(), f, opts.enabled.isEnabled)
         .then((work) => work && opts.onWork())
@@ -71,11 +84,12 @@ export async function startJobWatch(opts: JobWatchOptions): Promise<JobWatch> {
   });
 
   // The watcher follows the Drive-enabled jobs (one watch per directory, not per file).
-  const refresh = async () => {
+  const refresh = async (o: { walkNew?: boolean } = {}) => {
     const jobs = await opts.getCtx().store.listEnabledJobs();
-    const added = watcher.setJobs(jobs.map((j) => j.jobId));
-    // Close the gap while chokidar sets the new watches up: walk those jobs once it has.
-    for (const id of added) onDir(id);
+    const open = jobs.filter((j) => !(j.finished && j.row.drive_upload_status === 'completed'));
+    const added = watcher.setJobs(open.map((j) => j.jobId));
+    // Files written before the new watches existed: walk those jobs once writes have settled.
+    if (o.walkNew !== false) for (const id of added) onDir(id);
   };
 
   try {
@@ -88,6 +102,8 @@ export async function startJobWatch(opts: JobWatchOptions): Promise<JobWatch> {
   return {
     ready: watcher.ready,
     refresh,
+    covers: (id) => watcher.covers(id),
+    watchCount: () => watcher.watchCount(),
     close: () => {
       closing ??= (async () => {
         dirScans.forEach((tm) => clearTimeout(tm));

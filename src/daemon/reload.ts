@@ -8,6 +8,7 @@ import type { Config } from '../config/index.js';
  */
 export const LIVE_KEYS: readonly string[] = [
   'schedule.scan_cron',
+  'schedule.full_scan_cron',
   'drive.folder_pattern',
   'upload.concurrency',
   'upload.max_attempts',

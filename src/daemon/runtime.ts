@@ -5,6 +5,7 @@ import { openBackend, type Database } from '../db/index.js';
 import { createDriveClient, type DriveClientOptions } from '../drive/index.js';
 import { createLogger, type Logger } from '../log/index.js';
 import { createNoopMetrics, type Metrics } from '../metrics/index.js';
+import { pacerStateStore, stateDirectory } from './pacer-state.js';
 import { createAccountPause, type SyncContext } from '../sync/index.js';
 import { leaseOwnerId, takeBackDeadLeases } from './lease-takeback.js';
 
@@ -19,6 +20,8 @@ export interface RuntimeOptions {
 export interface Runtime {
   ctx: SyncContext;
   database: Database;
+  /** Keeps the write pacer's learned rate in the state directory (when it changed). */
+  savePacer(): void;
   close(): Promise<void>;
 }
 
@@ -47,6 +50,7 @@ export function driveOptions(cfg: Readonly<Config>, log: Logger): DriveClientOpt
     sharedDriveId: cfg.drive.shared_drive_id,
     resumableThresholdBytes: cfg.upload.resumable_threshold_bytes,
     chunkSizeBytes: cfg.upload.chunk_size_bytes,
+    caFile: cfg.drive.ca_file,
     log,
     folderRegistry: null,
   };
@@ -68,15 +72,19 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       nodeName,
       sharedStorage: cfg.watch.shared_storage,
     });
+    const pacerState = pacerStateStore(stateDirectory(opts.env), log, now);
     const drive = await createDriveClient({
       ...driveOptions(cfg, log.child({ scope: 'drive' })),
       now,
+      pacer: { resume: pacerState.load() },
       folderRegistry: { get: (p, n) => store.getFolder(p, n), claim: (p, n, id) => store.claimFolder(p, n, id) },
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });
-    const owner = leaseOwnerId(hostname(), process.pid);
+    // The node name (default: the host name) is the "host" of the owner id: daemons that share a
+    // host name but not a PID namespace tell themselves apart by daemon.node_name.
+    const owner = leaseOwnerId(nodeName, process.pid);
     // After a crash on this host: our predecessor's uploads resume now, not after upload.lease_ms.
-    await takeBackDeadLeases(store, { host: hostname(), pid: process.pid, owner }, log);
+    await takeBackDeadLeases(store, { host: nodeName, pid: process.pid, owner }, log);
     const ctx: SyncContext = {
       config: cfg,
       log,
@@ -90,7 +98,16 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       noticed: new Set(),
       authPause: createAccountPause({ baseMs: Math.max(cfg.upload.backoff_base_ms, 1000), maxMs: cfg.upload.backoff_max_ms }),
     };
-    return { ctx, database: db, close: () => db.close() };
+    return {
+      ctx,
+      database: db,
+      savePacer: () => pacerState.save(drive.pacerSnapshot()),
+      close: async () => {
+        pacerState.save(drive.pacerSnapshot());
+        drive.close();
+        await db.close();
+      },
+    };
   } catch (e) {
     await db.close().catch(() => undefined);
     throw e;

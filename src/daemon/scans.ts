@@ -4,18 +4,29 @@ import type { Logger } from '../log/index.js';
 import { errorMessage } from '../log/index.js';
 import { scanJobs, type SyncContext } from '../sync/index.js';
 
+/**
+ * `startup`: walks every job that can still change (files written while the daemon was down).
+ * `scheduled` (scan_cron): folders and statuses of every job; walks only the jobs the watcher
+ * does not fully cover. `full` (full_scan_cron): walks every job that can still change, the
+ * safety net for an event the watcher missed. None walks a `completed` job: it is finished and
+ * every file is in Drive (`sync --once` walks those too).
+ */
+export type ScanKind = 'startup' | 'scheduled' | 'full';
+
 export interface ScanOptions {
   getCtx: () => SyncContext;
   log: Logger;
   signal: AbortSignal;
+  /** True when every directory of the job is watched. */
+  covers: (jobId: string) => boolean;
   /** After every finished scan (clear caches, wake the reconciler, update the watches). */
   afterScan: () => Promise<void>;
 }
 
 export interface Scans {
-  /** Runs a scan now; a call while one runs shares it. The first scan walks every job. */
-  scan(): Promise<void>;
-  /** Starts (or, after a reload, restarts) the cron schedule from the config. */
+  /** Runs a scan now. A scheduled scan asked while one runs shares it; a walk waits for it and runs next. */
+  scan(kind?: ScanKind): Promise<void>;
+  /** Starts (or, after a reload, restarts) the cron schedules from the config. */
   schedule(cfg: Readonly<Config>): Promise<void>;
   /** Longest gap between two scheduled scans, in ms (for the health check). */
   intervalMs(): number;
@@ -23,33 +34,44 @@ export interface Scans {
 }
 
 export function createScans(opts: ScanOptions): Scans {
-  let scanning: Promise<void> | null = null;
-  let scans = 0;
-  let cron: ScheduledTask | null = null;
-  let cronExpr: string | null = null;
-  const scan = (): Promise<void> => {
-    scanning ??= scanJobs(opts.getCtx(), { signal: opts.signal, skipCompleted: scans++ > 0 })
-      .then(opts.afterScan)
-      .catch((e: unknown) => opts.log.error('scan failed', { error: errorMessage(e) }))
-      .finally(() => {
-        scanning = null;
-      });
-    return scanning;
+  let running: { kind: ScanKind; done: Promise<void> } | null = null;
+  const crons = new Map<string, { expr: string; task: ScheduledTask }>();
+  const run = async (kind: ScanKind) => {
+    try {
+      await scanJobs(opts.getCtx(), { signal: opts.signal, skipCompleted: true, kind, ...(kind === 'scheduled' ? { walk: (id: string) => !opts.covers(id) } : {}) });
+      await opts.afterScan();
+    } catch (e) {
+      opts.log.error('scan failed', { kind, error: errorMessage(e) });
+    }
+  };
+  const scan = (kind: ScanKind = 'scheduled'): Promise<void> => {
+    if (running && (kind === 'scheduled' || running.kind !== 'scheduled')) return running.done;
+    const prev = running?.done ?? Promise.resolve();
+    const entry = { kind, done: prev.then(() => run(kind)) };
+    running = entry;
+    void entry.done.finally(() => {
+      if (running === entry) running = null;
+    });
+    return entry.done;
+  };
+  const setCron = async (name: string, expr: string, kind: ScanKind) => {
+    const cur = crons.get(name);
+    if (cur?.expr === expr) return;
+    await cur?.task.stop();
+    crons.set(name, { expr, task: schedule(expr, () => scan(kind), { noOverlap: true, name }) });
   };
   return {
     scan,
     async schedule(cfg) {
-      if (cron && cronExpr === cfg.schedule.scan_cron) return;
-      await cron?.stop();
-      cronExpr = cfg.schedule.scan_cron;
-      cron = schedule(cronExpr, () => scan(), { noOverlap: true, name: 'scan' });
+      await setCron('scan', cfg.schedule.scan_cron, 'scheduled');
+      await setCron('full-scan', cfg.schedule.full_scan_cron, 'full');
     },
     intervalMs() {
-      const [a, b] = cron?.getNextRuns(2) ?? [];
+      const [a, b] = crons.get('scan')?.task.getNextRuns(2) ?? [];
       return a && b ? b.getTime() - a.getTime() : 60_000;
     },
     async stop() {
-      await cron?.stop();
+      for (const c of crons.values()) await c.task.stop();
     },
   };
 }

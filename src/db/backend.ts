@@ -2,21 +2,10 @@ import type { Logger } from '../log/index.js';
 import { DbError } from './errors.js';
 import { assertMigrated, migrate, migrationStatus, type MigrationState } from './migrate.js';
 import { openDatabase, type Db } from './open.js';
-import {
-  connectPostgres,
-  createPgStore,
-  listenForWakeups,
-  pgAssertMigrated,
-  pgMigrate,
-  pgMigrationStatus,
-  type PgConn,
-  type WakeEvent,
-  type WakeListener,
-} from './postgres/index.js';
+import type { WakeEvent, WakeListener } from './postgres/listen.js';
 import { createStore } from './sqlite/index.js';
-import { pgAssertWritable } from './postgres/writable.js';
-import { assertWritable } from './writable.js';
 import type { StoreOptions, UploadStore } from './store.js';
+import { assertWritable } from './writable.js';
 
 /** The `database` section of the config, as far as opening it goes. */
 export interface DatabaseConfig {
@@ -60,17 +49,9 @@ export interface OpenBackendOptions {
 /** Opens whichever backend the config names (exactly one of database.path or database.url). */
 export async function openBackend(cfg: DatabaseConfig, opts: OpenBackendOptions): Promise<Database> {
   if (cfg.url !== undefined) {
-    const conn = await connectPostgres({
-      url: cfg.url,
-      passwordFile: cfg.password_file,
-      env: opts.env,
-      poolSize: cfg.pool_size ?? 4,
-      connectTimeoutMs: cfg.connect_timeout_ms ?? 10_000,
-      applicationName: opts.applicationName,
-      log: opts.log,
-      reconnectMaxMs: opts.reconnectMaxMs,
-    });
-    return postgresBackend(conn);
+    // node-postgres loads only for a PostgreSQL config: SQLite users do not pay its start-up time.
+    const { openPostgresBackend } = await import('./postgres/backend.js');
+    return openPostgresBackend({ ...cfg, url: cfg.url }, opts);
   }
   if (cfg.path === undefined) throw new DbError('expected database.path or database.url', { permanent: true });
   const db = await openDatabase(cfg.path, { busyTimeoutMs: cfg.busy_timeout_ms });
@@ -92,20 +73,5 @@ export function sqliteBackend(db: Db, path: string): Database {
     },
     listen: async () => null,
     close: () => db.close(),
-  };
-}
-
-export function postgresBackend(conn: PgConn): Database {
-  return {
-    kind: 'postgres',
-    label: conn.target,
-    migrate: (o) => pgMigrate(conn, o),
-    migrationStatus: () => pgMigrationStatus(conn),
-    assertMigrated: () => pgAssertMigrated(conn),
-    assertWritable: () => pgAssertWritable(conn),
-    createStore: (o) => createPgStore(conn, o),
-    ping: () => conn.ping(),
-    listen: (onWake, log) => listenForWakeups(conn, onWake, { log }),
-    close: () => conn.close(),
   };
 }

@@ -54,6 +54,12 @@ export interface JobStore {
   /** Recompute batch_jobs.drive_upload_status (a job error counts as a failed row); returns the change, or null when unchanged. */
   recomputeJobStatus(jobId: string): Promise<{ from: string | null; to: JobDriveStatus } | null>;
   /**
+   * Of `jobIds`, the ones whose stored drive_upload_status is not what their rows and batch_jobs
+   * say now: one read for all of them, so a scheduled scan recomputes only those (a few instead
+   * of one transaction per job).
+   */
+  staleJobStatuses(jobIds: readonly string[]): Promise<string[]>;
+  /**
    * The job-level error (batch_drive_metadata.job_error): what no file row can carry, such as an
    * unsafe job id, a job directory outside output_dir, or names that are not valid UTF-8.
    * Records it (or with null clears it); true when it changed.
@@ -71,6 +77,8 @@ export interface JobStore {
 /** Drive folders: each job's folder (batch_drive_metadata) and the registry of every folder made (batch_drive_folders). */
 export interface FolderStore {
   getJobFolder(jobId: string): Promise<JobFolder | null>;
+  /** Ids of the jobs whose folder is recorded (one read instead of a getJobFolder per job). */
+  jobsWithFolder(): Promise<Set<string>>;
   saveJobFolder(jobId: string, f: JobFolder): Promise<void>;
   /** Folder registry (batch_drive_folders): the id recorded for (parent, name), or null. */
   getFolder(parentId: string, name: string): Promise<string | null>;

@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { JWT, OAuth2Client } from 'google-auth-library';
 import type { AuthConfig } from '../config/index.js';
 import { ConfigError } from '../config/index.js';
+import type { DriveAgents } from './agent.js';
 import { classifyDriveError, DriveAuthError } from './errors.js';
 
 export const GOOGLE_ENDPOINT = 'https://www.googleapis.com';
@@ -82,7 +83,7 @@ function parseKey(path: string, text: string): ServiceAccountKey {
 }
 
 /** Reads the credentials and builds the auth client. Bad or unreadable files throw ConfigError naming the file. */
-export async function createDriveAuth(auth: AuthConfig, endpoint: string): Promise<DriveAuth> {
+export async function createDriveAuth(auth: AuthConfig, endpoint: string, agents?: DriveAgents): Promise<DriveAuth> {
   const rewrite = endpointRewriter(endpoint);
   const tokenUrl = rewrite('https://oauth2.googleapis.com/token').href;
   let client: OAuth2Client;
@@ -120,6 +121,8 @@ export async function createDriveAuth(auth: AuthConfig, endpoint: string): Promi
   client.transporter.interceptors.request.add({
     resolved: async (o) => {
       if (o.url !== undefined) o.url = rewrite(o.url);
+      // Our keep-alive, TCP_NODELAY sockets, unless gaxios chose a proxy (HTTPS_PROXY) or mTLS agent.
+      if (agents && o.agent === undefined && o.url !== undefined) o.agent = agents.for(o.url);
       return o;
     },
   });

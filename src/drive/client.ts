@@ -1,5 +1,6 @@
 // createDriveClient: the one object the rest of the daemon uses to talk to Google Drive.
 import { drive_v3 } from '@googleapis/drive';
+import { createDriveAgents, readCaFile } from './agent.js';
 import { createDriveAuth } from './auth.js';
 import { FILE_FIELDS, makeCall, makeWrite, toInfo, type DriveCore } from './core.js';
 import { createDailyCapGuard } from './daily-cap.js';
@@ -20,7 +21,8 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
   const now = opts.now ?? (() => Date.now());
   const sleep = opts.sleep ?? defaultSleep;
   const log = opts.log.child({ module: 'drive' });
-  const auth = await createDriveAuth(opts.auth, endpoint);
+  const agents = createDriveAgents({ extraCa: opts.caFile ? await readCaFile(opts.caFile) : null, ...(opts.maxSockets ? { maxSockets: opts.maxSockets } : {}) });
+  const auth = await createDriveAuth(opts.auth, endpoint, agents);
   // googleapis-common bundles its own google-auth-library copy: same runtime shape, other types.
   type ApiAuth = NonNullable<ConstructorParameters<typeof drive_v3.Drive>[0]['auth']>;
   const api = new drive_v3.Drive({ auth: auth.client as unknown as ApiAuth, rootUrl: endpoint + '/' });
@@ -119,6 +121,8 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
     upload,
     uploadsPausedUntil: () => cap.pausedUntil(),
     checkAccess,
+    pacerSnapshot: () => pacer.snapshot(),
+    close: () => agents.destroy(),
   };
 }
 

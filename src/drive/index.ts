@@ -14,7 +14,7 @@ export {
   type DriveErrorKind,
   type RetryDelayPolicy,
 } from './errors.js';
-export { createPacer, DEFAULT_PACER_OPTIONS, type Pacer, type PacerOptions, type PacerPermit, type PacerStats } from './pacer.js';
+export { createPacer, DEFAULT_PACER_OPTIONS, type Pacer, type PacerOptions, type PacerPermit, type PacerSnapshot, type PacerStats } from './pacer.js';
 export { DEFAULT_DAILY_CAP_OPTIONS, type DailyCapOptions } from './daily-cap.js';
 export { endpointRewriter, GOOGLE_ENDPOINT } from './auth.js';
 export { sessionUriProblem } from './session-uri.js';

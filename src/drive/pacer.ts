@@ -34,6 +34,8 @@ export interface PacerOptions {
   cutHoldoffMs: number;
   /** Observer of each cut (tests, metrics). */
   onCut?: (e: { at: number; estimatePerSec: number | null; ratePerSec: number }) => void;
+  /** What an earlier run learned (snapshot()): start at its rate instead of initialRatePerSec. */
+  resume?: PacerSnapshot | null;
   now: () => number;
   sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
@@ -56,12 +58,22 @@ export interface PacerStats {
   slowStart: boolean;
 }
 
+/** The learned part of the pacer, kept across restarts. */
+export interface PacerSnapshot {
+  ratePerSec: number;
+  /** False once Drive has rejected a write: the rate is a measured one, not a guess. */
+  slowStart: boolean;
+  /** Rate the last quota estimate allowed (0: none). */
+  recoverToPerSec: number;
+}
+
 export interface Pacer {
   /** Waits for the next write slot. Rejects with the signal's reason when aborted. */
   acquire(signal?: AbortSignal): Promise<PacerPermit>;
   ratePerSec(): number;
   atFloor(): boolean;
   stats(): PacerStats;
+  snapshot(): PacerSnapshot;
 }
 
 /** Sleep with abort, for the real clock. */
@@ -114,13 +126,14 @@ export function createPacer(opts: Partial<PacerOptions> = {}): Pacer {
     sleep: defaultSleep,
     ...opts,
   };
-  let rate = clamp(o.initialRatePerSec);
+  const resume = validSnapshot(o.resume);
+  let rate = clamp(resume?.ratePerSec ?? o.initialRatePerSec);
   let nextAt = 0;
   let epoch = 0;
-  let slowStart = true;
+  let slowStart = resume?.slowStart ?? true;
   let lastCutAt = -Infinity;
   /** Rate the last quota estimate allows; below 90 % of it the rate climbs fast. */
-  let recoverTo = 0;
+  let recoverTo = resume?.recoverToPerSec ?? 0;
   const successTimes: number[] = [];
   const queue: Waiter[] = [];
   let pumping = false;
@@ -242,5 +255,14 @@ export function createPacer(opts: Partial<PacerOptions> = {}): Pacer {
     ratePerSec: () => rate,
     atFloor: () => rate <= o.minRatePerSec * 1.0001,
     stats: () => ({ ratePerSec: rate, ...st, slowStart }),
+    snapshot: () => ({ ratePerSec: rate, slowStart, recoverToPerSec: recoverTo }),
   };
+}
+
+/** A snapshot read back from disk is outside input: anything but finite positive numbers is ignored. */
+function validSnapshot(s: PacerSnapshot | null | undefined): PacerSnapshot | null {
+  if (!s || typeof s !== 'object') return null;
+  const ok = (n: unknown) => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+  if (!ok(s.ratePerSec) || s.ratePerSec <= 0 || !ok(s.recoverToPerSec) || typeof s.slowStart !== 'boolean') return null;
+  return s;
 }

@@ -3,7 +3,7 @@ import type { AuthConfig } from '../config/index.js';
 import type { LocalFile } from '../local/index.js';
 import type { Logger } from '../log/index.js';
 import type { DailyCapOptions } from './daily-cap.js';
-import type { PacerOptions } from './pacer.js';
+import type { PacerOptions, PacerSnapshot } from './pacer.js';
 
 export const FOLDER_MIME = 'application/vnd.google-apps.folder';
 
@@ -87,6 +87,10 @@ export interface DriveClient {
   uploadsPausedUntil(): number | null;
   /** check-config: fetch a token, read the root folder (and shared drive). One line per problem; [] when all is well. */
   checkAccess(): Promise<string[]>;
+  /** The write pacer's learned rate, to be kept across restarts (pass it back as `pacer.resume`). */
+  pacerSnapshot(): PacerSnapshot;
+  /** Closes idle kept-alive connections. */
+  close(): void;
 }
 
 /**
@@ -126,6 +130,10 @@ export interface DriveClientOptions {
   onPacerWait?: (ms: number) => void;
   /** Local retries of a write Drive answered with a rate limit (after the pacer's wait); default 5. */
   maxRateLimitRetries?: number;
+  /** PEM file of extra CA certificates to trust besides Node's bundled ones (drive.ca_file). */
+  caFile?: string | null;
+  /** Kept-alive sockets per host (default 32). */
+  maxSockets?: number;
   /** Ids fetched per files.generateIds call (≤ 1000); default 1000. */
   idBatchSize?: number;
 }

@@ -276,6 +276,17 @@ export function createUploader(core: DriveCore) {
     }
     // Hash while sending when we send from byte 0; a resumed upload hashes in a separate pass.
     const running: RunningHash | null = offset === 0 ? { hash: createHash('md5'), at: 0 } : null;
+    // The confirmed offset is recorded while the next chunk is already on the wire (the stream
+    // does not stop for a database write): one record in flight at a time, in order, and its
+    // error (a lost lease) surfaces at the next record or at the end. A restart asks Drive for
+    // the session's real offset, so a record one chunk behind re-sends nothing.
+    let recording: Promise<void> | null = null;
+    const record = async (cp: UploadCheckpoint) => {
+      if (recording) await recording;
+      const r = checkpoint(req, cp);
+      r.catch(() => undefined); // awaited later; an upload that fails meanwhile must not leave it unhandled
+      recording = r;
+    };
     for (;;) {
       const range = size === 0 ? null : { start: offset, end: Math.min(offset + chunk, size) - 1 };
       let a: PutAnswer;
@@ -287,6 +298,7 @@ export function createUploader(core: DriveCore) {
         a = await chunkPut(req, sessionUri, size, range, running, counter);
       }
       if (a.done) {
+        if (recording) await recording;
         const md5 = running && running.at === size ? running.hash.digest('hex') : null;
         return { file: toInfo(a.file), bytesSent: counter.bytes, md5, resumed, alreadyPresent: false };
       }
@@ -294,7 +306,7 @@ export function createUploader(core: DriveCore) {
         throw new RetryableDriveError(`Drive resumable session went back from ${offset} to ${a.offset} bytes`, { reason: 'sessionRegressed' });
       }
       offset = a.offset;
-      await checkpoint(req, { sessionUri, offset });
+      await record({ sessionUri, offset });
     }
   }
 

@@ -456,6 +456,10 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
   let caFile: string | null = null;
   // Multi-GiB uploads on slow links must not hit Node's 5-minute default request timeout.
   server.requestTimeout = 0;
+  // Google's front ends keep an idle connection for minutes, not Node's default 5 s; clients
+  // honour the Keep-Alive hint, but a client busy for longer than the hint's margin would reuse a
+  // socket the server is closing (ECONNRESET on a loaded machine).
+  server.keepAliveTimeout = 120_000;
   server.on('clientError', (_err, socket) => {
     socket.destroy();
   });

@@ -11,6 +11,8 @@ export interface ScanSummary {
   inserted: number;
   changed: number;
   unchanged: number;
+  /** Jobs not walked (their directories are watched). */
+  skipped: number;
   ms: number;
 }
 
@@ -21,20 +23,43 @@ export interface ScanSummary {
  */
 export async function scanJobs(
   ctx: SyncContext,
-  opts: { jobId?: string | undefined; signal?: AbortSignal; skipCompleted?: boolean } = {},
+  opts: {
+    jobId?: string | undefined;
+    signal?: AbortSignal;
+    skipCompleted?: boolean;
+    /** Whether a job's directory is walked; a job whose every directory is watched need not be (default: all). */
+    walk?: (jobId: string) => boolean;
+    /** Named in the 'scan done' line (startup, scheduled, full). */
+    kind?: string;
+  } = {},
 ): Promise<ScanSummary> {
   const started = ctx.now();
   const ignored = createIgnoreMatcher(ctx.config.watch.ignore);
-  // Scheduled scans skip jobs already `completed` (finished, every file uploaded): their
-  // directories do not change, and a year of them would make every scan slower. The start-up
-  // scan and `sync --once` walk them all; the watcher still reports changes in them.
+  // The daemon's scans skip jobs already `completed` (finished, every file uploaded): their
+  // directories do not change, and a year of them would make every scan slower. `sync --once`
+  // walks them all.
   const jobs = (await ctx.store.listEnabledJobs(opts.jobId)).filter((j) => !(opts.skipCompleted && j.row.drive_upload_status === 'completed'));
-  const sum: ScanSummary = { jobs: jobs.length, files: 0, inserted: 0, changed: 0, unchanged: 0, ms: 0 };
+  const sum: ScanSummary = { jobs: jobs.length, files: 0, inserted: 0, changed: 0, unchanged: 0, skipped: 0, ms: 0 };
   const repaired = await ctx.store.repairSchedules();
   if (repaired > 0) ctx.log.warning('rows whose next_attempt_at was not a number are due now', { rows: repaired });
   const jobErrors = await ctx.store.jobErrors();
+  // One read each for the folders made and, below, the statuses of the jobs with nothing new: a
+  // scheduled scan of jobs the watcher covers is a handful of statements, not a few per job.
+  const withFolder = await ctx.store.jobsWithFolder();
+  const recheck: string[] = [];
+  // Folders are made alongside: recording a job's rows does not wait for Drive (writes are paced;
+  // a hundred new jobs' folders took most of a start-up). Uploads of the job share the same call.
+  const folders: Promise<void>[] = [];
   for (const job of jobs) {
     if (opts.signal?.aborted) break;
+    if (opts.walk && !opts.walk(job.jobId)) {
+      // Every directory of it is watched (so its id is safe and its directory real): its files
+      // arrive through the watcher.
+      if (!withFolder.has(job.jobId)) folders.push(ensureFolderLogged(ctx, job));
+      sum.skipped++;
+      recheck.push(job.jobId);
+      continue;
+    }
     const tree = await readJob(ctx, job.jobId, ignored);
     if (tree === null) continue; // could not read it this time (logged); the next scan tries again
     await recordJobError(ctx, job.jobId, jobErrors.get(job.jobId) ?? null, tree.problem);
@@ -43,7 +68,7 @@ export async function scanJobs(
       await recomputeJob(ctx, job.jobId);
       continue;
     }
-    await ensureFolderLogged(ctx, job);
+    if (!withFolder.has(job.jobId)) folders.push(ensureFolderLogged(ctx, job));
     const known = await ctx.store.fileStats(job.jobId);
     const todo: { relPath: string; size: number; mtimeMs: number }[] = [];
     for (const f of tree.files) {
@@ -51,6 +76,10 @@ export async function scanJobs(
       const k = known.get(f.relPath);
       if (k && k.size === f.size && k.mtimeMs === Math.floor(f.mtimeMs)) sum.unchanged++;
       else todo.push({ relPath: f.relPath, size: f.size, mtimeMs: f.mtimeMs });
+    }
+    if (todo.length === 0) {
+      recheck.push(job.jobId); // nothing new: its status is checked with the others below
+      continue;
     }
     // One transaction per job: a new job's thousand files cost one commit, not a thousand.
     for (const r of await ctx.store.upsertFiles(job.jobId, todo)) {
@@ -60,10 +89,12 @@ export async function scanJobs(
     }
     await recomputeJob(ctx, job.jobId);
   }
+  await Promise.all(folders);
+  if (!opts.signal?.aborted) for (const id of await ctx.store.staleJobStatuses(recheck)) await recomputeJob(ctx, id);
   sum.ms = ctx.now() - started;
   if (opts.jobId === undefined) {
     ctx.metrics.scanCompleted(ctx.now());
-    ctx.log.info('scan done', { ...sum });
+    ctx.log.info('scan done', { ...(opts.kind ? { kind: opts.kind } : {}), ...sum });
   } else ctx.log.debug('job scan done', { job: opts.jobId, ...sum });
   return sum;
 }

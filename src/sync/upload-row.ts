@@ -156,7 +156,8 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       const delay = backoff();
       if (!(await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: ctx.now() + delay }))) return lostLease(ctx, row);
       ctx.metrics.uploadOutcome('retry', d.reason, 0, ms);
-      log.warning('upload failed, will retry', { ...errMeta, retry_in_ms: delay, max_attempts: cfg.upload.max_attempts });
+      // A database that cannot take a write (full disk, I/O error) needs the operator, whatever the file.
+      (d.reason.startsWith('db:') ? log.error : log.warning)('upload failed, will retry', { ...errMeta, retry_in_ms: delay, max_attempts: cfg.upload.max_attempts });
       return 'retry';
     }
     const message = d.action === 'retry' ? `${d.message} (gave up after ${row.attempts} attempts)` : d.message;

@@ -28,16 +28,25 @@ test('database.url instead of database.path; pool and timeout defaults; node nam
   t.deepEqual(cfg.daemon, { node_name: null });
   t.true(cfg.watch.shared_storage);
   t.like(parseConfig(base({ url: 'postgresql:///batch?host=/run/postgresql' }), '/etc/bds').database, { url: 'postgresql:///batch?host=/run/postgresql' });
-  const multi = parseConfig(base({ path: 'b.db' }, { daemon: { node_name: 'worker-7' }, watch: { output_dir: '/srv/out', shared_storage: false } }), '/etc/bds');
+  const multi = parseConfig(
+    base({ path: 'b.db' }, { daemon: { node_name: 'worker-7' }, watch: { output_dir: '/srv/out', shared_storage: false } }),
+    '/etc/bds',
+  );
   t.is(multi.daemon.node_name, 'worker-7');
   t.false(multi.watch.shared_storage);
 });
 
 test('exactly one of database.path and database.url', (t) => {
   const both = problems(base({ path: '/x.db', url: 'postgres://h/db' }));
-  t.true(both.some((p) => /exactly one of database\.path \(SQLite file\) or database\.url/.test(p)), both.join('\n'));
+  t.true(
+    both.some((p) => /exactly one of database\.path \(SQLite file\) or database\.url/.test(p)),
+    both.join('\n'),
+  );
   const none = problems(base({}));
-  t.true(none.some((p) => /exactly one of database\.path/.test(p)), none.join('\n'));
+  t.true(
+    none.some((p) => /exactly one of database\.path/.test(p)),
+    none.join('\n'),
+  );
 });
 
 test('a bad URL is named without repeating it (it may hold a password)', (t) => {
@@ -47,7 +56,10 @@ test('a bad URL is named without repeating it (it may hold a password)', (t) => 
     ['postgres:///db', /expected a host/],
   ] as const) {
     const p = problems(base({ url }));
-    t.true(p.some((x) => x.startsWith('database.url: ') && want.test(x)), p.join('\n'));
+    t.true(
+      p.some((x) => x.startsWith('database.url: ') && want.test(x)),
+      p.join('\n'),
+    );
     t.false(p.join('\n').includes('Secret-1'));
   }
 });
@@ -63,7 +75,9 @@ test('password_file: resolved like key_file ($CREDENTIALS_DIRECTORY for a bare n
 });
 
 test('daemon.node_name: no control characters, at most 255', (t) => {
-  t.true(problems(base({ path: '/x.db' }, { daemon: { node_name: 'a\nb' } })).some((p) => /daemon\.node_name: expected a name without control characters/.test(p)));
+  t.true(
+    problems(base({ path: '/x.db' }, { daemon: { node_name: 'a\nb' } })).some((p) => /daemon\.node_name: expected a name without control characters/.test(p)),
+  );
   t.true(problems(base({ path: '/x.db' }, { daemon: { node_name: 'x'.repeat(256) } })).some((p) => p.startsWith('daemon.node_name:')));
   t.true(problems(base({ path: '/x.db' }, { daemon: { host: 'x' } })).some((p) => /daemon\.host: unknown key/.test(p)));
 });

@@ -44,12 +44,13 @@ test('defaults are filled as the README documents them', (t) => {
     },
     daemon: { node_name: null },
     watch: { output_dir: '/var/lib/batch/output', enabled: true, stability_ms: 2000, ignore: ['**/*.tmp', '**/*.part', '**/.*'], shared_storage: true },
-    schedule: { scan_cron: '*/1 * * * *' },
+    schedule: { scan_cron: '*/1 * * * *', full_scan_cron: '*/15 * * * *' },
     drive: {
       api_endpoint: 'https://www.googleapis.com',
       root_folder_id: 'root-123',
       shared_drive_id: null,
       folder_pattern: 'batch/{yyyy}-{mm}-{dd}/{job_id}',
+      ca_file: null,
       allow_insecure_endpoint: false,
     },
     auth: {

@@ -25,7 +25,7 @@ test('an unchanged config: nothing applied, nothing needs a restart', (t) => {
 
 test('live keys apply at once', (t) => {
   const next = cfg((c) => {
-    c.schedule = { scan_cron: '*/5 * * * *' };
+    c.schedule = { scan_cron: '*/5 * * * *', full_scan_cron: '0 * * * *' };
     c.drive!.folder_pattern = 'out/{job_id}';
     c.upload = { concurrency: 9, max_attempts: 3, backoff_base_ms: 10, backoff_max_ms: 20, lease_ms: 5000, drain_timeout_ms: 7 };
     c.log = { level: 'debug' };
@@ -35,6 +35,7 @@ test('live keys apply at once', (t) => {
   t.deepEqual(r.applied, [
     'drive.folder_pattern',
     'log.level',
+    'schedule.full_scan_cron',
     'schedule.scan_cron',
     'upload.backoff_base_ms',
     'upload.backoff_max_ms',

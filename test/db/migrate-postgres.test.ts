@@ -52,7 +52,7 @@ const TYPE_MAP: Record<string, string> = {
   BOOLEAN: 'boolean',
 };
 
-test('schema after 001 alone is the seed spec\'s script translated: same tables, columns, types, defaults, indexes; no foreign key', async (t) => {
+test("schema after 001 alone is the seed spec's script translated: same tables, columns, types, defaults, indexes; no foreign key", async (t) => {
   // The reference: the seed's own script run by SQLite, read back from SQLite's catalog.
   const seed = await makeTempDb(t, 'real');
   await withRawDb(seed.path, (raw) => raw.exec(SEED_MIGRATION_SCRIPT));
@@ -92,9 +92,15 @@ test('schema after 001 alone is the seed spec\'s script translated: same tables,
 test('fresh database: every migration applied in order and recorded; status; assertMigrated; migrate again is a no-op', async (t) => {
   const { conn, db } = await makePgTestDb(t, 'real', { migrate: false });
   await t.throwsAsync(pgAssertMigrated(conn), { instanceOf: NotMigratedError, message: /batch-drive-sync migrate/ });
-  t.deepEqual((await pgMigrationStatus(conn)).map((s) => s.state), ALL.map(() => 'pending'));
+  t.deepEqual(
+    (await pgMigrationStatus(conn)).map((s) => s.state),
+    ALL.map(() => 'pending'),
+  );
   t.deepEqual(await pgMigrate(conn, { now: () => FIXED }), ALL);
-  const sha = (f: string) => createHash('sha256').update(readFileSync(join(DIR, f), 'utf8')).digest('hex');
+  const sha = (f: string) =>
+    createHash('sha256')
+      .update(readFileSync(join(DIR, f), 'utf8'))
+      .digest('hex');
   t.deepEqual(
     await db.all('SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version'),
     ALL.map((name, i) => ({ version: i + 1, name, checksum: sha(name), applied_at: FIXED.toISOString() })),
@@ -115,7 +121,14 @@ test('fresh database: every migration applied in order and recorded; status; ass
       )
     ).map((r) => [r.c, r.type]),
   );
-  t.like(types, { attempts: 'integer', next_attempt_at: 'bigint', lease_until: 'bigint', local_size: 'bigint', resumable_offset: 'bigint', found_by_node: 'text' });
+  t.like(types, {
+    attempts: 'integer',
+    next_attempt_at: 'bigint',
+    lease_until: 'bigint',
+    local_size: 'bigint',
+    resumable_offset: 'bigint',
+    found_by_node: 'text',
+  });
   const partial = await db.all<{ name: string; def: string }[]>(
     "SELECT indexname AS name, indexdef AS def FROM pg_indexes WHERE indexname IN ('idx_batch_file_drive_metadata_due', 'idx_batch_file_drive_metadata_lease') ORDER BY 1",
   );
@@ -140,9 +153,14 @@ test('a failing migration is rolled back whole (transactional DDL): nothing of i
   await db.exec("INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename) VALUES ('j', 'a'), ('j', 'a')");
   const err = await t.throwsAsync(pgMigrate(conn), { instanceOf: DbError });
   t.regex(err?.message ?? '', /002_daemon_state\.sql failed and was rolled back/);
-  const cols = (await db.all<{ c: string }[]>("SELECT attname AS c FROM pg_attribute WHERE attrelid = 'batch_file_drive_metadata'::regclass AND attnum > 0")).map((r) => r.c);
+  const cols = (
+    await db.all<{ c: string }[]>("SELECT attname AS c FROM pg_attribute WHERE attrelid = 'batch_file_drive_metadata'::regclass AND attnum > 0")
+  ).map((r) => r.c);
   t.false(cols.includes('attempts'), 'the ALTERs before the failing index were undone');
-  t.deepEqual((await pgMigrationStatus(conn)).map((s) => s.state), ['applied', ...ALL.slice(1).map(() => 'pending')]);
+  t.deepEqual(
+    (await pgMigrationStatus(conn)).map((s) => s.state),
+    ['applied', ...ALL.slice(1).map(() => 'pending')],
+  );
 });
 
 test('an applied migration whose file changed is refused, naming it; a batch_jobs-less database is refused, nothing changed', async (t) => {
@@ -159,7 +177,10 @@ test('an applied migration whose file changed is refused, naming it; a batch_job
   const other = await makePgTestDb(t, null, { migrate: false });
   const e2 = await t.throwsAsync(pgMigrate(other.conn), { instanceOf: DbError });
   t.regex(e2?.message ?? '', /no table batch_jobs/);
-  t.deepEqual((await other.db.all<{ n: string }[]>("SELECT tablename AS n FROM pg_tables WHERE schemaname = 'public'")).map((r) => r.n), ['unrelated']);
+  t.deepEqual(
+    (await other.db.all<{ n: string }[]>("SELECT tablename AS n FROM pg_tables WHERE schemaname = 'public'")).map((r) => r.n),
+    ['unrelated'],
+  );
 });
 
 for (const kind of ['real', 'minimal'] as BatchJobsKind[]) {
@@ -189,11 +210,14 @@ test('drive_integration_enabled is a real boolean: the batch system writes TRUE/
   const [on] = await store.listEnabledJobs('on');
   t.is(on?.row.drive_integration_enabled, true);
   t.is(on?.row.id, 1, 'serial ids are numbers');
-  t.deepEqual((await store.report()).map((r) => [r.jobId, r.enabled]), [
-    ['on', true],
-    ['one', true],
-    ['yes', true],
-  ]);
+  t.deepEqual(
+    (await store.report()).map((r) => [r.jobId, r.enabled]),
+    [
+      ['on', true],
+      ['one', true],
+      ['yes', true],
+    ],
+  );
 });
 
 test('wake-up triggers: a job enabled (insert or update) and a row becoming pending notify batch_drive_sync, once per job per transaction', async (t) => {
@@ -205,20 +229,15 @@ test('wake-up triggers: a job enabled (insert or update) and a row becoming pend
   const got: string[] = [];
   listener.on('notification', (m) => got.push(m.payload ?? ''));
   await listener.query('LISTEN batch_drive_sync');
-  await db.exec("INSERT INTO batch_jobs (job_id, status, total_files, drive_integration_enabled) VALUES ('a', 'processing', 1, TRUE), ('b', 'processing', 1, FALSE)");
+  await db.exec(
+    "INSERT INTO batch_jobs (job_id, status, total_files, drive_integration_enabled) VALUES ('a', 'processing', 1, TRUE), ('b', 'processing', 1, FALSE)",
+  );
   await db.exec("UPDATE batch_jobs SET drive_integration_enabled = TRUE WHERE job_id = 'b'");
   await db.exec("UPDATE batch_jobs SET drive_integration_enabled = TRUE WHERE job_id = 'b'"); // already on: no notification
-  await db.exec(
-    "BEGIN; INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename) SELECT 'a', 'f' || g FROM generate_series(1, 100) g; COMMIT",
-  );
+  await db.exec("BEGIN; INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename) SELECT 'a', 'f' || g FROM generate_series(1, 100) g; COMMIT");
   await db.exec("UPDATE batch_file_drive_metadata SET upload_status = 'failed' WHERE original_filename = 'f1'");
   await db.exec("UPDATE batch_file_drive_metadata SET upload_status = 'pending' WHERE original_filename = 'f1'");
-  const want = [
-    '{"kind" : "job", "job" : "a"}',
-    '{"kind" : "job", "job" : "b"}',
-    '{"kind" : "file", "job" : "a"}',
-    '{"kind" : "file", "job" : "a"}',
-  ];
+  const want = ['{"kind" : "job", "job" : "a"}', '{"kind" : "job", "job" : "b"}', '{"kind" : "file", "job" : "a"}', '{"kind" : "file", "job" : "a"}'];
   const deadline = Date.now() + 10_000;
   while (got.length < want.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   await listener.query('SELECT 1'); // anything still in flight arrives before this answer

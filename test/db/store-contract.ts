@@ -128,18 +128,28 @@ export function storeContract(b: StoreBackend): void {
     t.is(first.length, 1);
     t.like(first[0], { upload_status: 'uploading', attempts: 1, lease_owner: 'w1', lease_until: T0 + LEASE_MS });
     const second = await s.store.claimDue('w2', 10, LEASE_MS);
-    t.deepEqual(second.map((r) => r.original_filename), ['a', 'b'].filter((f) => f !== first[0]!.original_filename));
+    t.deepEqual(
+      second.map((r) => r.original_filename),
+      ['a', 'b'].filter((f) => f !== first[0]!.original_filename),
+    );
     t.deepEqual(await s.store.claimDue('w3', 10, LEASE_MS), [], 'c is not due yet');
     t.is(await s.store.countDue(), 0);
 
     s.clock.advance(10_000);
     t.is(await s.store.countDue(), 1);
     const third = await s.store.claimDue('w3', 10, LEASE_MS);
-    t.deepEqual(third.map((r) => [r.original_filename, r.lease_owner, r.lease_until]), [['c', 'w3', T0 + 10_000 + LEASE_MS]]);
+    t.deepEqual(
+      third.map((r) => [r.original_filename, r.lease_owner, r.lease_until]),
+      [['c', 'w3', T0 + 10_000 + LEASE_MS]],
+    );
   });
 
   test('claimDue: rows of disabled jobs are not claimed (pending or with an expired lease)', async (t) => {
-    const s = await setup(t, [{ job_id: 'on', enabled: true }, { job_id: 'off', enabled: false }, { job_id: 'later', enabled: true }]);
+    const s = await setup(t, [
+      { job_id: 'on', enabled: true },
+      { job_id: 'off', enabled: false },
+      { job_id: 'later', enabled: true },
+    ]);
     await s.store.upsertFile('on', 'a', { size: 1, mtimeMs: 1 });
     await s.store.upsertFile('off', 'b', { size: 1, mtimeMs: 1 });
     await s.store.upsertFile('later', 'c', { size: 1, mtimeMs: 1 });
@@ -151,7 +161,10 @@ export function storeContract(b: StoreBackend): void {
     s.clock.advance(LEASE_MS + 1);
     t.deepEqual(await s.store.claimDue('w2', 10, LEASE_MS), [], 'off is disabled; later was disabled while uploading');
     t.true(await s.store.setJobEnabled('off', true));
-    t.deepEqual((await s.store.claimDue('w2', 10, LEASE_MS)).map((r) => r.batch_job_id), ['off']);
+    t.deepEqual(
+      (await s.store.claimDue('w2', 10, LEASE_MS)).map((r) => r.batch_job_id),
+      ['off'],
+    );
   });
 
   test('claimDue: a live lease is not taken; an expired one is, and the old owner loses its row', async (t) => {
@@ -169,7 +182,10 @@ export function storeContract(b: StoreBackend): void {
     t.deepEqual(await s.store.claimDue('w2', 10, LEASE_MS), []);
     s.clock.advance(2);
     const stolen = await s.store.claimDue('w2', 10, LEASE_MS);
-    t.deepEqual(stolen.map((r) => [r.id, r.lease_owner, r.attempts]), [[mine!.id, 'w2', 2]]);
+    t.deepEqual(
+      stolen.map((r) => [r.id, r.lease_owner, r.attempts]),
+      [[mine!.id, 'w2', 2]],
+    );
 
     // w1 woke up late: everything it tries is refused.
     t.false(await s.store.extendLease(mine!.id, 'w1', LEASE_MS));
@@ -214,7 +230,13 @@ export function storeContract(b: StoreBackend): void {
       lease_until: T0 + 5000 + LEASE_MS,
     });
     t.true(await s.store.markUploaded(r!.id, 'w', uploaded(r!.id)));
-    t.like(await row(s.store, r!.id), { reserved_drive_id: 'gen-1', resumable_session_uri: null, resumable_offset: null, lease_owner: null, lease_until: null });
+    t.like(await row(s.store, r!.id), {
+      reserved_drive_id: 'gen-1',
+      resumable_session_uri: null,
+      resumable_offset: null,
+      lease_owner: null,
+      lease_until: null,
+    });
   });
 
   test('markRetry: back to pending with error and next attempt; refund gives the attempt back', async (t) => {
@@ -238,9 +260,19 @@ export function storeContract(b: StoreBackend): void {
     const [r2] = await s.store.claimDue('w', 1, LEASE_MS);
     t.is(r2!.attempts, 2);
     t.true(
-      await s.store.markRetry(r2!.id, 'w', { error: '429 userRateLimitExceeded', reason: 'retryable:userRateLimitExceeded', nextAttemptAt: T0 + 9000, refund: true }),
+      await s.store.markRetry(r2!.id, 'w', {
+        error: '429 userRateLimitExceeded',
+        reason: 'retryable:userRateLimitExceeded',
+        nextAttemptAt: T0 + 9000,
+        refund: true,
+      }),
     );
-    t.like(await row(s.store, r2!.id), { upload_status: 'pending', attempts: 1, next_attempt_at: T0 + 9000, last_error_reason: 'retryable:userRateLimitExceeded' });
+    t.like(await row(s.store, r2!.id), {
+      upload_status: 'pending',
+      attempts: 1,
+      next_attempt_at: T0 + 9000,
+      last_error_reason: 'retryable:userRateLimitExceeded',
+    });
   });
 
   test('markFailed: failed with the error; only retryFailed brings it back', async (t) => {
@@ -282,7 +314,10 @@ export function storeContract(b: StoreBackend): void {
   });
 
   test('retryFailed: per job, then all; attempts reset and due now', async (t) => {
-    const s = await setup(t, [{ job_id: 'j1', enabled: true }, { job_id: 'j2', enabled: true }]);
+    const s = await setup(t, [
+      { job_id: 'j1', enabled: true },
+      { job_id: 'j2', enabled: true },
+    ]);
     for (const j of ['j1', 'j2']) for (const f of ['a', 'b']) await s.store.upsertFile(j, f, { size: 1, mtimeMs: 1 });
     const claimed = await s.store.claimDue('w', 10, LEASE_MS);
     t.is(claimed.length, 4);
@@ -383,9 +418,16 @@ export function storeContract(b: StoreBackend): void {
     await s.store.upsertFile('job-1', 'a', { size: 1, mtimeMs: 1 });
     t.deepEqual(await s.store.recomputeJobStatus('job-1'), { from: 'completed', to: 'pending' });
     const listed = await s.store.listEnabledJobs();
-    t.deepEqual(listed.map((j) => [j.jobId, j.finished]), [['job-1', true]]);
+    t.deepEqual(
+      listed.map((j) => [j.jobId, j.finished]),
+      [['job-1', true]],
+    );
     await s.db.run("UPDATE batch_jobs SET status = 'completed'");
-    t.deepEqual((await s.store.listEnabledJobs()).map((j) => j.finished), [false], "'completed' is not final here");
+    t.deepEqual(
+      (await s.store.listEnabledJobs()).map((j) => j.finished),
+      [false],
+      "'completed' is not final here",
+    );
   });
 
   test('recomputeJobStatus with the minimal batch_jobs: every job counts as finished; duplicate rows all updated', async (t) => {
@@ -414,7 +456,10 @@ export function storeContract(b: StoreBackend): void {
       );
     t.true(await s.store.setJobEnabled('job-1', true, 'SVG2PPTX-Batches/{date}/batch-{job_id}/'));
     t.deepEqual(await job(), { e: b.TRUE, p: 'SVG2PPTX-Batches/{date}/batch-{job_id}/', s: 'pending' });
-    t.deepEqual((await s.store.listEnabledJobs()).map((j) => [j.jobId, j.pattern]), [['job-1', 'SVG2PPTX-Batches/{date}/batch-{job_id}/']]);
+    t.deepEqual(
+      (await s.store.listEnabledJobs()).map((j) => [j.jobId, j.pattern]),
+      [['job-1', 'SVG2PPTX-Batches/{date}/batch-{job_id}/']],
+    );
 
     t.true(await s.store.setJobEnabled('job-1', true));
     t.like(await job(), { p: 'SVG2PPTX-Batches/{date}/batch-{job_id}/' }, 'no pattern argument keeps it');
@@ -425,7 +470,10 @@ export function storeContract(b: StoreBackend): void {
 
     t.true(await s.store.setJobEnabled('job-1', true, null));
     t.deepEqual(await job(), { e: b.TRUE, p: null, s: 'pending' });
-    t.deepEqual((await s.store.listEnabledJobs()).map((j) => j.pattern), [null]);
+    t.deepEqual(
+      (await s.store.listEnabledJobs()).map((j) => j.pattern),
+      [null],
+    );
 
     // Re-enabling a job whose status was computed keeps it.
     await s.db.run("UPDATE batch_jobs SET drive_upload_status = 'completed' WHERE job_id = 'job-1'");
@@ -453,7 +501,10 @@ export function storeContract(b: StoreBackend): void {
       ],
     );
     t.deepEqual(all[0]?.row, { job_id: 'job-1', drive_integration_enabled: b.TRUE, drive_upload_status: 'not_requested', drive_folder_pattern: 'a/{job_id}' });
-    t.deepEqual((await s.store.listEnabledJobs('job-1')).map((j) => j.jobId), ['job-1']);
+    t.deepEqual(
+      (await s.store.listEnabledJobs('job-1')).map((j) => j.jobId),
+      ['job-1'],
+    );
     t.deepEqual(await s.store.listEnabledJobs('job-3'), []);
 
     const real = await setup(t, [{ job_id: 'r1', status: 'completed', total_files: 4, enabled: true }]);
@@ -490,7 +541,11 @@ export function storeContract(b: StoreBackend): void {
     // d stays uploading, e pending.
 
     const reports = await s.store.report();
-    t.deepEqual(reports.map((r) => r.jobId), ['job-1', 'job-2'], 'disabled jobs without rows are left out');
+    t.deepEqual(
+      reports.map((r) => r.jobId),
+      ['job-1', 'job-2'],
+      'disabled jobs without rows are left out',
+    );
     t.deepEqual(reports[0], {
       jobId: 'job-1',
       enabled: true,
@@ -514,7 +569,10 @@ export function storeContract(b: StoreBackend): void {
       counts: { pending: 0, uploading: 0, uploaded: 0, failed: 0 },
       lastErrors: [],
     });
-    t.deepEqual((await s.store.report('job-2')).map((r) => r.jobId), ['job-2']);
+    t.deepEqual(
+      (await s.store.report('job-2')).map((r) => r.jobId),
+      ['job-2'],
+    );
     t.deepEqual(await s.store.report('nope'), []);
 
     // A job disabled after its files were recorded still shows up.
@@ -530,22 +588,35 @@ export function storeContract(b: StoreBackend): void {
       t.true(await s.store.markFailed(r.id, 'w', { error: `e-${r.original_filename}`, reason: 'permanent:x' }));
     }
     const [rep] = await s.store.report('job-1');
-    t.deepEqual(rep?.lastErrors.map((e) => e.error), ['e-f7', 'e-f6', 'e-f5', 'e-f4', 'e-f3']);
+    t.deepEqual(
+      rep?.lastErrors.map((e) => e.error),
+      ['e-f7', 'e-f6', 'e-f5', 'e-f4', 'e-f3'],
+    );
   });
 
   test('claimDue with a job id claims only that job', async (t) => {
-    const s = await setup(t, [{ job_id: 'j1', enabled: true }, { job_id: 'j2', enabled: true }]);
+    const s = await setup(t, [
+      { job_id: 'j1', enabled: true },
+      { job_id: 'j2', enabled: true },
+    ]);
     for (const j of ['j1', 'j2']) for (const f of ['a', 'b']) await s.store.upsertFile(j, f, { size: 1, mtimeMs: 1 });
     const rows = await s.store.claimDue('w', 10, LEASE_MS, 'j2');
     t.deepEqual(rows.map((r) => `${r.batch_job_id}/${r.original_filename}`).sort(), ['j2/a', 'j2/b']);
     s.clock.advance(LEASE_MS + 1);
-    t.deepEqual((await s.store.claimDue('w2', 10, LEASE_MS, 'j2')).map((r) => r.lease_owner), ['w2', 'w2'], 'expired leases of that job');
+    t.deepEqual(
+      (await s.store.claimDue('w2', 10, LEASE_MS, 'j2')).map((r) => r.lease_owner),
+      ['w2', 'w2'],
+      'expired leases of that job',
+    );
     t.deepEqual(await s.store.claimDue('w', 10, LEASE_MS, 'nope'), []);
     t.is((await s.store.claimDue('w', 10, LEASE_MS, 'j1')).length, 2);
   });
 
   test('nextDueAt: earliest next attempt or lease expiry; null when nothing is waiting', async (t) => {
-    const s = await setup(t, [{ job_id: 'j1', enabled: true }, { job_id: 'j2', enabled: true }]);
+    const s = await setup(t, [
+      { job_id: 'j1', enabled: true },
+      { job_id: 'j2', enabled: true },
+    ]);
     t.is(await s.store.nextDueAt(), null);
     await s.store.upsertFile('j1', 'a', { size: 1, mtimeMs: 1 });
     await s.store.upsertFile('j2', 'b', { size: 1, mtimeMs: 1 });
@@ -575,8 +646,11 @@ export function storeContract(b: StoreBackend): void {
     t.is(await s.store.nextDueAt(), null);
   });
 
-  test('fileStats: what the store knows of a job\'s files, keyed by relative path', async (t) => {
-    const s = await setup(t, [{ job_id: 'j1', enabled: true }, { job_id: 'j2', enabled: true }]);
+  test("fileStats: what the store knows of a job's files, keyed by relative path", async (t) => {
+    const s = await setup(t, [
+      { job_id: 'j1', enabled: true },
+      { job_id: 'j2', enabled: true },
+    ]);
     await s.store.upsertFile('j1', 'a.png', { size: 10, mtimeMs: 100.9 });
     await s.store.upsertFile('j1', 'pages/b.png', { size: 20, mtimeMs: 200 });
     await s.store.upsertFile('j2', 'c.png', { size: 30, mtimeMs: 300 });
@@ -595,7 +669,10 @@ export function storeContract(b: StoreBackend): void {
   // countDue feeds the queue-depth metric; it should count what claimDue would take. Rows of a
   // disabled job are never claimed, so they must not show up as queued work forever.
   test('countDue counts only rows claimDue would take (not those of disabled jobs)', async (t) => {
-    const s = await setup(t, [{ job_id: 'on', enabled: true }, { job_id: 'off', enabled: true }]);
+    const s = await setup(t, [
+      { job_id: 'on', enabled: true },
+      { job_id: 'off', enabled: true },
+    ]);
     await s.store.upsertFile('on', 'a', { size: 1, mtimeMs: 1 });
     await s.store.upsertFile('off', 'b', { size: 1, mtimeMs: 1 });
     await s.store.upsertFile('off', 'c', { size: 1, mtimeMs: 1 });
@@ -615,7 +692,9 @@ export function storeContract(b: StoreBackend): void {
     t.is(await store.claimFolder('root', 'batch', 'id-second'), 'id-first');
     t.is(await store.getFolder('root', 'batch'), 'id-first');
     t.is(await store.claimFolder('root', "it's \\ odd", 'id-odd'), 'id-odd', 'names are data, not SQL');
-    const rows = await db.all<{ parent_id: string; name: string; drive_folder_id: string }[]>('SELECT parent_id, name, drive_folder_id FROM batch_drive_folders ORDER BY name');
+    const rows = await db.all<{ parent_id: string; name: string; drive_folder_id: string }[]>(
+      'SELECT parent_id, name, drive_folder_id FROM batch_drive_folders ORDER BY name',
+    );
     t.deepEqual(rows, [
       { parent_id: 'root', name: 'batch', drive_folder_id: 'id-first' },
       { parent_id: 'root', name: "it's \\ odd", drive_folder_id: 'id-odd' },
@@ -629,7 +708,9 @@ export function storeContract(b: StoreBackend): void {
     // SQLite keeps whatever is written; PostgreSQL's BIGINT column refuses text outright.
     if (b.name === 'postgres') await t.throwsAsync(db.exec(textRow), { message: /invalid input syntax for type bigint/ });
     else await db.exec(textRow);
-    await db.exec(`INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status, lease_until) VALUES ('job-1', 'no-lease.png', 'uploading', NULL)`);
+    await db.exec(
+      `INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status, lease_until) VALUES ('job-1', 'no-lease.png', 'uploading', NULL)`,
+    );
     t.deepEqual(await store.claimDue('w', 10, 1000), [], 'neither is ever due as written');
     const expected = b.name === 'postgres' ? ['no-lease.png'] : ['no-lease.png', 'text.png'];
     t.is(await store.repairSchedules(), expected.length);
@@ -649,7 +730,9 @@ export function storeContract(b: StoreBackend): void {
     await s.db.run("INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status) VALUES ('job-1', 'c.png', 'pending')");
     t.is(await b.upsertFile('job-1', 'c.png', { size: 1, mtimeMs: 1 }), 'updated');
     t.is(await s.store.upsertFile('job-1', 'c.png', { size: 1, mtimeMs: 1 }), 'unchanged');
-    const found = await s.db.all<{ f: string; n: string }[]>('SELECT original_filename AS f, found_by_node AS n FROM batch_file_drive_metadata ORDER BY original_filename');
+    const found = await s.db.all<{ f: string; n: string }[]>(
+      'SELECT original_filename AS f, found_by_node AS n FROM batch_file_drive_metadata ORDER BY original_filename',
+    );
     t.deepEqual(found, [
       { f: 'a.png', n: 'host-a' },
       { f: 'b.png', n: 'host-b' },
@@ -658,12 +741,18 @@ export function storeContract(b: StoreBackend): void {
     t.is(await s.store.countDue(), 1);
     t.is(await b.countDue(), 2);
     t.is(await anyNode.countDue(), 3);
-    t.deepEqual((await s.store.claimDue('wa', 10, LEASE_MS)).map((r) => r.original_filename), ['a.png']);
+    t.deepEqual(
+      (await s.store.claimDue('wa', 10, LEASE_MS)).map((r) => r.original_filename),
+      ['a.png'],
+    );
     t.deepEqual((await b.claimDue('wb', 10, LEASE_MS)).map((r) => r.original_filename).sort(), ['b.png', 'c.png']);
     // An expired lease is taken back by the node that has the file, never by another.
     s.clock.advance(LEASE_MS + 1);
     t.deepEqual((await b.claimDue('wb2', 10, LEASE_MS)).map((r) => r.original_filename).sort(), ['b.png', 'c.png']);
-    t.deepEqual((await s.store.claimDue('wa2', 10, LEASE_MS)).map((r) => r.original_filename), ['a.png']);
+    t.deepEqual(
+      (await s.store.claimDue('wa2', 10, LEASE_MS)).map((r) => r.original_filename),
+      ['a.png'],
+    );
     t.is(await s.store.nextDueAt(), T0 + LEASE_MS + 1 + LEASE_MS);
   });
 
@@ -684,5 +773,67 @@ export function storeContract(b: StoreBackend): void {
     );
     t.is(claimed.length, 200);
     t.is(new Set(claimed).size, 200);
+  });
+
+  test('staleJobStatuses: exactly the given jobs whose stored status differs from what recomputeJobStatus would write', async (t) => {
+    const s = await setup(t, [
+      { job_id: 'fresh', enabled: true },
+      { job_id: 'moved', enabled: true },
+      { job_id: 'done', enabled: true, status: 'completed' },
+      { job_id: 'other', enabled: true },
+    ]);
+    t.deepEqual(await s.store.staleJobStatuses([]), []);
+    for (const j of ['fresh', 'moved', 'done', 'other']) await s.store.recomputeJobStatus(j);
+    t.deepEqual(await s.store.staleJobStatuses(['fresh', 'moved', 'done', 'other']), [], 'all in step after a recompute');
+    // A row uploaded in 'moved' and 'other', and 'done' gets a file: their statuses are now behind.
+    for (const j of ['moved', 'other']) {
+      await s.store.upsertFile(j, 'a.txt', { size: 1, mtimeMs: 1 });
+      const [r] = await s.store.claimDue('w', 10, LEASE_MS, j);
+      await s.store.markUploaded(r?.id ?? -1, 'w', uploaded(r?.id ?? -1));
+    }
+    await s.store.upsertFile('done', 'late.txt', { size: 1, mtimeMs: 1 });
+    const stale = await s.store.staleJobStatuses(['fresh', 'moved', 'done', 'unknown-job']);
+    t.deepEqual(stale.sort(), ['done', 'moved'], "'other' is stale too but was not asked about; unknown jobs are ignored");
+    for (const j of stale) t.truthy(await s.store.recomputeJobStatus(j), `${j} really changes`);
+    t.deepEqual(await s.store.staleJobStatuses(['fresh', 'moved', 'done', 'other']), ['other']);
+    // A job-level error counts as a failure, as in recomputeJobStatus.
+    await s.store.recomputeJobStatus('other');
+    await s.store.setJobError('fresh', { error: 'bad names', reason: 'local:bad_name' });
+    t.deepEqual(await s.store.staleJobStatuses(['fresh', 'moved', 'done', 'other']), ['fresh']);
+  });
+
+  test('jobsWithFolder: the jobs whose folder is recorded', async (t) => {
+    const s = await setup(t, [{ job_id: 'a', enabled: true }, { job_id: 'b', enabled: true }]);
+    t.deepEqual([...(await s.store.jobsWithFolder())], []);
+    await s.store.saveJobFolder('b', { folderId: 'f-b', url: 'https://drive.google.com/drive/folders/f-b', path: 'x/b' });
+    t.deepEqual([...(await s.store.jobsWithFolder())], ['b']);
+  });
+
+  test('upsertFiles: 1,200 files in one call, new ones inserted in bulk, known ones requeued / updated / unchanged, a path listed twice inserted once', async (t) => {
+    const s = await setup(t);
+    t.is(await s.store.upsertFile('job-1', 'known-uploaded.txt', { size: 1, mtimeMs: 1 }), 'inserted');
+    const [r] = await s.store.claimDue('w', 1, LEASE_MS);
+    t.true(await s.store.markUploaded(r?.id ?? -1, 'w', uploaded(r?.id ?? -1)));
+    t.is(await s.store.upsertFile('job-1', 'known-pending.txt', { size: 5, mtimeMs: 5 }), 'inserted');
+    t.is(await s.store.upsertFile('job-1', 'known-same.txt', { size: 7, mtimeMs: 7 }), 'inserted');
+    const fresh = Array.from({ length: 1200 }, (_, i) => ({ relPath: `new/f-${i}.bin`, size: i, mtimeMs: 1000 + i }));
+    const res = await s.store.upsertFiles('job-1', [
+      { relPath: 'known-uploaded.txt', size: 2, mtimeMs: 2 },
+      ...fresh.slice(0, 600),
+      { relPath: 'known-pending.txt', size: 6, mtimeMs: 6 },
+      { relPath: 'known-same.txt', size: 7, mtimeMs: 7 },
+      ...fresh.slice(600),
+      { relPath: 'new/f-0.bin', size: 0, mtimeMs: 1000 },
+    ]);
+    t.is(res.length, 1204);
+    t.is(res[0], 'requeued');
+    t.is(res[601], 'updated');
+    t.is(res[602], 'unchanged');
+    t.is(res.filter((x) => x === 'inserted').length, 1200);
+    t.is(res[1203], 'unchanged', 'the second listing of a path is not a second insert');
+    const stats = await s.store.fileStats('job-1');
+    t.is(stats.size, 1203);
+    t.deepEqual(stats.get('new/f-1199.bin'), { size: 1199, mtimeMs: 2199, status: 'pending' });
+    t.deepEqual(stats.get('known-uploaded.txt'), { size: 2, mtimeMs: 2, status: 'pending' });
   });
 }

@@ -197,3 +197,27 @@ test('pacer against the emulator at 5 writes/s: 60 uploads from 8 workers all la
   t.is(writes - rejected, 60, 'one accepted write per upload');
   t.deepEqual(s.emu.listFiles().filter((f) => f.name.startsWith('w-')).map((f) => f.id).sort(), [...ids].sort());
 });
+
+test('a snapshot carries the learned rate into a new pacer; a malformed one is ignored', async (t) => {
+  const clock = virtualClock();
+  const first = createPacer({ now: clock.now, sleep: clock.sleep });
+  t.deepEqual(first.snapshot(), { ratePerSec: 3, slowStart: true, recoverToPerSec: 0 });
+  // Ten paced successes, then a rejection: the rate is now a measured one.
+  const run = (async () => {
+    for (let i = 0; i < 10; i++) (await first.acquire()).success();
+    (await first.acquire()).rateLimited();
+  })();
+  await clock.runUntil(60_000);
+  await run;
+  const snap = first.snapshot();
+  t.false(snap.slowStart);
+  t.not(snap.ratePerSec, 3);
+  const second = createPacer({ now: clock.now, sleep: clock.sleep, resume: snap });
+  t.deepEqual(second.snapshot(), snap);
+  t.false(second.stats().slowStart);
+  for (const bad of [{ ratePerSec: -1, slowStart: false, recoverToPerSec: 0 }, { ratePerSec: Number.NaN, slowStart: false, recoverToPerSec: 0 }, { ratePerSec: 5 } as never, null]) {
+    t.deepEqual(createPacer({ now: clock.now, sleep: clock.sleep, resume: bad }).snapshot(), { ratePerSec: 3, slowStart: true, recoverToPerSec: 0 }, JSON.stringify(bad));
+  }
+  // Clamped like any rate.
+  t.is(createPacer({ now: clock.now, sleep: clock.sleep, resume: { ratePerSec: 1e9, slowStart: false, recoverToPerSec: 0 } }).ratePerSec(), 100);
+});

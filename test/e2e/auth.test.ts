@@ -36,7 +36,7 @@ test('sync --once with revoked credentials exits 1 and says why; rows stay pendi
   await e.addJob('auth-once');
   for (let i = 0; i < 3; i++) e.writeFile('auth-once', `f${i}.txt`, `f${i}`);
   e.emu.revokeRefreshToken(e.secrets.refreshToken);
-  const r = await e.cli(['sync', '--once', '--max-wait-ms', '5000'], { timeoutMs: 30_000 });
+  const r = await e.cli(['sync', '--once', '--max-wait-ms', '5000']);
   t.is(r.code, 1, `${r.stdout}${r.stderr}`);
   t.regex(r.stderr, /uploads paused: Drive refused our credentials \(.*invalid_grant.*\); fix auth\.\* and run again/, r.stderr);
   t.regex(r.stdout, /uploaded 0, failed rows 0, pending rows 3/);
@@ -47,7 +47,7 @@ test('sync --once with revoked credentials exits 1 and says why; rows stay pendi
 
   // Credentials fixed (a new refresh token): the next pass uploads everything and exits 0.
   writeFileSync(join(e.dir, 'refresh-token'), `1//e2e-refresh-renewed-${Date.now()}\n`);
-  const ok = await e.cli(['sync', '--once'], { timeoutMs: 30_000 });
+  const ok = await e.cli(['sync', '--once']);
   t.is(ok.code, 0, ok.stderr);
   t.is(e.driveFiles().length, 3);
 });

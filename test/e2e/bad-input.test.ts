@@ -47,7 +47,8 @@ test('disk full (SQLITE_FULL) while recording an upload: no crash, a clear error
   t.true(first.ok, `drainDue must not reject: ${first.ok ? '' : String(first.error)}`);
   t.deepEqual(unhandled, [], 'no unhandled rejection');
   t.is(driveFiles(s.emu).length, 1, 'the bytes reached Drive');
-  // Error or warning: whether recording the retry still fits depends on how SQLite packed the pages.
+  // A warning when the retry could still be recorded (the page had room for the shorter error
+  // text), an error when even that failed: which one depends on how VACUUM packed the pages.
   const errors = s.logs.filter((l) => l.level === 'error' || l.level === 'warning');
   t.true(
     errors.some((l) => /SQLITE_FULL|disk is full/.test(JSON.stringify(l)) && l.job === 'full' && l.file === 'result.txt'),

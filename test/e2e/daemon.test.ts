@@ -39,7 +39,8 @@ test('run: files written while the daemon runs are uploaded as they settle; a jo
 
 test('run: a file modified after upload becomes a new revision of the same Drive file', async (t) => {
   const e = await setupE2E(t, { stabilityMs: 200 });
-  await e.addJob('rev');
+  // Still running: a finished job whose files are all in Drive is final and no longer watched.
+  await e.addJob('rev', { status: 'processing' });
   e.writeFile('rev', 'notes.txt', 'version one');
   const d = await e.startedDaemon();
   await d.waitForLog(uploadedLine('rev', 'notes.txt'), 10_000);

@@ -30,7 +30,7 @@ test('SIGKILL mid resumable upload, restart: the upload resumes from its offset 
   const killedAt = await waitUntil(async () => {
     const r = (await e.rows('big')).find((x) => x.original_filename === 'big.bin') as { resumable_offset?: number | null; lease_owner: string | null } | undefined;
     return r && (r.resumable_offset ?? 0) > 0 ? r : null;
-  }, 30_000, 'a confirmed chunk of big.bin');
+  }, 60_000, 'a confirmed chunk of big.bin');
   d1.kill('SIGKILL');
   t.is((await d1.exited).signal, 'SIGKILL');
   const offset = Number(killedAt.resumable_offset);

@@ -21,8 +21,7 @@ function freePort(): Promise<number> {
   });
 }
 
-const uploadedBy = (d: DaemonHandle) =>
-  d.lines.filter((l) => l.json?.message === 'uploaded').map((l) => `${String(l.json?.job)}/${String(l.json?.file)}`);
+const uploadedBy = (d: DaemonHandle) => d.lines.filter((l) => l.json?.message === 'uploaded').map((l) => `${String(l.json?.job)}/${String(l.json?.file)}`);
 
 async function allUploaded(e: E2E, n: number): Promise<boolean> {
   const rows = await e.rows();
@@ -83,10 +82,18 @@ test.serial('wrong password, unknown database, nothing listening: exit 78 naming
   // The password from a file works, and a missing file is a clear error.
   const pwFile = join(e.dir, 'pg-password');
   writeFileSync(pwFile, PG_TEST_PASSWORD + '\n', { mode: 0o600 });
-  e.writeConfig({ postgres: true, databaseUrl: e.dbUrl!.replace(`:${encodeURIComponent(PG_TEST_PASSWORD)}@`, '@'), databaseExtra: `password_file: ${JSON.stringify(pwFile)}` });
+  e.writeConfig({
+    postgres: true,
+    databaseUrl: e.dbUrl!.replace(`:${encodeURIComponent(PG_TEST_PASSWORD)}@`, '@'),
+    databaseExtra: `password_file: ${JSON.stringify(pwFile)}`,
+  });
   const ok = await e.cli(['migrate', '--status']);
   t.is(ok.code, 0, ok.stderr);
-  e.writeConfig({ postgres: true, databaseUrl: e.dbUrl!.replace(`:${encodeURIComponent(PG_TEST_PASSWORD)}@`, '@'), databaseExtra: `password_file: ${JSON.stringify(pwFile + '.missing')}` });
+  e.writeConfig({
+    postgres: true,
+    databaseUrl: e.dbUrl!.replace(`:${encodeURIComponent(PG_TEST_PASSWORD)}@`, '@'),
+    databaseExtra: `password_file: ${JSON.stringify(pwFile + '.missing')}`,
+  });
   const missing = await e.cli(['migrate', '--status']);
   t.is(missing.code, 78);
   t.regex(missing.stderr, /password_file .*pg-password\.missing: cannot read it \(ENOENT\)/);
@@ -120,89 +127,129 @@ test.serial('LISTEN/NOTIFY: a job enabled in batch_jobs and rows the batch syste
 });
 
 for (const shared of [false, true]) {
-  test.serial(`two daemons on two hosts (separate output directories), watch.shared_storage ${shared}: every file once, ${
-    shared ? 'either daemon may upload any row' : "each daemon uploads only the rows it found"
-  }`, async (t) => {
-    const e = await setupE2E(t, { postgres: true });
-    const dirB = join(e.dir, 'output-host-b');
-    mkdirSync(dirB);
-    const cfgB = join(e.dir, 'config-b.yaml');
-    e.writeConfig({ postgres: true, nodeName: 'host-a', sharedStorage: shared });
-    e.writeConfig({ postgres: true, nodeName: 'host-b', sharedStorage: shared, outputDir: dirB }, cfgB);
-    await e.addJob('job-a', { status: 'completed' });
-    await e.addJob('job-b', { status: 'completed' });
-    const expected: { job: string; rel: string; content: string }[] = [];
-    for (let i = 0; i < 12; i++) {
-      for (const job of ['job-a', 'job-b']) {
-        const rel = `f-${i}.txt`;
-        const content = `${job} ${i}\n`;
-        expected.push({ job, rel, content });
-        // Per-host disks: job-a's files are on host A only, job-b's on host B only. Shared
-        // storage (NFS): both hosts see every file.
-        // One file on shared storage has one mtime, whichever host looks at it.
-        const mtime = new Date(Date.now() - 60_000);
-        if (shared || job === 'job-a') utimesSync(e.writeFile(job, rel, content), mtime, mtime);
-        if (shared || job === 'job-b') {
-          mkdirSync(join(dirB, job), { recursive: true });
-          writeFileSync(join(dirB, job, rel), content);
-          utimesSync(join(dirB, job, rel), mtime, mtime);
+  test.serial(
+    `two daemons on two hosts (separate output directories), watch.shared_storage ${shared}: every file once, ${
+      shared ? 'either daemon may upload any row' : 'each daemon uploads only the rows it found'
+    }`,
+    async (t) => {
+      const e = await setupE2E(t, { postgres: true });
+      const dirB = join(e.dir, 'output-host-b');
+      mkdirSync(dirB);
+      const cfgB = join(e.dir, 'config-b.yaml');
+      e.writeConfig({ postgres: true, nodeName: 'host-a', sharedStorage: shared });
+      e.writeConfig({ postgres: true, nodeName: 'host-b', sharedStorage: shared, outputDir: dirB }, cfgB);
+      await e.addJob('job-a', { status: 'completed' });
+      await e.addJob('job-b', { status: 'completed' });
+      const expected: { job: string; rel: string; content: string }[] = [];
+      for (let i = 0; i < 12; i++) {
+        for (const job of ['job-a', 'job-b']) {
+          const rel = `f-${i}.txt`;
+          const content = `${job} ${i}\n`;
+          expected.push({ job, rel, content });
+          // Per-host disks: job-a's files are on host A only, job-b's on host B only. Shared
+          // storage (NFS): both hosts see every file.
+          // One file on shared storage has one mtime, whichever host looks at it.
+          const mtime = new Date(Date.now() - 60_000);
+          if (shared || job === 'job-a') utimesSync(e.writeFile(job, rel, content), mtime, mtime);
+          if (shared || job === 'job-b') {
+            mkdirSync(join(dirB, job), { recursive: true });
+            writeFileSync(join(dirB, job, rel), content);
+            utimesSync(join(dirB, job, rel), mtime, mtime);
+          }
         }
       }
-    }
-    const [a, b] = await Promise.all([e.startedDaemon({ timeoutMs: 60_000 }), e.startedDaemon({ config: cfgB, timeoutMs: 60_000 })]);
-    await waitUntil(() => allUploaded(e, expected.length), 60_000, 'every file uploaded');
-    await assertExactlyOnce(t, e, expected, (job) => `batch/${utcDate()}/${job}`);
-    const rows = await e.sql<{ batch_job_id: string; found_by_node: string; attempts: number }>('SELECT batch_job_id, found_by_node, attempts FROM batch_file_drive_metadata');
-    const byA = uploadedBy(a);
-    const byB = uploadedBy(b);
-    t.is(byA.length + byB.length, expected.length, 'one upload per file across both daemons');
-    if (!shared) {
-      t.true(rows.every((r) => r.found_by_node === (r.batch_job_id === 'job-a' ? 'host-a' : 'host-b')), 'each row found by the host that has the file');
-      t.true(byA.every((f) => f.startsWith('job-a/')), `host A uploaded only its own files: ${byA.join(' ')}`);
-      t.true(byB.every((f) => f.startsWith('job-b/')), `host B uploaded only its own files: ${byB.join(' ')}`);
-      t.true(rows.every((r) => r.attempts === 1), 'no failed attempt on a file the host does not have');
-    } else {
-      t.true(rows.every((r) => r.found_by_node === 'host-a' || r.found_by_node === 'host-b'));
-    }
-    a.kill('SIGTERM');
-    b.kill('SIGTERM');
-    t.is((await a.exited).code, 0);
-    t.is((await b.exited).code, 0);
-  });
+      const [a, b] = await Promise.all([e.startedDaemon({ timeoutMs: 60_000 }), e.startedDaemon({ config: cfgB, timeoutMs: 60_000 })]);
+      await waitUntil(() => allUploaded(e, expected.length), 60_000, 'every file uploaded');
+      await assertExactlyOnce(t, e, expected, (job) => `batch/${utcDate()}/${job}`);
+      const rows = await e.sql<{ batch_job_id: string; found_by_node: string; attempts: number }>(
+        'SELECT batch_job_id, found_by_node, attempts FROM batch_file_drive_metadata',
+      );
+      const byA = uploadedBy(a);
+      const byB = uploadedBy(b);
+      t.is(byA.length + byB.length, expected.length, 'one upload per file across both daemons');
+      if (!shared) {
+        t.true(
+          rows.every((r) => r.found_by_node === (r.batch_job_id === 'job-a' ? 'host-a' : 'host-b')),
+          'each row found by the host that has the file',
+        );
+        t.true(
+          byA.every((f) => f.startsWith('job-a/')),
+          `host A uploaded only its own files: ${byA.join(' ')}`,
+        );
+        t.true(
+          byB.every((f) => f.startsWith('job-b/')),
+          `host B uploaded only its own files: ${byB.join(' ')}`,
+        );
+        t.true(
+          rows.every((r) => r.attempts === 1),
+          'no failed attempt on a file the host does not have',
+        );
+      } else {
+        t.true(rows.every((r) => r.found_by_node === 'host-a' || r.found_by_node === 'host-b'));
+      }
+      a.kill('SIGTERM');
+      b.kill('SIGTERM');
+      t.is((await a.exited).code, 0);
+      t.is((await b.exited).code, 0);
+    },
+  );
 }
 
-test.serial('PostgreSQL restarted mid-run: reconnect logged once, /healthz down meanwhile, uploads in flight finish and are recorded; 0 lost, 0 duplicated', async (t) => {
-  // A server of its own: the other tests of this file keep theirs running.
-  const server = await startPgServer();
-  t.teardown(() => server.close());
-  const metricsPort = await freePort();
-  // Slow Drive answers keep uploads in flight across the restart.
-  const e = await setupE2E(t, { postgres: true, pgServer: server, faults: { latencyMs: 500 }, concurrency: 4, leaseMs: 5000, metricsListen: `127.0.0.1:${metricsPort}` });
-  await e.addJob('job-r', { status: 'completed' });
-  const expected = Array.from({ length: 80 }, (_, i) => ({ job: 'job-r', rel: `r-${i}.txt`, content: `restart ${i} ${md5(String(i))}\n` }));
-  for (const f of expected) e.writeFile(f.job, f.rel, f.content);
-  const d = await e.startedDaemon({ timeoutMs: 60_000 });
-  await waitUntil(async () => (await e.rows()).some((r) => r.upload_status === 'uploaded'), 30_000, 'first upload');
-  const health = async () => {
-    const r = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
-    return { status: r.status, text: await r.text() };
-  };
-  t.is((await health()).status, 200);
+test.serial(
+  'PostgreSQL restarted mid-run: reconnect logged once, /healthz down meanwhile, uploads in flight finish and are recorded; 0 lost, 0 duplicated',
+  async (t) => {
+    // A server of its own: the other tests of this file keep theirs running.
+    const server = await startPgServer();
+    t.teardown(() => server.close());
+    const metricsPort = await freePort();
+    // Slow Drive answers keep uploads in flight across the restart.
+    const e = await setupE2E(t, {
+      postgres: true,
+      pgServer: server,
+      faults: { latencyMs: 500 },
+      concurrency: 4,
+      leaseMs: 5000,
+      metricsListen: `127.0.0.1:${metricsPort}`,
+    });
+    await e.addJob('job-r', { status: 'completed' });
+    const expected = Array.from({ length: 80 }, (_, i) => ({ job: 'job-r', rel: `r-${i}.txt`, content: `restart ${i} ${md5(String(i))}\n` }));
+    for (const f of expected) e.writeFile(f.job, f.rel, f.content);
+    const d = await e.startedDaemon({ timeoutMs: 60_000 });
+    await waitUntil(async () => (await e.rows()).some((r) => r.upload_status === 'uploaded'), 30_000, 'first upload');
+    const health = async () => {
+      const r = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+      return { status: r.status, text: await r.text() };
+    };
+    t.is((await health()).status, 200);
 
-  await server.stop();
-  const lost = await d.waitForLog(/database connection lost/, 30_000);
-  const down = await waitUntil(async () => {
-    const h = await health();
-    return h.status === 503 ? h : null;
-  }, 30_000, '/healthz 503');
-  t.regex(down.text, /database/);
-  await server.start();
-  await d.waitForLog(/database connection restored/, 60_000);
-  await waitUntil(() => allUploaded(e, expected.length), 90_000, 'every file uploaded after the restart');
-  await waitUntil(async () => (await health()).status === 200, 30_000, '/healthz 200 again');
-  await assertExactlyOnce(t, e, expected, (job) => `batch/${utcDate()}/${job}`);
-  t.is(d.lines.filter((l) => /database connection lost/.test(l.text)).length, 1, 'the loss is logged once');
-  t.truthy(lost);
-  d.kill('SIGTERM');
-  t.is((await d.exited).code, 0);
-});
+    await server.stop();
+    const lost = await d.waitForLog(/database connection lost/, 30_000);
+    const down = await waitUntil(
+      async () => {
+        const h = await health();
+        return h.status === 503 ? h : null;
+      },
+      30_000,
+      '/healthz 503',
+    );
+    t.regex(down.text, /database/);
+    await server.start();
+    await d.waitForLog(/database connection restored/, 60_000);
+    await waitUntil(() => allUploaded(e, expected.length), 90_000, 'every file uploaded after the restart');
+    await waitUntil(async () => (await health()).status === 200, 30_000, '/healthz 200 again');
+    await assertExactlyOnce(t, e, expected, (job) => `batch/${utcDate()}/${job}`);
+    t.is(d.lines.filter((l) => /database connection lost/.test(l.text)).length, 1, 'the loss is logged once');
+    // Uploads in flight when the server went away finished, and their outcome was written once
+    // it was back: started before the loss was noticed, recorded (logged) after the restore.
+    const restoredAt = Date.parse(String(d.lines.find((l) => /database connection restored/.test(l.text))?.json?.timestamp));
+    const lostAt = Date.parse(String(lost.json?.timestamp));
+    const across = d.lines.filter((l) => {
+      if (l.json?.message !== 'uploaded') return false;
+      const at = Date.parse(String(l.json.timestamp));
+      return at - Number(l.json.ms) < lostAt && at >= restoredAt;
+    });
+    t.true(across.length > 0, 'at least one upload in flight across the restart was recorded after it');
+    d.kill('SIGTERM');
+    t.is((await d.exited).code, 0);
+  },
+);

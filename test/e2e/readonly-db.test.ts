@@ -54,7 +54,7 @@ test('a database file or directory the daemon cannot write: run, sync --once and
     writeFileSync(cfg, baseConfig.replace(e.dbPath, db), { mode: 0o644 });
     const expected = `user ${who.user} cannot write ${db} (and its -wal/-shm directory): `;
 
-    const check = await e.cli(['check-config'], { config: cfg, prefix: who.prefix, timeoutMs: 20_000 });
+    const check = await e.cli(['check-config'], { config: cfg, prefix: who.prefix });
     if (c.name === 'writable') {
       // The control: the same user, the same way of running, a writable database: all is well,
       // and the daemon's READY reaches the listener (so its absence above means something).
@@ -63,7 +63,7 @@ test('a database file or directory the daemon cannot write: run, sync --once and
       t.deepEqual(notify.messages(), [], 'no notification from the refused runs');
       t.deepEqual(e.driveFiles(), [], 'nothing was uploaded from an unwritable database');
       const d = e.startDaemon({ config: cfg, prefix: underSystemd });
-      await d.waitForLog(/daemon started/, 20_000);
+      await d.waitForLog(/daemon started/, 60_000);
       const got = await notify.waitFor(1);
       t.true(got.some((m) => m.split('\n').includes('READY=1')), JSON.stringify(got));
       d.kill('SIGTERM');
@@ -73,7 +73,7 @@ test('a database file or directory the daemon cannot write: run, sync --once and
     t.is(check.code, 78, `check-config, ${c.name}: ${check.stdout}${check.stderr}`);
     t.true(check.stderr.includes(`problem: database.path ${db}: ${expected}`), `check-config, ${c.name}: ${check.stderr}`);
     for (const cmd of [['run'], ['sync', '--once']]) {
-      const r = await e.cli(cmd, { config: cfg, prefix: underSystemd, timeoutMs: 20_000 });
+      const r = await e.cli(cmd, { config: cfg, prefix: underSystemd });
       const out = r.stdout + r.stderr;
       t.is(r.code, 78, `${cmd.join(' ')}, ${c.name}: ${out}`);
       t.true(r.stderr.includes(expected), `${cmd.join(' ')}, ${c.name}: ${r.stderr}`);
@@ -87,7 +87,7 @@ test('a database file or directory the daemon cannot write: run, sync --once and
 test('check-config says the daemon switches the batch database to WAL for good, and the file is WAL afterwards', async (t) => {
   const e = await setupE2E(t);
   await withRawDb(e.dbPath, (raw) => raw.all('PRAGMA journal_mode = delete'));
-  const r = await e.cli(['check-config'], { timeoutMs: 20_000 });
+  const r = await e.cli(['check-config']);
   t.is(r.code, 0, r.stderr);
   t.true(r.stdout.includes(`database ${e.dbPath}: journal_mode=wal (the daemon switches the batch database to WAL for good`), r.stdout);
   const [mode] = await withRawDb(e.dbPath, (raw) => raw.all<{ journal_mode: string }>('PRAGMA journal_mode'));

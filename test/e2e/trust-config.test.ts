@@ -11,7 +11,7 @@ test('metrics.listen with a port outside 1-65535 or no port: run and check-confi
   for (const listen of ['127.0.0.1:70000', '127.0.0.1:0', 'localhost']) {
     e.writeConfig({ extraYaml: `metrics: { listen: ${JSON.stringify(listen)} }` });
     for (const cmd of [['run'], ['check-config'], ['sync', '--once']]) {
-      const r = await e.cli(cmd, { timeoutMs: 20_000 });
+      const r = await e.cli(cmd);
       t.is(r.code, 78, `${cmd.join(' ')} with ${listen}: ${r.stderr}`);
       t.regex(r.stderr, /config error: .*metrics\.listen: /, `${cmd.join(' ')}: ${r.stderr}`);
       t.notRegex(r.stderr + r.stdout, /daemon started/);
@@ -26,7 +26,7 @@ test('a plain-http api_endpoint off loopback is refused (exit 78) unless drive.a
   // 192.0.2.1 is TEST-NET-1: nothing answers there, and nothing may be sent there either.
   writeFileSync(insecure, good.replace(/^  api_endpoint: .*$/m, '  api_endpoint: "http://192.0.2.1:8089"'));
   for (const cmd of [['run'], ['check-config'], ['sync', '--once']]) {
-    const r = await e.cli(cmd, { config: insecure, timeoutMs: 20_000 });
+    const r = await e.cli(cmd, { config: insecure });
     t.is(r.code, 78, `${cmd.join(' ')}: ${r.stderr}`);
     t.regex(r.stderr, /config error: .*drive\.api_endpoint: plain http:\/\/ to 192\.0\.2\.1 would send tokens and credentials unencrypted/, r.stderr);
     t.regex(r.stderr, /drive\.allow_insecure_endpoint: true/);
@@ -34,10 +34,10 @@ test('a plain-http api_endpoint off loopback is refused (exit 78) unless drive.a
   // The operator's explicit opt-in: the config is accepted (check-config then fails on the network, not on the key).
   const optIn = join(e.dir, 'opt-in.yaml');
   writeFileSync(optIn, good.replace(/^  api_endpoint: .*$/m, '  api_endpoint: "http://192.0.2.1:8089"\n  allow_insecure_endpoint: true'));
-  const r = await e.cli(['migrate', '--status'], { config: optIn, timeoutMs: 20_000 });
+  const r = await e.cli(['migrate', '--status'], { config: optIn });
   t.is(r.code, 0, r.stderr);
   // Loopback stays allowed for the emulator: the default e2e config is http://127.0.0.1:<port>.
-  const ok = await e.cli(['check-config'], { timeoutMs: 20_000 });
+  const ok = await e.cli(['check-config']);
   t.is(ok.code, 0, ok.stderr);
 });
 
@@ -68,13 +68,13 @@ test('check-config and the logs never print a client secret a token endpoint ech
     for (const format of ['text', 'json']) {
       const cfg = join(e.dir, `echo-${name}-${format}.yaml`);
       writeFileSync(cfg, base.replace(/^  client_secret: .*$/m, `  client_secret: ${JSON.stringify(secret)}`).replace(/format: json/, `format: ${format}`));
-      const r = await e.cli(['check-config'], { config: cfg, timeoutMs: 20_000 });
+      const r = await e.cli(['check-config'], { config: cfg });
       t.is(r.code, 78, r.stderr);
       t.regex(r.stderr, /problem: auth: cannot get a token: .*invalid_client.*is not known here/, r.stderr);
       t.false((r.stdout + r.stderr).includes(secret), `check-config printed the ${name} secret: ${r.stderr}`);
       t.false((r.stdout + r.stderr).includes(e.secrets.refreshToken), r.stderr);
       // The same answer met while uploading: the log line and the row's upload_error carry no secret.
-      const s = await e.cli(['sync', '--once', '--max-wait-ms', '0'], { config: cfg, timeoutMs: 30_000 });
+      const s = await e.cli(['sync', '--once', '--max-wait-ms', '0'], { config: cfg });
       const out = s.stdout + s.stderr;
       t.regex(out, /is not known here/, 'the endpoint\'s answer was logged');
       t.false(out.includes(secret), `sync --once logged the ${name} secret (${format}): ${out}`);

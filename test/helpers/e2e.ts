@@ -74,6 +74,7 @@ export interface E2EOptions {
   batchJobs?: boolean;
   stabilityMs?: number;
   scanCron?: string;
+  fullScanCron?: string;
   concurrency?: number;
   maxAttempts?: number;
   backoffBaseMs?: number;
@@ -286,7 +287,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
       } }`,
       ...(o.nodeName ? [`daemon: { node_name: ${JSON.stringify(o.nodeName)} }`] : []),
       ...(o.metricsListen ? [`metrics: { listen: ${JSON.stringify(o.metricsListen)} }`] : []),
-      `schedule: { scan_cron: ${JSON.stringify(o.scanCron ?? '*/1 * * * *')} }`,
+      `schedule: { scan_cron: ${JSON.stringify(o.scanCron ?? '*/1 * * * *')}${o.fullScanCron ? `, full_scan_cron: ${JSON.stringify(o.fullScanCron)}` : ''} }`,
       'drive:',
       `  api_endpoint: ${JSON.stringify(emu.url)}`,
       `  root_folder_id: ${ROOT_FOLDER_ID}`,

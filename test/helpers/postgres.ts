@@ -65,7 +65,9 @@ function runAs(): { prefix: string[]; uid: number; gid: number } | null {
     uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
     gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
   } catch {
-    throw new Error('running as root, and there is no "postgres" user to run the PostgreSQL server as (PostgreSQL refuses root); install Debian\'s "postgresql" package');
+    throw new Error(
+      'running as root, and there is no "postgres" user to run the PostgreSQL server as (PostgreSQL refuses root); install Debian\'s "postgresql" package',
+    );
   }
   return { prefix: ['runuser', '-u', 'postgres', '--'], uid, gid };
 }
@@ -75,7 +77,7 @@ function run(cmd: string[], what: string): void {
     execFileSync(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
-    throw new Error(`${what} failed: ${(err.stderr || err.message).trim().split('\n').slice(-5).join(' | ')}`);
+    throw new Error(`${what} failed: ${(err.stderr || err.message).trim().split('\n').slice(-5).join(' | ')}`, { cause: e });
   }
 }
 
@@ -165,7 +167,7 @@ async function waitReady(port: number, child: ChildProcess, log: () => string): 
       return;
     } catch (e) {
       await c.end().catch(() => undefined);
-      if (Date.now() > deadline) throw new Error(`PostgreSQL on port ${port} not ready after 60 s: ${(e as Error).message}; server log: ${log().slice(-500)}`);
+      if (Date.now() > deadline) throw new Error(`PostgreSQL on port ${port} not ready after 60 s: ${(e as Error).message}; server log: ${log().slice(-500)}`, { cause: e });
       await new Promise((r) => setTimeout(r, 100));
     }
   }

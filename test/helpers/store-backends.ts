@@ -102,9 +102,11 @@ export function pgTestSql(c: pg.ClientBase | pg.Pool): TestSql {
 /** Inserts jobs into a PostgreSQL batch_jobs, skipping the columns the table lacks. */
 export async function pgSeedJobs(db: TestSql, jobs: readonly (SeedJob | string)[]): Promise<void> {
   const cols = new Set(
-    (await db.all<{ name: string }[]>("SELECT attname AS name FROM pg_attribute WHERE attrelid = to_regclass('batch_jobs') AND attnum > 0 AND NOT attisdropped")).map(
-      (c) => c.name,
-    ),
+    (
+      await db.all<{ name: string }[]>(
+        "SELECT attname AS name FROM pg_attribute WHERE attrelid = to_regclass('batch_jobs') AND attnum > 0 AND NOT attisdropped",
+      )
+    ).map((c) => c.name),
   );
   if (cols.size === 0) throw new Error('pgSeedJobs: the database has no batch_jobs table');
   for (const j0 of jobs) {

@@ -63,12 +63,26 @@ export const PG_TYPES = {
 };
 
 /** Connection loss and server restarts: worth waiting for. */
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
 
 export function isUnavailable(e: unknown): boolean {
   const code = (e as { code?: unknown } | null)?.code;
   if (typeof code === 'string' && (UNAVAILABLE_CODES.has(code) || code.startsWith('08'))) return true;
-  return /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error|not queryable|Connection ended/i.test(errorMessage(e));
+  return /Connection terminated|connection timeout|timeout expired|Client has encountered a connection error|not queryable|Connection ended/i.test(
+    errorMessage(e),
+  );
 }
 
 /** Conflicts that a rerun of the transaction resolves. */
@@ -177,7 +191,7 @@ export async function connectPostgres(opts: PgOptions): Promise<PgConn> {
   async function retrying<T>(fn: () => Promise<T>): Promise<T> {
     const started = now();
     let delay = 100;
-    for (let transient = 0; ; ) {
+    for (let transient = 0; ;) {
       try {
         const out = await fn();
         markUp();

@@ -30,12 +30,13 @@ export async function pgCtx(conn: PgConn, opts: StoreOptions): Promise<PgCtx> {
   const cols = await conn.q.rows<{ name: string }>(
     sql`SELECT attname AS name FROM pg_attribute WHERE attrelid = to_regclass('batch_jobs') AND attnum > 0 AND NOT attisdropped`,
   );
-  if (cols.length === 0) throw new DbError(`database ${conn.target} has no table batch_jobs; expected the batch system's database (check database.url)`, { permanent: true });
+  if (cols.length === 0)
+    throw new DbError(`database ${conn.target} has no table batch_jobs; expected the batch system's database (check database.url)`, { permanent: true });
   const hasStatusColumn = cols.some((c) => c.name === 'status');
   const finals = [...opts.finalJobStatuses];
   const nodeName = opts.nodeName ?? null;
   const ownOnly = opts.sharedStorage === false;
-  if (ownOnly && !nodeName) throw new DbError('watch.shared_storage false needs a node name to tell this daemon\'s rows', { permanent: true });
+  if (ownOnly && !nodeName) throw new DbError("watch.shared_storage false needs a node name to tell this daemon's rows", { permanent: true });
   return {
     conn,
     q: conn.q,

@@ -11,6 +11,11 @@ export function pgFolderStore({ q, now }: PgCtx): FolderStore {
       return r?.drive_folder_id ? { folderId: r.drive_folder_id, url: r.drive_folder_url, path: r.folder_path } : null;
     },
 
+    async jobsWithFolder() {
+      const rows = await q.rows<{ id: string }>(sql`SELECT batch_job_id AS id FROM batch_drive_metadata WHERE drive_folder_id IS NOT NULL`);
+      return new Set(rows.map((r) => String(r.id)));
+    },
+
     async saveJobFolder(jobId, f) {
       const ts = sqlTimestamp(now());
       await q.count(sql`

@@ -32,6 +32,25 @@ export function pgJobStore({ conn, q, now, hasStatusColumn, finished }: PgCtx): 
       });
     },
 
+    async staleJobStatuses(jobIds) {
+      if (jobIds.length === 0) return [];
+      const ids = [...new Set(jobIds)];
+      // One grouped read over the given jobs' rows; the same rule as recomputeJobStatus.
+      const rows = await q.rows<RowCounts & { job_id: string; enabled: boolean; cur: string | null; fin: boolean; jerr: number }>(sql`
+        SELECT j.job_id, j.enabled, j.cur, j.fin,
+               (SELECT count(*) FROM batch_drive_metadata m WHERE m.batch_job_id = j.job_id AND m.job_error IS NOT NULL) AS jerr,
+               coalesce(c.pending, 0) AS pending, coalesce(c.uploading, 0) AS uploading,
+               coalesce(c.uploaded, 0) AS uploaded, coalesce(c.failed, 0) AS failed
+          FROM (SELECT job_id, bool_or(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, bool_or(${finished}) AS fin
+                  FROM batch_jobs WHERE job_id = ANY(${ids}::text[]) GROUP BY job_id) j
+          LEFT JOIN (SELECT batch_job_id,
+                            count(*) FILTER (WHERE upload_status = 'pending') AS pending, count(*) FILTER (WHERE upload_status = 'uploading') AS uploading,
+                            count(*) FILTER (WHERE upload_status = 'uploaded') AS uploaded, count(*) FILTER (WHERE upload_status = 'failed') AS failed
+                       FROM batch_file_drive_metadata WHERE batch_job_id = ANY(${ids}::text[]) GROUP BY batch_job_id) c ON c.batch_job_id = j.job_id`);
+      const target = (r: (typeof rows)[number]) => jobDriveStatus(r.enabled, { ...r, failed: r.failed + (r.jerr > 0 ? 1 : 0) }, r.fin === true);
+      return rows.filter((r) => r.cur !== target(r)).map((r) => String(r.job_id));
+    },
+
     async setJobError(jobId, e) {
       const ts = sqlTimestamp(now());
       const n = e
@@ -39,7 +58,9 @@ export function pgJobStore({ conn, q, now, hasStatusColumn, finished }: PgCtx): 
             INSERT INTO batch_drive_metadata (batch_job_id, job_error, job_error_reason, created_at, updated_at) VALUES (${jobId}, ${e.error}, ${e.reason}, ${ts}, ${ts})
             ON CONFLICT (batch_job_id) DO UPDATE SET job_error = excluded.job_error, job_error_reason = excluded.job_error_reason, updated_at = excluded.updated_at
              WHERE batch_drive_metadata.job_error IS DISTINCT FROM excluded.job_error OR batch_drive_metadata.job_error_reason IS DISTINCT FROM excluded.job_error_reason`)
-        : await q.count(sql`UPDATE batch_drive_metadata SET job_error = NULL, job_error_reason = NULL, updated_at = ${ts} WHERE batch_job_id = ${jobId} AND job_error IS NOT NULL`);
+        : await q.count(
+            sql`UPDATE batch_drive_metadata SET job_error = NULL, job_error_reason = NULL, updated_at = ${ts} WHERE batch_job_id = ${jobId} AND job_error IS NOT NULL`,
+          );
       return n > 0;
     },
 
@@ -58,7 +79,12 @@ export function pgJobStore({ conn, q, now, hasStatusColumn, finished }: PgCtx): 
         if (seen.has(jobId)) continue; // job_id need not be unique in a minimal batch_jobs
         seen.add(jobId);
         const { __finished, ...row } = r;
-        out.push({ jobId, pattern: typeof r.drive_folder_pattern === 'string' && r.drive_folder_pattern.trim() ? r.drive_folder_pattern : null, finished: __finished === true, row });
+        out.push({
+          jobId,
+          pattern: typeof r.drive_folder_pattern === 'string' && r.drive_folder_pattern.trim() ? r.drive_folder_pattern : null,
+          finished: __finished === true,
+          row,
+        });
       }
       return out;
     },

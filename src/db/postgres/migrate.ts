@@ -125,10 +125,13 @@ export async function pgAssertMigrated(conn: PgConn, dir = postgresMigrationsDir
     }
     const st = states(dir, await appliedRows(c));
     const changed = st.filter((s) => s.state === 'changed');
-    if (changed.length) throw new NotMigratedError(`applied migration(s) ${changed.map((x) => x.name).join(', ')} changed since; the database and this version disagree`);
+    if (changed.length)
+      throw new NotMigratedError(`applied migration(s) ${changed.map((x) => x.name).join(', ')} changed since; the database and this version disagree`);
     const pending = st.filter((s) => s.state === 'pending');
     if (pending.length) {
-      throw new NotMigratedError(`database is not migrated (pending: ${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate --config <file>" first`);
+      throw new NotMigratedError(
+        `database is not migrated (pending: ${pending.map((p) => p.name).join(', ')}); run "batch-drive-sync migrate --config <file>" first`,
+      );
     }
   });
 }

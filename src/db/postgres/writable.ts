@@ -25,10 +25,13 @@ export async function pgAssertWritable(conn: PgConn): Promise<void> {
     if (e instanceof Rollback || (e as { cause?: unknown } | null)?.cause instanceof Rollback) return;
     const code = (e as { cause?: { code?: unknown } } | null)?.cause?.code;
     if (typeof code === 'string' && UNWRITABLE.has(code)) {
-      throw new DbError(`database.url ${conn.target}: this role cannot write the daemon's tables: ${(e as Error).message}; expected INSERT and UPDATE on batch_jobs, batch_file_drive_metadata, batch_drive_metadata and batch_drive_folders`, {
-        permanent: true,
-        cause: e,
-      });
+      throw new DbError(
+        `database.url ${conn.target}: this role cannot write the daemon's tables: ${(e as Error).message}; expected INSERT and UPDATE on batch_jobs, batch_file_drive_metadata, batch_drive_metadata and batch_drive_folders`,
+        {
+          permanent: true,
+          cause: e,
+        },
+      );
     }
     throw e;
   }

@@ -30,7 +30,7 @@ export const changed = (r: { changes?: number | undefined }): boolean => (r.chan
 
 export async function sqliteCtx(db: Db, opts: StoreOptions): Promise<SqliteCtx> {
   const cols = await db.all<{ name: string }[]>("SELECT name FROM pragma_table_info('batch_jobs')");
-  if (cols.length === 0) throw new DbError('database has no table batch_jobs; expected the batch system\'s database (check database.path)', { permanent: true });
+  if (cols.length === 0) throw new DbError("database has no table batch_jobs; expected the batch system's database (check database.path)", { permanent: true });
   const hasStatusColumn = cols.some((c) => c.name === 'status');
   const finals = [...opts.finalJobStatuses];
   const nodeName = opts.nodeName ?? null;

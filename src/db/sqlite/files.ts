@@ -16,7 +16,14 @@ export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
          (batch_job_id, original_filename, upload_status, local_size, local_mtime_ms, next_attempt_at, found_by_node, created_at, updated_at)
        VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)
        ON CONFLICT (batch_job_id, original_filename) DO NOTHING RETURNING id`,
-      jobId, relPath, size, mtime, t, nodeName, ts, ts,
+      jobId,
+      relPath,
+      size,
+      mtime,
+      t,
+      nodeName,
+      ts,
+      ts,
     );
     if (ins) return 'inserted';
     // Uploaded or failed, and the file changed since: a new revision of the same Drive file.
@@ -28,7 +35,15 @@ export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
         WHERE batch_job_id = ? AND original_filename = ? AND upload_status IN ('uploaded', 'failed')
           AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)
         RETURNING id`,
-      t, size, mtime, nodeName, ts, jobId, relPath, size, mtime,
+      t,
+      size,
+      mtime,
+      nodeName,
+      ts,
+      jobId,
+      relPath,
+      size,
+      mtime,
     );
     if (req) return 'requeued';
     // A pending row: the file grew, or the batch system inserted the row (no size yet, no
@@ -38,7 +53,14 @@ export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
               started_at = NULL, attempt_started_at = NULL, attempt_offset = NULL
         WHERE batch_job_id = ? AND original_filename = ? AND upload_status = 'pending'
           AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)`,
-      size, mtime, nodeName, ts, jobId, relPath, size, mtime,
+      size,
+      mtime,
+      nodeName,
+      ts,
+      jobId,
+      relPath,
+      size,
+      mtime,
     );
     return changed(upd) ? 'updated' : 'unchanged';
   }
@@ -49,8 +71,28 @@ export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
     async upsertFiles(jobId, files) {
       if (files.length === 0) return [];
       return withTransaction(db, async () => {
+        // Most files a scan hands over are new (a job's first walk): insert them 500 to a
+        // statement (100,000 one-row statements took seconds); those already known fall back to
+        // upsertOne, which requeues or updates them.
+        const inserted = new Set<string>();
+        const t = now();
+        const ts = sqlTimestamp(t);
+        for (let i = 0; i < files.length; i += 500) {
+          const part = files.slice(i, i + 500);
+          const rows = await db.all<{ f: string }[]>(
+            `INSERT INTO batch_file_drive_metadata
+               (batch_job_id, original_filename, upload_status, local_size, local_mtime_ms, next_attempt_at, created_at, updated_at)
+             VALUES ${part.map(() => "(?, ?, 'pending', ?, ?, ?, ?, ?)").join(', ')}
+             ON CONFLICT (batch_job_id, original_filename) DO NOTHING RETURNING original_filename AS f`,
+            ...part.flatMap((f) => [jobId, f.relPath, f.size, Math.floor(f.mtimeMs), t, ts, ts]),
+          );
+          for (const r of rows) inserted.add(r.f);
+        }
         const out: UpsertResult[] = [];
-        for (const f of files) out.push(await upsertOne(jobId, f.relPath, f));
+        for (const f of files) {
+          // delete(): a path listed twice counts as inserted once.
+          out.push(inserted.delete(f.relPath) ? 'inserted' : await upsertOne(jobId, f.relPath, f));
+        }
         return out;
       });
     },

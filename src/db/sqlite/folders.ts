@@ -11,6 +11,11 @@ export function sqliteFolderStore({ db, now }: SqliteCtx): FolderStore {
       return r?.drive_folder_id ? { folderId: r.drive_folder_id, url: r.drive_folder_url, path: r.folder_path } : null;
     },
 
+    async jobsWithFolder() {
+      const rows = await db.all<{ id: string }[]>('SELECT batch_job_id AS id FROM batch_drive_metadata WHERE drive_folder_id IS NOT NULL');
+      return new Set(rows.map((r) => String(r.id)));
+    },
+
     async saveJobFolder(jobId, f) {
       const ts = sqlTimestamp(now());
       await db.run(
@@ -18,7 +23,12 @@ export function sqliteFolderStore({ db, now }: SqliteCtx): FolderStore {
          VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (batch_job_id) DO UPDATE SET drive_folder_id = excluded.drive_folder_id,
            drive_folder_url = excluded.drive_folder_url, folder_path = excluded.folder_path, updated_at = excluded.updated_at`,
-        jobId, f.folderId, f.url, f.path, ts, ts,
+        jobId,
+        f.folderId,
+        f.url,
+        f.path,
+        ts,
+        ts,
       );
     },
 
@@ -31,11 +41,13 @@ export function sqliteFolderStore({ db, now }: SqliteCtx): FolderStore {
       // One statement: the insert either records ours or keeps the earlier record, atomically.
       await db.run(
         'INSERT INTO batch_drive_folders (parent_id, name, drive_folder_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (parent_id, name) DO NOTHING',
-        parentId, name, id, sqlTimestamp(now()),
+        parentId,
+        name,
+        id,
+        sqlTimestamp(now()),
       );
       const r = await db.get<{ id: string }>('SELECT drive_folder_id AS id FROM batch_drive_folders WHERE parent_id = ? AND name = ?', parentId, name);
       return r?.id ?? id;
     },
-
   };
 }

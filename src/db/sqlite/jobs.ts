@@ -13,7 +13,9 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
           `SELECT max(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, max(${finishedSql}) AS fin,
                   (SELECT count(*) FROM batch_drive_metadata WHERE batch_job_id = ? AND job_error IS NOT NULL) AS jerr
              FROM batch_jobs WHERE job_id = ?`,
-          ...finishedArgs, jobId, jobId,
+          ...finishedArgs,
+          jobId,
+          jobId,
         );
         if (!job || job.enabled === null) return null;
         const c = await db.get<RowCounts>(
@@ -31,6 +33,29 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
       });
     },
 
+    async staleJobStatuses(jobIds) {
+      if (jobIds.length === 0) return [];
+      // One grouped read over the given jobs' rows (json_each passes the list as one parameter).
+      const ids = JSON.stringify([...new Set(jobIds)]);
+      const rows = await db.all<(RowCounts & { job_id: string; enabled: number; cur: string | null; fin: number; jerr: number })[]>(
+        `SELECT j.job_id, j.enabled, j.cur, j.fin,
+                (SELECT count(*) FROM batch_drive_metadata m WHERE m.batch_job_id = j.job_id AND m.job_error IS NOT NULL) AS jerr,
+                coalesce(c.pending, 0) AS pending, coalesce(c.uploading, 0) AS uploading,
+                coalesce(c.uploaded, 0) AS uploaded, coalesce(c.failed, 0) AS failed
+           FROM (SELECT job_id, max(${ENABLED}) AS enabled, max(drive_upload_status) AS cur, max(${finishedSql}) AS fin
+                   FROM batch_jobs WHERE job_id IN (SELECT value FROM json_each(?)) GROUP BY job_id) j
+           LEFT JOIN (SELECT batch_job_id, sum(upload_status = 'pending') AS pending, sum(upload_status = 'uploading') AS uploading,
+                             sum(upload_status = 'uploaded') AS uploaded, sum(upload_status = 'failed') AS failed
+                        FROM batch_file_drive_metadata
+                       WHERE batch_job_id IN (SELECT value FROM json_each(?))
+                       GROUP BY batch_job_id) c ON c.batch_job_id = j.job_id`,
+        ...finishedArgs, ids, ids,
+      );
+      // The same rule as recomputeJobStatus: a job-level error is one more failure.
+      const target = (r: (typeof rows)[number]) => jobDriveStatus(r.enabled === 1, { ...r, failed: r.failed + (r.jerr > 0 ? 1 : 0) }, r.fin === 1);
+      return rows.filter((r) => r.cur !== target(r)).map((r) => String(r.job_id));
+    },
+
     async setJobError(jobId, e) {
       const ts = sqlTimestamp(now());
       const r = e
@@ -38,11 +63,16 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
             `INSERT INTO batch_drive_metadata (batch_job_id, job_error, job_error_reason, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
              ON CONFLICT (batch_job_id) DO UPDATE SET job_error = excluded.job_error, job_error_reason = excluded.job_error_reason, updated_at = excluded.updated_at
               WHERE job_error IS NOT excluded.job_error OR job_error_reason IS NOT excluded.job_error_reason`,
-            jobId, e.error, e.reason, ts, ts,
+            jobId,
+            e.error,
+            e.reason,
+            ts,
+            ts,
           )
         : await db.run(
             'UPDATE batch_drive_metadata SET job_error = NULL, job_error_reason = NULL, updated_at = ? WHERE batch_job_id = ? AND job_error IS NOT NULL',
-            ts, jobId,
+            ts,
+            jobId,
           );
       return changed(r);
     },
@@ -55,7 +85,9 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
     async listEnabledJobs(onlyJobId) {
       const rows = await db.all<Record<string, unknown>[]>(
         `SELECT *, (${finishedSql}) AS __finished FROM batch_jobs WHERE ${ENABLED} AND (? IS NULL OR job_id = ?)`,
-        ...finishedArgs, onlyJobId ?? null, onlyJobId ?? null,
+        ...finishedArgs,
+        onlyJobId ?? null,
+        onlyJobId ?? null,
       );
       const seen = new Set<string>();
       const out: EnabledJob[] = [];
@@ -64,7 +96,12 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
         if (seen.has(jobId)) continue; // job_id need not be unique in a minimal batch_jobs
         seen.add(jobId);
         const { __finished, ...row } = r;
-        out.push({ jobId, pattern: typeof r.drive_folder_pattern === 'string' && r.drive_folder_pattern.trim() ? r.drive_folder_pattern : null, finished: __finished === 1, row });
+        out.push({
+          jobId,
+          pattern: typeof r.drive_folder_pattern === 'string' && r.drive_folder_pattern.trim() ? r.drive_folder_pattern : null,
+          finished: __finished === 1,
+          row,
+        });
       }
       return out;
     },
@@ -75,7 +112,10 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
           `UPDATE batch_jobs SET drive_integration_enabled = ?,
              drive_folder_pattern = CASE WHEN ? THEN ? ELSE drive_folder_pattern END
            WHERE job_id = ?`,
-          enabled ? 1 : 0, pattern !== undefined ? 1 : 0, pattern ?? null, jobId,
+          enabled ? 1 : 0,
+          pattern !== undefined ? 1 : 0,
+          pattern ?? null,
+          jobId,
         );
         if (!changed(r)) return false;
         if (!enabled) await db.run("UPDATE batch_jobs SET drive_upload_status = 'not_requested' WHERE job_id = ?", jobId);
@@ -87,6 +127,5 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
         return true;
       });
     },
-
   };
 }

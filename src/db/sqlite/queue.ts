@@ -31,14 +31,27 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
                                ORDER BY ${pendingOrder} LIMIT ?)
             ) LIMIT ?)
           RETURNING *`,
-        owner, t + leaseMs, sqlTimestamp(t), t, t, t, ...jobArg, limit, t, ...jobArg, limit, limit,
+        owner,
+        t + leaseMs,
+        sqlTimestamp(t),
+        t,
+        t,
+        t,
+        ...jobArg,
+        limit,
+        t,
+        ...jobArg,
+        limit,
+        limit,
       );
     },
 
     async extendLease(rowId, owner, leaseMs) {
       const r = await db.run(
         `UPDATE batch_file_drive_metadata SET lease_until = ? WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading'`,
-        now() + leaseMs, rowId, owner,
+        now() + leaseMs,
+        rowId,
+        owner,
       );
       return changed(r);
     },
@@ -47,7 +60,10 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
       const r = await db.run(
         `UPDATE batch_file_drive_metadata SET reserved_drive_id = ?, updated_at = ?
           WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading' AND reserved_drive_id IS NULL`,
-        driveId, sqlTimestamp(now()), rowId, owner,
+        driveId,
+        sqlTimestamp(now()),
+        rowId,
+        owner,
       );
       return changed(r);
     },
@@ -57,7 +73,11 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
       const r = await db.run(
         `UPDATE batch_file_drive_metadata SET resumable_session_uri = ?, resumable_offset = ?, lease_until = ?
           WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading'`,
-        sessionUri, offset, t + leaseMs, rowId, owner,
+        sessionUri,
+        offset,
+        t + leaseMs,
+        rowId,
+        owner,
       );
       return changed(r);
     },
@@ -71,7 +91,16 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
                 resumable_session_uri = NULL, resumable_offset = NULL, lease_owner = NULL, lease_until = NULL,
                 uploaded_at = ?, updated_at = ?
           WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading'`,
-        u.driveFileId, u.fileUrl, u.previewUrl, u.size, Math.floor(u.mtimeMs), u.md5, t, sqlTimestamp(t), rowId, owner,
+        u.driveFileId,
+        u.fileUrl,
+        u.previewUrl,
+        u.size,
+        Math.floor(u.mtimeMs),
+        u.md5,
+        t,
+        sqlTimestamp(t),
+        rowId,
+        owner,
       );
       return changed(r);
     },
@@ -83,7 +112,13 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
                 attempts = CASE WHEN ? THEN max(attempts - 1, 0) ELSE attempts END,
                 lease_owner = NULL, lease_until = NULL, updated_at = ?
           WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading'`,
-        e.error, e.reason, e.nextAttemptAt, e.refund ? 1 : 0, sqlTimestamp(now()), rowId, owner,
+        e.error,
+        e.reason,
+        e.nextAttemptAt,
+        e.refund ? 1 : 0,
+        sqlTimestamp(now()),
+        rowId,
+        owner,
       );
       return changed(r);
     },
@@ -93,7 +128,11 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
         `UPDATE batch_file_drive_metadata
             SET upload_status = 'failed', upload_error = ?, last_error_reason = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
           WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading'`,
-        e.error, e.reason, sqlTimestamp(now()), rowId, owner,
+        e.error,
+        e.reason,
+        sqlTimestamp(now()),
+        rowId,
+        owner,
       );
       return changed(r);
     },
@@ -104,7 +143,9 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
         `UPDATE batch_file_drive_metadata
             SET upload_status = 'pending', attempts = max(attempts - 1, 0), next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
           WHERE lease_owner = ? AND upload_status = 'uploading'`,
-        t, sqlTimestamp(t), owner,
+        t,
+        sqlTimestamp(t),
+        owner,
       );
       return r.changes ?? 0;
     },
@@ -122,7 +163,10 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
         `UPDATE batch_file_drive_metadata
             SET upload_status = 'pending', attempts = 0, next_attempt_at = ?, updated_at = ?
           WHERE upload_status = 'failed' AND (? IS NULL OR batch_job_id = ?)`,
-        t, sqlTimestamp(t), jobId, jobId,
+        t,
+        sqlTimestamp(t),
+        jobId,
+        jobId,
       );
       return r.changes ?? 0;
     },
@@ -134,7 +178,10 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
                    AND +batch_job_id IN (${ENABLED_JOB_IDS}))
               + (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'uploading' AND lease_until < ? ${ownRows}
                    AND +batch_job_id IN (${ENABLED_JOB_IDS})) AS n`,
-        t, ...ownArgs, t, ...ownArgs,
+        t,
+        ...ownArgs,
+        t,
+        ...ownArgs,
       );
       return r?.n ?? 0;
     },
@@ -147,7 +194,8 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
                    AND +batch_job_id IN (${ENABLED_JOB_IDS})) AS a,
                 (SELECT min(lease_until) FROM batch_file_drive_metadata WHERE upload_status = 'uploading' ${jobFilter}
                    AND +batch_job_id IN (${ENABLED_JOB_IDS})) AS b`,
-        ...jobArg, ...jobArg,
+        ...jobArg,
+        ...jobArg,
       );
       const vals = [r?.a, r?.b].filter((v): v is number => typeof v === 'number');
       return vals.length ? Math.min(...vals) : null;
@@ -156,10 +204,7 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
     async repairSchedules() {
       // Text and blobs sort after every number, so `>= ''` finds exactly the non-numeric values
       // (a range on the partial due index; nothing matches normally, so nothing is written).
-      const r = await db.run(
-        `UPDATE batch_file_drive_metadata SET next_attempt_at = ? WHERE upload_status = 'pending' AND next_attempt_at >= ''`,
-        now(),
-      );
+      const r = await db.run(`UPDATE batch_file_drive_metadata SET next_attempt_at = ? WHERE upload_status = 'pending' AND next_attempt_at >= ''`, now());
       // A row someone else marked `uploading` without a lease (NULL, or text) would never expire:
       // give it an expired one so the claim takes it (the partial lease index finds these too).
       const l = await db.run(
@@ -167,6 +212,5 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
       );
       return (r.changes ?? 0) + (l.changes ?? 0);
     },
-
   };
 }

@@ -17,7 +17,8 @@ export function sqliteReportStore({ db, hasStatusColumn, now }: SqliteCtx): Repo
           WHERE (? IS NULL OR job_id = ?)
             AND (${ENABLED} OR job_id IN (SELECT batch_job_id FROM batch_file_drive_metadata))
           GROUP BY job_id ORDER BY job_id`,
-        jobId ?? null, jobId ?? null,
+        jobId ?? null,
+        jobId ?? null,
       );
       const out: JobReport[] = [];
       for (const j of jobs) {
@@ -49,6 +50,5 @@ export function sqliteReportStore({ db, hasStatusColumn, now }: SqliteCtx): Repo
       }
       return out;
     },
-
   };
 }

@@ -1,0 +1,10 @@
+import { watch } from 'chokidar'; import { mkdirSync, writeFileSync, mkdtempSync } from 'node:fs'; import { join } from 'node:path';
+const out = mkdtempSync('/tmp/chk-'); mkdirSync(join(out, 'w'));
+const w = watch(out, { ignoreInitial: true, depth: 0, ignored: (p, st) => Boolean(st?.isFile()) });
+w.on('all', (ev, p) => console.log('event', ev, p));
+w.on('raw', (ev, p, d) => console.log('raw', ev, p, d.watchedPath));
+await new Promise((r) => w.on('ready', r));
+writeFileSync(join(out, 'w', 'x.txt'), 'x');
+await new Promise((r) => setTimeout(r, 500));
+console.log('watched', w.getWatched());
+process.exit(0);

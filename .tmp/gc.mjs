@@ -1,0 +1,16 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+setFlagsFromString('--max-semi-space-size=2');
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
+const mb = (n) => (n / 1e6).toFixed(1);
+const show = (w) => { const m = process.memoryUsage(); console.log(w, 'rss', mb(m.rss), 'heapTotal', mb(m.heapTotal), 'heapUsed', mb(m.heapUsed)); };
+const { startDaemon } = await import('../dist/src/daemon/index.js');
+show('imported'); gc(); show('imported+gc');
+const d = await startDaemon({ configPath: process.argv[2], env: {}, logStream: new (await import('node:stream')).Writable({ write(c, e, cb) { cb(); } }) });
+show('started');
+await new Promise((r) => setTimeout(r, 5000)); show('t+5');
+gc(); show('gc');
+await new Promise((r) => setTimeout(r, 2000)); show('t+7');
+gc(); show('gc2');
+await d.stop(); process.exit(0);

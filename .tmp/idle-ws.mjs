@@ -1,0 +1,11 @@
+import { makeWorkspace, runCli, startBenchEmulator, statusCounts, ROOT_FOLDER, rng } from '../dist/test/helpers/processes.js';
+import { writeSmallFiles } from '../dist/bench/lib/files.js';
+const jobs = Array.from({ length: 10 }, (_, i) => `idle-job-${i}`);
+const emu = await startBenchEmulator({ rootFolderId: ROOT_FOLDER, logRequests: false, dataDir: '/tmp/idle-emu' });
+const ws = await makeWorkspace({ prefix: 'bds-idle-ws-', emulatorUrl: emu.url, jobIds: jobs, config: { upload: { concurrency: 8 }, watch: { enabled: false } } });
+await writeSmallFiles(ws.outputDir, jobs, 1000, { rand: rng(3), minB: 100, maxB: 300 });
+const r = await runCli(['sync', '--once', '--config', ws.configPath]);
+console.log(await statusCounts(ws.dbPath), r.code);
+ws.writeConfig({ watch: { stability_ms: 2000 } });
+console.log('CONFIG', ws.configPath, 'EMU', emu.url);
+await new Promise(() => {});

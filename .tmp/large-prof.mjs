@@ -1,0 +1,12 @@
+import { mkdtempSync } from 'node:fs'; import { join } from 'node:path'; import { tmpdir } from 'node:os';
+import { CLI, makeWorkspace, spawnNode, startBenchEmulator, stopChild, ROOT_FOLDER } from '../dist/test/helpers/processes.js';
+import { writeBigFile } from '../dist/bench/lib/files.js';
+const tls = process.argv[2] === 'tls';
+const emu = await startBenchEmulator({ rootFolderId: ROOT_FOLDER, ...(tls ? { tls: { selfSignedDir: mkdtempSync(join(tmpdir(), 'tlsd-')) } } : {}) });
+const ws = await makeWorkspace({ prefix: 'bds-lp-', emulatorUrl: emu.url, jobIds: ['large-job'], config: { watch: { enabled: false }, ...(emu.caFile ? { drive: { ca_file: emu.caFile } } : {}) } });
+writeBigFile(join(ws.outputDir, 'large-job', 'big.bin'), 256 * 1024 * 1024);
+const t0 = performance.now();
+const d = spawnNode([...(process.env.XFLAG ? [process.env.XFLAG] : []), '--cpu-prof', '--cpu-prof-dir=.tmp/prof3', CLI(), 'run', '--config', ws.configPath]);
+await d.waitForLine(/"message":"uploaded"/, 600000);
+console.log('uploaded in', ((performance.now() - t0) / 1000).toFixed(1), 's');
+await stopChild(d); await emu.close(); ws.remove(); process.exit(0);

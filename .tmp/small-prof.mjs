@@ -1,0 +1,13 @@
+import { CLI, makeWorkspace, spawnNode, startBenchEmulator, stopChild, ROOT_FOLDER, rng } from '../dist/test/helpers/processes.js';
+import { writeSmallFiles } from '../dist/bench/lib/files.js';
+import { waitUntil } from '../dist/test/helpers/poll.js';
+const emu = await startBenchEmulator({ rootFolderId: ROOT_FOLDER, logRequests: false });
+const jobs = ['a', 'b', 'c', 'd'];
+const ws = await makeWorkspace({ prefix: 'bds-sp-', emulatorUrl: emu.url, jobIds: jobs, config: { watch: { stability_ms: 250 } } });
+const w = await writeSmallFiles(ws.outputDir, jobs, 100, { rand: rng(11), minB: 20000, maxB: 500000 });
+const d = spawnNode(['--cpu-prof', '--cpu-prof-dir=.tmp/prof4', CLI(), 'run', '--config', ws.configPath]);
+await d.waitForLine(/"message":"daemon started"/, 120000);
+const t0 = performance.now();
+await waitUntil(() => emu.stats().uploadsCompleted >= w.files, 600000, 'uploads', 100);
+console.log('uploaded', w.files, 'in', ((performance.now() - t0) / 1000).toFixed(1), 's; started at', t0);
+await stopChild(d); await emu.close(); ws.remove(); process.exit(0);
