@@ -6,7 +6,7 @@ import { PassThrough, type Writable } from 'node:stream';
 import { createStore, migrate, openDatabase, type JobReport } from '../db/index.js';
 import { startDaemon } from '../daemon/index.js';
 import { startEmulator, type EmulatorFile } from '../emulator/index.js';
-import { formatReport } from './commands.js';
+import { formatProgress } from './report.js';
 import { EXIT } from './errors.js';
 
 export interface DemoOptions {
@@ -31,7 +31,9 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'bds-demo-'));
   const outputDir = join(dir, 'output');
   const dbPath = join(dir, 'batch.db');
-  const emu = await startEmulator({ rootFolderId: 'demo-root-folder' });
+  // With --keep the emulator keeps its Drive in the work dir, so it can be started again on it.
+  const emuData = join(dir, 'emulator-data');
+  const emu = await startEmulator({ rootFolderId: 'demo-root-folder', ...(opts.keep ? { dataDir: emuData } : {}) });
   let daemon: Awaited<ReturnType<typeof startDaemon>> | null = null;
   const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   try {
@@ -87,7 +89,7 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out('== starting the daemon (its log follows)');
     const logStream = new PassThrough();
     logStream.on('data', (b: Buffer) => opts.stdout.write('  | ' + b.toString().trimEnd().split('\n').join('\n  | ') + '\n'));
-    daemon = await startDaemon({ configPath, env: { ...opts.env, JOURNAL_STREAM: '' , NOTIFY_SOCKET: '' }, logStream });
+    daemon = await startDaemon({ configPath, env: { ...opts.env, JOURNAL_STREAM: '', NOTIFY_SOCKET: '' }, logStream });
 
     const store = await createStore(db, { now: Date.now, finalJobStatuses: ['completed', 'failed'] });
     const waitFor = async (what: string, ok: (r: JobReport[]) => boolean) => {
@@ -115,10 +117,25 @@ export async function runDemo(opts: DemoOptions): Promise<number> {
     out('== Drive (emulator) tree');
     out(renderTree(emu.listFiles(), 'demo-root-folder'));
     out('== batch-drive-sync status');
-    opts.stdout.write(formatReport(await store.report()));
+    opts.stdout.write(formatProgress(await store.progress({ all: true }), { all: true }));
     await db.close();
     out('');
     out('Done. Every file of the two enabled jobs is in Drive once; job-1003 (not enabled) was left alone.');
+    if (opts.keep) {
+      const port = new URL(emu.url).port;
+      out('');
+      out(`== kept in ${dir}`);
+      out(`  ${configPath}   the config (its drive.api_endpoint is ${emu.url})`);
+      out(`  ${dbPath}   the batch database, migrated, with the upload records`);
+      out(`  ${outputDir}/   the jobs' files`);
+      out(`  ${emuData}/   the emulator's Drive (files and folders)`);
+      out('Look again:');
+      out(`  batch-drive-sync emulator --data ${emuData} --root-folder demo-root-folder --port ${port} &`);
+      out(`  batch-drive-sync status --all --config ${configPath}`);
+      out(`  batch-drive-sync files --job job-1001 --config ${configPath}`);
+      out(`  batch-drive-sync run --config ${configPath}      # the daemon again, on the same data`);
+      out(`Remove it with: rm -rf ${dir}`);
+    }
     return EXIT.ok;
   } finally {
     if (daemon) await daemon.stop().catch(() => undefined);

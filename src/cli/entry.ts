@@ -31,4 +31,3 @@ export async function main(): Promise<number> {
     return exitCodeFor(e);
   }
 }
-

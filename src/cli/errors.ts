@@ -23,10 +23,13 @@ export function exitCodeFor(e: unknown): number {
   return EXIT.failure;
 }
 
-/** One readable message for stderr; ConfigError lists every problem on its own line. */
+/**
+ * One readable message for stderr; ConfigError lists every problem on its own line. No class
+ * names (`DbError:`): the operator needs what is wrong, not which of our classes said it.
+ */
 export function describeError(e: unknown): string {
   if (e instanceof ConfigError) return e.problems.map((p) => redactText(`config error: ${p}`)).join('\n');
   // Belt and braces: no token or key text reaches the terminal even if a library put one in a message.
-  if (e instanceof Error) return redactText(`${e.name === 'Error' ? 'error' : e.name}: ${e.message}`);
-  return redactText(`error: ${String(e)}`);
+  if (e instanceof UsageError) return redactText(`usage error: ${e.message}`);
+  return redactText(`error: ${e instanceof Error ? e.message : String(e)}`);
 }

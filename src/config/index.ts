@@ -9,3 +9,6 @@ export {
   PatternError,
   type ParsedPattern,
 } from './folder-pattern.js';
+export { closest, editDistance } from './suggest.js';
+export { cronFieldProblems } from './cron-fields.js';
+export { packageRoot, packageVersion } from './version.js';

@@ -4,6 +4,7 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type Config } from './schema.js';
 import { ConfigError } from './errors.js';
+import { closest } from './suggest.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/batch-drive-sync/config.yaml';
 
@@ -12,23 +13,91 @@ export interface ConfigEnv {
   CREDENTIALS_DIRECTORY?: string | undefined;
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+// zod's own wording ("Invalid discriminator value", "Invalid input: expected number, received
+// string") is turned into plain words naming the key, what was expected and what was found.
+function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
   const path = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') {
-    return issue.keys.map((k) => `${path ? path + '.' : ''}${k}: unknown key`).join('\n');
-  }
   const where = path || '(top level)';
-  if (issue.code === 'invalid_type' && /received undefined/.test(issue.message)) {
-    return `${where}: required key is missing (${issue.message.replace('Invalid input: ', '')})`;
+  if (issue.code === 'unrecognized_keys') {
+    const known = keysAt(issue.path.map(String));
+    return issue.keys
+      .map((k) => {
+        const near = closest(k, known);
+        return `${path ? path + '.' : ''}${k}: unknown key${near ? ` (did you mean ${path ? path + '.' : ''}${near}?)` : known.length ? `; expected one of ${known.join(', ')}` : ''}`;
+      })
+      .join('\n');
+  }
+  const got = valueAt(raw, issue.path);
+  if (issue.code === 'invalid_union' && 'options' in issue && Array.isArray(issue.options)) {
+    const options = issue.options.map(String);
+    if (got === undefined) return `${where}: required key is missing; expected one of ${options.join(', ')}`;
+    const near = typeof got === 'string' ? closest(got, options) : null;
+    return `${where}: expected one of ${options.join(', ')}, got ${show(got)}${near ? ` (did you mean ${near}?)` : ''}`;
+  }
+  if (issue.code === 'invalid_value') {
+    const options = issue.values.map(String);
+    const near = typeof got === 'string' ? closest(got, options) : null;
+    return `${where}: expected one of ${options.join(', ')}, got ${show(got)}${near ? ` (did you mean ${near}?)` : ''}`;
+  }
+  if (issue.code === 'invalid_type') {
+    if (got === undefined) return `${where}: required key is missing (expected ${article(issue.expected)})`;
+    return `${where}: expected ${article(issue.expected)}, got ${show(got)}`;
   }
   return `${where}: ${issue.message.replace('Invalid input: ', '')}`;
+}
+
+function article(t: string): string {
+  const name = t === 'object' ? 'mapping (key: value lines)' : t === 'array' ? 'list' : t;
+  return /^[aeiou]/.test(name) ? `an ${name}` : `a ${name}`;
+}
+
+function show(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  const text = JSON.stringify(v) ?? String(v);
+  return `${typeof v === 'string' ? 'the text' : `the ${typeof v}`} ${text.length > 60 ? text.slice(0, 57) + '...' : text}`;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let v = raw;
+  for (const k of path) {
+    if (v === null || typeof v !== 'object' || !Object.hasOwn(v, k)) return undefined;
+    v = (v as Record<PropertyKey, unknown>)[k];
+  }
+  return v;
+}
+
+/** The keys the schema allows at a path (for "did you mean"). */
+function keysAt(path: readonly string[]): string[] {
+  let schemas: z.ZodType[] = [configSchema];
+  for (const k of [...path, null]) {
+    const next: z.ZodType[] = [];
+    const keys = new Set<string>();
+    for (const s of schemas.flatMap(objectsOf)) {
+      const shape = (s as unknown as { shape: Record<string, z.ZodType> }).shape;
+      for (const key of Object.keys(shape)) keys.add(key);
+      if (k !== null && shape[k]) next.push(shape[k]);
+    }
+    if (k === null) return [...keys];
+    schemas = next;
+  }
+  return [];
+}
+
+function objectsOf(s: z.ZodType): z.ZodType[] {
+  const def = (s as unknown as { def: { type: string; innerType?: z.ZodType; options?: z.ZodType[] } }).def;
+  if (def.type === 'object') return [s];
+  if (def.innerType) return objectsOf(def.innerType);
+  if (def.options) return def.options.flatMap(objectsOf);
+  return [];
 }
 
 /** Validates an already-parsed object; paths are resolved against `baseDir`. */
 export function parseConfig(raw: unknown, baseDir: string, env: ConfigEnv = {}): Readonly<Config> {
   const result = configSchema.safeParse(raw ?? {});
   if (!result.success) {
-    throw new ConfigError(result.error.issues.flatMap((i) => describeIssue(i).split('\n')));
+    throw new ConfigError(result.error.issues.flatMap((i) => describeIssue(i, raw).split('\n')));
   }
   const cfg = result.data;
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { validate as validateCron } from 'node-cron';
+import { cronFieldProblems } from './cron-fields.js';
 import { parseFolderPattern, PatternError } from './folder-pattern.js';
 
 const positiveInt = z.number().int().positive();
@@ -161,7 +162,12 @@ export const configSchema = z
       .object({
         scan_cron: z
           .string()
-          .refine((c) => validateCron(c), 'expected a node-cron expression such as "*/1 * * * *"')
+          .superRefine((c, ctx) => {
+            const problems = cronFieldProblems(c);
+            if (problems.length === 0 && validateCron(c)) return;
+            const detail = problems.length ? `: ${problems.join('; ')}` : '';
+            ctx.addIssue({ code: 'custom', message: `expected a cron expression such as "*/1 * * * *"${detail}` });
+          })
           .default('*/1 * * * *'),
         /**
          * The safety net: a walk of every directory of every job that can still change, watched or

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type Config } from '../config/index.js';
+import { ConfigError, loadConfig, packageVersion, type Config } from '../config/index.js';
 import type { Logger } from '../log/index.js';
 import { errorMessage } from '../log/index.js';
 import { createNoopMetrics, createPrometheusMetrics, scanHealth, startMetricsServer, type Metrics } from '../metrics/index.js';
@@ -9,6 +9,7 @@ import { startReconcileLoop } from './loop.js';
 import { mergeReload } from './reload.js';
 import { createScans, type ScanKind } from './scans.js';
 import { loggerFor, openRuntime, type RuntimeOptions } from './runtime.js';
+import { queueSnapshot, startStatusLine } from './status-line.js';
 import { createNotifier, type Notifier } from './systemd-notify.js';
 import { startWakeups } from './wakeup.js';
 
@@ -31,13 +32,15 @@ export interface Daemon {
   readonly stopped: Promise<void>;
 }
 
+const STATUS_INTERVAL_MS = 5_000;
+
 /** Starts the daemon: config, database, watcher, cron, reconciler, metrics; then tells systemd READY. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   let cfg = loadConfig(opts.configPath, opts.env);
   const log = loggerFor(cfg, opts);
   const notifier = opts.notifier ?? createNotifier({ env: opts.env, log });
   // prom-client (and its default collectors) only when metrics are served.
-  const prom = cfg.metrics.listen ? await createPrometheusMetrics() : null;
+  const prom = cfg.metrics.listen ? await createPrometheusMetrics({ version: packageVersion() }) : null;
   const metrics: Metrics = prom ?? createNoopMetrics();
   const rt = await openRuntime(cfg, log, { ...opts, metrics });
   let ctx: SyncContext = rt.ctx;
@@ -117,6 +120,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       metricsServer = await startMetricsServer({
         listen: cfg.metrics.listen,
         metrics: prom,
+        // Gauges read the database when scraped, not at the end of an upload pass.
+        beforeScrape: () => prom.refresh(() => queueSnapshot(ctx)),
         health: async () => {
           const problems = scanHealth(prom.lastScanAt(), Date.now(), scanMaxAgeMs);
           await rt.database.ping().catch((e: unknown) => problems.push(`database: ${errorMessage(e)}`));
@@ -128,9 +133,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       log.info('metrics listening', { url: m.url });
     }
 
-    // Watches first, then the walk: a file written meanwhile is seen by one or the other.
-    await jobWatch.refresh({ walkNew: false });
-    await scans.scan('startup');
     log.notice('daemon started', {
       output_dir: cfg.watch.output_dir,
       watch: cfg.watch.enabled,
@@ -138,7 +140,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       concurrency: cfg.upload.concurrency,
       endpoint: cfg.drive.api_endpoint,
     });
+    // Watches first, then the walk: a file written meanwhile is seen by one or the other.
+    await jobWatch.refresh({ walkNew: false });
+    await scans.scan('startup');
     notifier.ready('watching and uploading');
+    // `systemctl status` shows a one-line summary of the queue, refreshed every few seconds.
+    releasers.push(startStatusLine({ getCtx: () => ctx, notifier, log, intervalMs: STATUS_INTERVAL_MS }));
 
     let stopping: Promise<void> | null = null;
     let resolveStopped!: () => void;

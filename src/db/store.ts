@@ -1,4 +1,4 @@
-import type { FileRow, JobDriveStatus, JobFolder, JobReport, Now, UploadStatus } from './types.js';
+import type { ActivitySummary, FileListing, FileRow, JobDriveStatus, JobFolder, JobReport, Now, ProgressReport, UploadStatus } from './types.js';
 
 /**
  * The store contract, one part per concern. Every backend implements all of it; every write is
@@ -8,8 +8,11 @@ export type UploadStore = QueueStore & FileStore & JobStore & FolderStore & Repo
 
 /** The upload queue: claims, leases and the outcome of each attempt. */
 export interface QueueStore {
-  /** Claim up to `limit` due rows (pending and due, or uploading with an expired lease) in ONE statement. */
-  claimDue(owner: string, limit: number, leaseMs: number, jobId?: string): Promise<FileRow[]>;
+  /**
+   * Claim up to `limit` due rows (pending and due, or uploading with an expired lease) in ONE statement.
+   * With `minBytes`, only rows of at least that size, oldest first (the slot kept for large files).
+   */
+  claimDue(owner: string, limit: number, leaseMs: number, jobId?: string, minBytes?: number): Promise<FileRow[]>;
   /** Extend a lease we hold; false when the row is no longer ours. */
   extendLease(rowId: number, owner: string, leaseMs: number): Promise<boolean>;
   saveReservedId(rowId: number, owner: string, driveId: string): Promise<boolean>;
@@ -86,6 +89,12 @@ export interface FolderStore {
 /** Read-only summaries for the CLI. */
 export interface ReportStore {
   report(jobId?: string): Promise<JobReport[]>;
+  /** `status`: progress of one job, of every job (`all`), or of the jobs needing attention plus a total of the finished rest. */
+  progress(q: { jobId?: string | undefined; all?: boolean | undefined }): Promise<ProgressReport>;
+  /** `files`: one job's files, optionally of one status. */
+  listFiles(jobId: string, status?: UploadStatus): Promise<FileListing[]>;
+  /** Whole-database figures for the systemd status line and the metrics gauges (read when scraped). */
+  activity(): Promise<ActivitySummary>;
 }
 
 export type UpsertResult = 'inserted' | 'requeued' | 'updated' | 'unchanged';

@@ -44,3 +44,64 @@ export interface JobReport {
 
 /** Milliseconds since the epoch; injected so tests control time. */
 export type Now = () => number;
+
+/** One job as `status` shows it (and `status --json` prints it). Times are epoch ms. */
+export interface JobProgress extends JobReport {
+  lastErrors: { file: string; status: string; error: string; reason: string | null; attempts: number }[];
+  /** Files uploaded / all files with a row. */
+  files: { done: number; total: number };
+  /** Bytes in Drive (uploaded files plus confirmed offsets of unfinished ones) / all bytes; `failed` = bytes of failed files not sent. */
+  bytes: { done: number; total: number; failed: number };
+  /** Bytes per second over the last minute (each attempt's bytes spread over its duration). */
+  rateBytesPerSec: number;
+  /** Seconds until the bytes left are sent at the current rate; 0 when nothing is left, null when nothing moves. */
+  etaSeconds: number | null;
+  firstStartedAt: number | null;
+  lastFinishedAt: number | null;
+  inFlight: {
+    file: string;
+    size: number | null;
+    /** Confirmed resumable offset (null for a multipart upload). */
+    offset: number | null;
+    startedAt: number | null;
+    durationMs: number | null;
+    owner: string | null;
+    attempt: number;
+  }[];
+}
+
+export interface ProgressReport {
+  generatedAt: number;
+  jobs: JobProgress[];
+  /** Without --job/--all: the Drive-enabled jobs not listed (finished), as one total. */
+  finished: { jobs: number; files: number; bytes: number } | null;
+  totals: { rateBytesPerSec: number; uploading: number; failed: number };
+}
+
+/** One file as `files` shows it. */
+export interface FileListing {
+  path: string;
+  size: number | null;
+  status: UploadStatus;
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+  errorClass: string | null;
+  driveFileId: string | null;
+  fileUrl: string | null;
+  previewUrl: string | null;
+  offset: number | null;
+  uploadedAt: number | null;
+}
+
+/** Whole-database figures for the systemd status line and the metrics gauges. */
+export interface ActivitySummary {
+  /** Jobs with work left (pending or in progress). */
+  activeJobs: number;
+  rows: Record<UploadStatus, number>;
+  /** Bytes not yet in Drive of pending and uploading rows. */
+  pendingBytes: number;
+  /** Epoch ms the oldest pending row was recorded, or null. */
+  oldestPendingAt: number | null;
+  rateBytesPerSec: number;
+}

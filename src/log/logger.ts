@@ -44,6 +44,28 @@ const scrub = winston.format((info, opts: unknown) => {
   return info;
 });
 
+// JSON lines begin with timestamp, level and message (log shippers and people reading raw
+// lines find them first), then the line's own fields.
+function jsonFormat() {
+  return winston.format.printf((info) => {
+    const { level, message, timestamp, ...meta } = info as Record<string, unknown>;
+    return JSON.stringify({ timestamp, level, message, ...meta }, safeReplacer());
+  });
+}
+
+// A log line must never throw: cycles become "[circular]", bigints strings.
+function safeReplacer() {
+  const seen = new WeakSet<object>();
+  return (_key: string, value: unknown) => {
+    if (typeof value === 'bigint') return value.toString();
+    if (value !== null && typeof value === 'object') {
+      if (seen.has(value)) return '[circular]';
+      seen.add(value);
+    }
+    return value;
+  };
+}
+
 function textFormat(journald: boolean) {
   return winston.format.printf((info) => {
     const { level, message, timestamp, stack, ...meta } = info as Record<string, unknown>;
@@ -64,7 +86,7 @@ export function createLogger(opts: LoggerOptions): Logger {
   const secrets = { secrets: opts.secrets ?? [] };
   const format =
     opts.format === 'json'
-      ? winston.format.combine(scrub(secrets), winston.format.timestamp(), winston.format.json())
+      ? winston.format.combine(scrub(secrets), winston.format.timestamp(), jsonFormat())
       : winston.format.combine(scrub(secrets), winston.format.timestamp(), textFormat(journald));
   const transport = opts.stream
     ? new winston.transports.Stream({ stream: opts.stream })

@@ -18,6 +18,8 @@ export interface MetricsServerOptions {
   health: () => Promise<HealthReport>;
   /** Upper bound for one health check; default 5000 ms. */
   healthTimeoutMs?: number;
+  /** Run before each /metrics answer: gauges that read the database refresh here. */
+  beforeScrape?: () => Promise<void>;
 }
 
 export interface MetricsServer {
@@ -88,12 +90,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   };
 }
 
-async function handle(
-  req: IncomingMessage,
-  res: ServerResponse,
-  opts: MetricsServerOptions,
-  healthTimeoutMs: number,
-): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, opts: MetricsServerOptions, healthTimeoutMs: number): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (path !== '/metrics' && path !== '/healthz') {
     send(res, 404, 'not found\n');
@@ -104,6 +101,7 @@ async function handle(
     return;
   }
   if (path === '/metrics') {
+    await opts.beforeScrape?.();
     const body = await opts.metrics.registry.metrics();
     send(res, 200, body, { 'content-type': opts.metrics.registry.contentType });
     return;
@@ -139,5 +137,5 @@ function send(res: ServerResponse, status: number, body: string, headers: Record
 }
 
 function errorText(e: unknown): string {
-  return (errorMessage(e)).replace(/\s*\n\s*/g, ' ');
+  return errorMessage(e).replace(/\s*\n\s*/g, ' ');
 }

@@ -12,6 +12,17 @@ export interface Metrics {
   scanCompleted(atMs: number): void;
 }
 
+/** What the queue gauges show, read from the database at each scrape. */
+export interface QueueSnapshot {
+  rows: { pending: number; uploading: number; uploaded: number; failed: number };
+  pendingBytes: number;
+  oldestPendingAgeSeconds: number | null;
+  activeJobs: number;
+  /** Rows due now (pending and due, or with an expired lease). */
+  due: number;
+  paused: { auth: boolean; daily_cap: boolean };
+}
+
 export function createNoopMetrics(): Metrics {
   return { uploadOutcome: () => undefined, rateLimitWait: () => undefined, setQueueDepth: () => undefined, scanCompleted: () => undefined };
 }

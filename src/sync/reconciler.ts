@@ -25,6 +25,10 @@ export interface DrainSignals {
 /**
  * Claims due rows with a lease and uploads them with `upload.concurrency` workers until
  * nothing is due. One claim statement per free slot; leases make two daemons safe together.
+ *
+ * Fairness: while no large file (at or above the resumable threshold) is in flight, a free slot
+ * goes first to the oldest due large file, so a 2 GB file waits for at most one small upload,
+ * not behind thousands of them; the other slots take rows in due order as before.
  */
 export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise<DrainSummary> {
   const sum: DrainSummary = { uploaded: 0, failed: 0, retried: 0, paused: 0 };
@@ -32,6 +36,9 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
   // Each job is looked up once per pass.
   const jobs = createEnabledJobs(ctx.store, { now: ctx.now, ttlMs: Infinity });
   const touched = new Set<string>();
+  const largeBytes = ctx.config.upload.resumable_threshold_bytes;
+  let largeInFlight = 0;
+  const isLarge = (row: FileRow) => (row.local_size ?? 0) >= largeBytes;
   const run = async (row: FileRow) => {
     const r: RowResult = await uploadRow(ctx, row, await jobs.get(row.batch_job_id), signals.abortUploads);
     if (r === 'uploaded') sum.uploaded++;
@@ -45,24 +52,28 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
       await recomputeJob(ctx, row.batch_job_id);
     }
   };
-  let exhausted = false;
   while (!signals.stopClaiming.aborted) {
     const paused = uploadsPausedUntil(ctx);
     const free = ctx.config.upload.concurrency - inflight.size;
-    if (!exhausted && free > 0 && paused === null) {
-      const rows = await ctx.store.claimDue(ctx.owner, free, ctx.config.upload.lease_ms, signals.jobId);
-      if (rows.length < free) exhausted = true;
+    if (free > 0 && paused === null) {
+      const large = largeInFlight === 0 ? await ctx.store.claimDue(ctx.owner, 1, ctx.config.upload.lease_ms, signals.jobId, largeBytes) : [];
+      const rest = free - large.length;
+      const rows = [...large, ...(rest > 0 ? await ctx.store.claimDue(ctx.owner, rest, ctx.config.upload.lease_ms, signals.jobId) : [])];
       for (const row of rows) {
+        const big = isLarge(row);
+        if (big) largeInFlight++;
         const p: Promise<void> = run(row)
           .catch((e: unknown) => ctx.log.error('unexpected error in upload worker', { job: row.batch_job_id, file: row.original_filename, error: String(e) }))
-          .finally(() => inflight.delete(p));
+          .finally(() => {
+            inflight.delete(p);
+            if (big) largeInFlight--;
+          });
         inflight.add(p);
       }
     }
     if (inflight.size === 0) break;
+    // A finished upload makes room, and rows may have become due meanwhile: claim again then.
     await Promise.race(inflight);
-    // A finished upload may have made room for rows that became due meanwhile.
-    exhausted = false;
   }
   await Promise.all(inflight);
   for (const jobId of touched) await recomputeJob(ctx, jobId);

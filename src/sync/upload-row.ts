@@ -8,6 +8,7 @@ import { fileAppProperties } from './app-properties.js';
 import { fileUrl, previewUrl, uploadsPausedUntil, type SyncContext } from './context.js';
 import { ensureJobFolder, ensureParentFolder } from './folders.js';
 import { decide } from './outcome.js';
+import { resumableProgressLog } from './progress-log.js';
 import { assertRowOwnsFile, assertUpdatable, trustedResume } from './row-trust.js';
 
 export type RowResult = 'uploaded' | 'failed' | 'retry' | 'paused' | 'lost';
@@ -77,6 +78,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     // Ids and session URIs in the row are input: checked before any use (row-trust.ts).
     const resume = await trustedResume(ctx, row, fileId);
     if (row.drive_file_id) await assertUpdatable(ctx, row, fileId);
+    const progress = resumableProgressLog(ctx, row, local.size);
     const res = await ctx.drive.upload({
       fileId,
       name: basename(row.original_filename),
@@ -92,6 +94,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
         if (!(await store.saveCheckpoint(row.id, owner, cp?.sessionUri ?? null, cp?.offset ?? null, cfg.upload.lease_ms))) {
           throw new LeaseLost('lease lost to another worker');
         }
+        progress(cp?.offset ?? null);
       },
       signal,
     });

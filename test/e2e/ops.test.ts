@@ -140,7 +140,8 @@ test('systemd notify: READY after start-up, WATCHDOG while idle, RELOADING then 
   await d.waitFor(/config reloaded/, 10_000);
   const afterHup = await waitUntil(
     () => {
-      const m = listener.messages().slice(mark).filter((x) => x !== 'WATCHDOG=1');
+      // The periodic STATUS= summary may come in between; it is tested on its own below.
+      const m = listener.messages().slice(mark).filter((x) => x !== 'WATCHDOG=1' && !x.startsWith('STATUS='));
       return m.length >= 2 ? m : null;
     },
     10_000,
@@ -155,6 +156,33 @@ test('systemd notify: READY after start-up, WATCHDOG while idle, RELOADING then 
   t.is(code, 0, d.output().slice(-2000));
   await waitUntil(() => listener.messages().slice(mark2).includes('STOPPING=1'), 5_000, 'STOPPING=1');
   t.false(listener.messages().slice(mark2).some(isReady), 'no READY after STOPPING');
+});
+
+test('systemd status line: STATUS= summarises the queue (jobs, pending files and bytes, uploading, rate, failed) and is refreshed', async (t) => {
+  const listener = await startNotifyListener();
+  t.teardown(() => listener.close());
+  const e = await setupE2E(t, { stabilityMs: 200 });
+  await e.addJob('s1', { status: 'processing' });
+  await e.addJob('s2', { status: 'processing' });
+  e.writeFile('s1', 'a.txt', 'alpha');
+  // A failed row and two pending rows of a disabled job: counted, never uploaded.
+  await e.addJob('off', { enabled: false });
+  await e.sql(`INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status, upload_error, local_size, next_attempt_at)
+               VALUES ('s2', 'bad.bin', 'failed', 'boom', 10, 0), ('off', 'p1', 'pending', NULL, 1500000, 0), ('off', 'p2', 'pending', NULL, 1700000, 0)`);
+  const d = runDaemon(t, e, { NOTIFY_SOCKET: listener.socketPath });
+  const status = (m: string) => /^STATUS=/.test(m) && !m.includes('READY=1');
+  const line = /^STATUS=\d+ jobs? active, 2 pending, 0 uploading, 3\.2 MB to go, \d+(\.\d)? [kM]?B\/s, 1 failed$/;
+  const first = await waitUntil(() => listener.messages().filter(status).find((m) => line.test(m)), 30_000, `a STATUS= line like ${String(line)}; got ${JSON.stringify(listener.messages().filter(status).slice(-3))}`);
+  // "daemon started" comes before the first scan's summary, not after it.
+  const at = (re: RegExp) => d.lines.findIndex((l) => re.test(l.text));
+  t.true(at(/daemon started/) >= 0 && at(/daemon started/) < at(/scan done/), d.output().slice(0, 2000));
+  t.log(`systemctl status would show: Status: "${first.slice('STATUS='.length)}"`);
+  // A new pending row shows up in a later refresh: the line is read from the database, every few seconds.
+  await e.sql(`INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status, local_size, next_attempt_at) VALUES ('off', 'p3', 'pending', 1000, 0)`);
+  const later = await waitUntil(() => listener.messages().filter(status).find((m) => /, 3 pending, 0 uploading, 3\.2 MB to go/.test(m)), 20_000, 'a refreshed STATUS= line');
+  t.regex(later, /3 pending/);
+  d.kill('SIGTERM');
+  t.is((await d.exited).code, 0);
 });
 
 test('metrics: /metrics counts uploads and bytes, last scan is recent, queue empty; /healthz is 200 ok', async (t) => {

@@ -1,124 +1,142 @@
-import { execFile } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+// The install from a clone (systemd/install.sh → install-service) into a throwaway root, and
+// the npm tarball's contents. The real build is installed: tests, benchmarks and source maps
+// must stay behind, and the check must say exactly what is missing until nothing is.
+import { execFile, spawnSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile, cp } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
+import { assertBuilt, REPO } from '../helpers/e2e.js';
 
 const run = promisify(execFile);
-const ROOT = join(import.meta.dirname, '..', '..');
 const NAME = 'batch-drive-sync';
 
-// A small stand-in for a built source tree (real systemd/ files, fake build output), so the test
-// neither depends on a build nor copies the real node_modules.
-async function fakeSource(t: ExecutionContext): Promise<{ src: string; dest: string }> {
+async function tempRoot(t: ExecutionContext): Promise<string> {
   const base = await mkdtemp(join(tmpdir(), 'bds-install-'));
   t.teardown(() => rm(base, { recursive: true, force: true }));
-  const src = join(base, 'src');
-  const dest = join(base, 'root');
-  await mkdir(join(src, 'dist', 'src', 'cli'), { recursive: true });
-  await mkdir(join(src, 'migrations'));
-  await mkdir(join(src, 'config'));
-  await mkdir(join(src, 'node_modules', 'runtime-dep'), { recursive: true });
-  await mkdir(join(src, 'node_modules', 'dev-only'), { recursive: true });
-  await cp(join(ROOT, 'systemd'), join(src, 'systemd'), { recursive: true });
-  await writeFile(join(src, 'dist', 'src', 'cli', 'main.js'), 'export {};\n');
-  await writeFile(join(src, 'migrations', '001_seed.sql'), 'SELECT 1;\n');
-  await writeFile(join(src, 'config', `${NAME}.example.yaml`), 'database: { path: /var/lib/batch/batch.db }\n');
-  const pkg = { name: 'fake', version: '1.0.0', dependencies: { 'runtime-dep': '1.0.0' }, devDependencies: { 'dev-only': '1.0.0' } };
-  await writeFile(join(src, 'package.json'), JSON.stringify(pkg));
-  await writeFile(
-    join(src, 'package-lock.json'),
-    JSON.stringify({
-      name: 'fake',
-      version: '1.0.0',
-      lockfileVersion: 3,
-      requires: true,
-      packages: {
-        '': pkg,
-        'node_modules/runtime-dep': { version: '1.0.0' },
-        'node_modules/dev-only': { version: '1.0.0', dev: true },
-      },
-    }),
-  );
-  await writeFile(join(src, 'node_modules', 'runtime-dep', 'package.json'), '{"name":"runtime-dep","version":"1.0.0"}');
-  await writeFile(join(src, 'node_modules', 'dev-only', 'package.json'), '{"name":"dev-only","version":"1.0.0"}');
-  return { src, dest };
+  // The service user must be able to walk down to the root's files, as on a real /.
+  await chmod(base, 0o755);
+  return base;
 }
 
-function install(src: string, dest: string, args: string[] = []) {
-  return run('bash', [join(src, 'systemd', 'install.sh'), ...args], {
-    env: { ...process.env, DESTDIR: dest, SRC: src },
-  });
+function install(dest: string, args: string[] = [], src = REPO) {
+  return run('bash', [join(src, 'systemd', 'install.sh'), ...args], { env: { ...process.env, DESTDIR: dest, SRC: src }, maxBuffer: 16 << 20 }).then(
+    (r) => ({ code: 0, ...r }),
+    (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
+  );
 }
 
 const mode = async (p: string) => (await stat(p)).mode & 0o777;
+const asUser = (uid: number, flag: string, p: string) =>
+  spawnSync('setpriv', ['--reuid', String(uid), '--regid', String(uid), '--clear-groups', '--', 'test', flag, p]).status === 0;
 
-test('--dry-run prints the plan and changes nothing', async (t) => {
-  const { src, dest } = await fakeSource(t);
-  const r = await install(src, dest, ['--dry-run']);
-  t.regex(r.stdout, new RegExp(`^\\+ install -m 0644 \\S+/${NAME}.service ${dest}/etc/systemd/system/${NAME}.service$`, 'm'));
-  t.regex(r.stdout, /^\+ npm prune --omit=dev/m);
-  t.regex(r.stdout, /systemctl enable --now batch-drive-sync/);
-  t.false(existsSync(dest), 'nothing written under DESTDIR');
-});
-
-test('installs app, unit, sysusers, config and credstore into DESTDIR', async (t) => {
-  const { src, dest } = await fakeSource(t);
-  const r = await install(src, dest);
+test('install.sh from a clone into a throwaway root: app without tests or maps, user, unit at the installed CLI, grants; the check lists what is missing until nothing is', async (t) => {
+  assertBuilt();
+  const dest = await tempRoot(t);
+  const first = await install(dest, ['--no-start']);
+  t.is(first.code, 78, first.stdout + first.stderr);
   const app = join(dest, 'opt', NAME);
   t.true(existsSync(join(app, 'dist', 'src', 'cli', 'main.js')));
-  t.true(existsSync(join(app, 'migrations', '001_seed.sql')));
-  t.true(existsSync(join(app, 'package-lock.json')));
-  t.deepEqual((await readdir(join(app, 'node_modules'))).filter((n) => !n.startsWith('.')), ['runtime-dep'], 'devDependencies pruned');
-  t.is(
-    await readFile(join(dest, 'etc', 'systemd', 'system', `${NAME}.service`), 'utf8'),
-    await readFile(join(ROOT, 'systemd', `${NAME}.service`), 'utf8'),
-  );
-  t.is(
-    await readFile(join(dest, 'etc', 'sysusers.d', `${NAME}.conf`), 'utf8'),
-    await readFile(join(ROOT, 'systemd', `${NAME}.sysusers`), 'utf8'),
-  );
-  const config = join(dest, 'etc', NAME, 'config.yaml');
-  t.is(await readFile(config, 'utf8'), 'database: { path: /var/lib/batch/batch.db }\n');
-  t.is(await mode(config), 0o640);
-  t.is(await mode(join(dest, 'etc', 'credstore')), 0o700);
-  const wrapper = join(dest, 'usr', 'local', 'bin', NAME);
-  t.is(await readFile(wrapper, 'utf8'), `#!/bin/sh\nexec /usr/bin/node /opt/${NAME}/dist/src/cli/main.js "$@"\n`);
-  t.is(await mode(wrapper), 0o755);
-  // systemd-sysusers --root= created the user inside DESTDIR, and the config belongs to its group.
+  t.false(existsSync(join(app, 'dist', 'test')), 'no tests');
+  t.false(existsSync(join(app, 'dist', 'bench')), 'no benchmarks');
+  const maps = spawnSync('find', [app, '-name', '*.map', '-not', '-path', '*/node_modules/*'], { encoding: 'utf8' }).stdout.trim();
+  t.is(maps, '', 'no source maps');
+  t.true(existsSync(join(app, 'docs', 'operations.md')) && existsSync(join(app, 'LICENSE')));
+  t.false((await readdir(join(app, 'node_modules'))).includes('ava'), 'devDependencies pruned');
+
+  const unit = await readFile(join(dest, 'etc', 'systemd', 'system', `${NAME}.service`), 'utf8');
+  t.regex(unit, new RegExp(`^ExecStart=\\S+/node /opt/${NAME}/dist/src/cli/main\\.js run --config /etc/${NAME}/config\\.yaml$`, 'm'));
+  t.regex(unit, new RegExp(`^Documentation=file:/opt/${NAME}/docs/operations\\.md$`, 'm'));
+  t.regex(unit, /^ReadWritePaths=-\/var\/lib\/batch$/m);
   const passwd = await readFile(join(dest, 'etc', 'passwd'), 'utf8');
-  t.regex(passwd, new RegExp(`^${NAME}:x:\\d+:\\d+:[^:]*:/var/lib/${NAME}:/usr/sbin/nologin$`, 'm'));
-  const gid = Number(new RegExp(`^${NAME}:x:(\\d+):`, 'm').exec(await readFile(join(dest, 'etc', 'group'), 'utf8'))?.[1]);
-  t.is((await stat(config)).gid, gid);
-  t.regex(r.stdout, /not calling systemctl daemon-reload/);
-  t.regex(r.stdout, /journalctl -u batch-drive-sync -p warning/);
-  t.regex(r.stdout, /batch-drive-sync migrate/);
-  t.regex(r.stdout, /\/etc\/credstore\/batch-drive-sync\.gdrive-sa\.json/);
-});
-
-test('running it again keeps the edited config and drops stale build files', async (t) => {
-  const { src, dest } = await fakeSource(t);
-  await install(src, dest);
+  const m = new RegExp(`^${NAME}:x:(\\d+):(\\d+):[^:]*:/var/lib/${NAME}:/usr/sbin/nologin$`, 'm').exec(passwd);
+  t.truthy(m, 'the system user exists in the root');
+  const uid = Number(m![1]);
   const config = join(dest, 'etc', NAME, 'config.yaml');
-  await writeFile(config, 'edited: true\n');
-  const stale = join(dest, 'opt', NAME, 'dist', 'old-module.js');
-  await writeFile(stale, '');
-  const r = await install(src, dest);
-  t.is(await readFile(config, 'utf8'), 'edited: true\n');
-  t.regex(r.stdout, /keeping existing .*config\.yaml/);
-  t.false(existsSync(stale));
-  t.true(existsSync(join(dest, 'opt', NAME, 'dist', 'src', 'cli', 'main.js')));
+  t.is(await mode(config), 0o640);
+  t.is((await stat(config)).gid, Number(m![2]));
+  t.is(await mode(join(dest, 'etc', 'credstore')), 0o700);
+  t.is(await mode(join(dest, 'var', 'lib', NAME)), 0o750, 'state dir from tmpfiles.d');
+  const tmpfiles = await readFile(join(dest, 'etc', 'tmpfiles.d', `${NAME}.conf`), 'utf8');
+  t.true(tmpfiles.includes(`a+ /var/lib/batch - - - - u:${uid}:rwx,d:u:${uid}:rw\n`));
+  t.true(tmpfiles.includes(`a+ /var/lib/batch/output - - - - u:${uid}:rx,d:u:${uid}:rx\n`));
+  const wrapper = await readFile(join(dest, 'usr', 'local', 'bin', NAME), 'utf8');
+  t.regex(wrapper, new RegExp(`^#!/bin/sh\\nexec \\S+/node /opt/${NAME}/dist/src/cli/main\\.js "\\$@"\\n$`));
+
+  // What is missing, in words an operator can act on.
+  t.regex(first.stdout, /not ready yet; missing \(\d+\):/);
+  t.regex(first.stdout, /drive\.root_folder_id is still the example placeholder/);
+  t.regex(first.stdout, new RegExp(`/etc/credstore/${NAME}\\.gdrive-sa\\.json: the service-account key is missing; install -m 0600`));
+  t.regex(first.stdout, /\/var\/lib\/batch\/batch\.db: does not exist/);
+  t.regex(first.stdout, /\/var\/lib\/batch\/output: does not exist/);
+
+  // The batch system's files appear (root-owned, a database not group-writable), the operator edits the config.
+  await mkdir(join(dest, 'var', 'lib', 'batch', 'output', 'job-1'), { recursive: true, mode: 0o750 });
+  await chmod(join(dest, 'var', 'lib', 'batch'), 0o750);
+  await writeFile(join(dest, 'var', 'lib', 'batch', 'batch.db'), '', { mode: 0o640 });
+  await writeFile(config, (await readFile(config, 'utf8')).replace('REPLACE-WITH-FOLDER-ID', '1AbCdEfG'));
+  await writeFile(join(dest, 'etc', 'credstore', `${NAME}.gdrive-sa.json`), '{}', { mode: 0o600 });
+  await mkdir(join(dest, 'usr', 'bin'), { recursive: true });
+  if (!existsSync(join(dest, 'usr', 'bin', 'node'))) await symlink(process.execPath, join(dest, 'usr', 'bin', 'node'));
+  t.false(asUser(uid, '-w', join(dest, 'var', 'lib', 'batch', 'batch.db')), 'no access before the grants are applied');
+  const second = await install(dest, ['--no-start']);
+  t.is(second.code, 0, second.stdout + second.stderr);
+  t.regex(second.stdout, /everything the service needs is in place/);
+  t.regex(second.stdout, /keep .*config\.yaml \(never overwritten\)/);
+  t.regex(await readFile(config, 'utf8'), /1AbCdEfG/);
+  t.true(asUser(uid, '-w', join(dest, 'var', 'lib', 'batch')), 'write access to the database directory (ACL)');
+  t.true(asUser(uid, '-w', join(dest, 'var', 'lib', 'batch', 'batch.db')), 'write access to the database (ACL)');
+  t.true(asUser(uid, '-r', join(dest, 'var', 'lib', 'batch', 'output')) && asUser(uid, '-x', join(dest, 'var', 'lib', 'batch', 'output')));
 });
 
-test('refuses to install without a build, and rejects unknown options', async (t) => {
-  const { src, dest } = await fakeSource(t);
-  await rm(join(src, 'dist'), { recursive: true });
-  const e = await t.throwsAsync(install(src, dest));
-  t.like(e, { code: 1 });
-  t.regex((e as Error & { stderr: string }).stderr, /npm ci && npm run build/);
-  const u = await t.throwsAsync(install(src, dest, ['--bogus']));
-  t.like(u, { code: 64 });
+test('install.sh --dry-run prints the plan and changes nothing; refuses without a build; rejects unknown options', async (t) => {
+  const dest = join(await tempRoot(t), 'root');
+  const r = await install(dest, ['--dry-run']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /^\+ npm prune --omit=dev/m);
+  t.regex(r.stdout, /install-service --root /);
+  t.false(existsSync(dest), 'nothing written under DESTDIR');
+
+  const src = join(await tempRoot(t), 'src');
+  await mkdir(src);
+  await cp(join(REPO, 'systemd'), join(src, 'systemd'), { recursive: true });
+  const nobuild = await install(dest, [], src);
+  t.is(nobuild.code, 1);
+  t.regex(nobuild.stderr, /npm ci && npm run build/);
+  const u = await install(dest, ['--bogus']);
+  t.is(u.code, 64);
   t.false(existsSync(dest));
+});
+
+test('npm tarball: lean (no tests, benchmarks, source maps or build info) and complete (LICENSE, docs, monitoring, migrations, unit)', async (t) => {
+  assertBuilt();
+  const r = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, maxBuffer: 16 << 20 });
+  const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
+  t.deepEqual(
+    files.filter((f) => /^dist\/(test|bench)\/|\.map$|tsbuildinfo/.test(f)),
+    [],
+  );
+  t.deepEqual(
+    files.filter((f) => !/^(dist\/src\/|migrations\/|config\/|systemd\/|docs\/|monitoring\/|LICENSE$|README\.md$|package\.json$)/.test(f)),
+    [],
+  );
+  for (const need of [
+    'LICENSE',
+    'README.md',
+    'docs/operations.md',
+    'dist/src/cli/main.js',
+    'migrations/006_progress.sql',
+    `systemd/${NAME}.service`,
+    `systemd/${NAME}.sysusers`,
+    `config/${NAME}.example.yaml`,
+    'monitoring/prometheus/batch-drive-sync.rules.yml',
+    'monitoring/grafana/batch-drive-sync.json',
+  ]) {
+    t.true(files.includes(need), need);
+  }
+  // The unit's Documentation= names a file the package carries.
+  const doc = /^Documentation=file:\/opt\/batch-drive-sync\/(\S+)$/m.exec(await readFile(join(REPO, 'systemd', `${NAME}.service`), 'utf8'))?.[1];
+  t.true(doc !== undefined && files.includes(doc), `Documentation= ${doc}`);
 });

@@ -71,3 +71,21 @@ test('without journald the text format has timestamps and no <N> prefix', async 
     t.regex(l, /^\d{4}-\d\d-\d\dT\S+ info {4}(plain|second)$/);
   }
 });
+
+test('JSON lines begin with timestamp, level and message, then the fields; cycles do not throw', (t) => {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer | string, _enc, cb) {
+      lines.push(...String(chunk).split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const log = createLogger({ level: 'info', format: 'json', stream });
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic.self = cyclic;
+  log.info('uploaded', { job: 'j1', file: 'a.txt', bytes: 3 });
+  log.warning('odd', { cyclic, big: 10n });
+  t.deepEqual(Object.keys(JSON.parse(lines[0]!) as object), ['timestamp', 'level', 'message', 'job', 'file', 'bytes']);
+  t.regex(lines[0]!, /^\{"timestamp":"\d{4}-\d\d-\d\dT[^"]+","level":"info","message":"uploaded",/);
+  t.like(JSON.parse(lines[1]!), { level: 'warning', message: 'odd', cyclic: { a: 1, self: '[circular]' }, big: '10' });
+});

@@ -2,22 +2,30 @@ import test from 'ava';
 import { createNoopMetrics, createPrometheusMetrics } from '../../src/metrics/index.js';
 import { metricType, parsePromText, sampleValue } from './prom-text.js';
 
-test('upload outcomes, bytes, retries and failures are counted by reason', async (t) => {
-  const m = await createPrometheusMetrics();
+test('upload outcomes, bytes, retries and failures are counted by error kind; every kind is there at 0 from the start', async (t) => {
+  const m = await createPrometheusMetrics({ version: '9.8.7' });
+  const fresh = parsePromText(await m.registry.metrics());
+  for (const kind of ['retryable', 'rate_limit', 'daily_cap', 'auth', 'permanent', 'local', 'config', 'internal', 'other']) {
+    t.is(sampleValue(fresh, 'bds_files_failed_total', { kind }), 0);
+    t.is(sampleValue(fresh, 'bds_upload_retries_total', { kind }), 0);
+  }
+  t.is(sampleValue(fresh, 'bds_files_uploaded_total'), 0);
+  t.is(sampleValue(fresh, 'bds_upload_duration_seconds_count', { outcome: 'failed' }), 0);
+  t.is(sampleValue(fresh, 'bds_build_info', { version: '9.8.7', node: process.versions.node }), 1);
   m.uploadOutcome('uploaded', 'ok', 1000, 200);
   m.uploadOutcome('uploaded', 'ok', 2500, 3000);
-  m.uploadOutcome('retry', 'rateLimitExceeded', 0, 50);
-  m.uploadOutcome('retry', 'rateLimitExceeded', 0, 70);
-  m.uploadOutcome('retry', 'http_503', 0, 10);
-  m.uploadOutcome('failed', 'storageQuotaExceeded', 4096, 120);
+  m.uploadOutcome('retry', 'rate_limit:rateLimitExceeded', 0, 50);
+  m.uploadOutcome('retry', 'rate_limit:userRateLimitExceeded', 0, 70);
+  m.uploadOutcome('retry', 'retryable:backendError', 0, 10);
+  m.uploadOutcome('failed', 'permanent:storageQuotaExceeded', 4096, 120);
 
   const text = await m.registry.metrics();
   const s = parsePromText(text);
   t.is(sampleValue(s, 'bds_files_uploaded_total'), 2);
   t.is(sampleValue(s, 'bds_uploaded_bytes_total'), 3500, 'only bytes of successful uploads count');
-  t.is(sampleValue(s, 'bds_upload_retries_total', { reason: 'rateLimitExceeded' }), 2);
-  t.is(sampleValue(s, 'bds_upload_retries_total', { reason: 'http_503' }), 1);
-  t.is(sampleValue(s, 'bds_files_failed_total', { reason: 'storageQuotaExceeded' }), 1);
+  t.is(sampleValue(s, 'bds_upload_retries_total', { kind: 'rate_limit' }), 2);
+  t.is(sampleValue(s, 'bds_upload_retries_total', { kind: 'retryable' }), 1);
+  t.is(sampleValue(s, 'bds_files_failed_total', { kind: 'permanent' }), 1);
   t.is(metricType(text, 'bds_files_uploaded_total'), 'counter');
   t.is(metricType(text, 'bds_files_failed_total'), 'counter');
   t.is(metricType(text, 'bds_upload_retries_total'), 'counter');
@@ -74,7 +82,7 @@ test('bad numbers from callers are clamped instead of throwing', async (t) => {
   t.is(sampleValue(s, 'bds_uploaded_bytes_total'), 0);
   t.is(sampleValue(s, 'bds_rate_limit_wait_seconds_total'), 0);
   t.is(sampleValue(s, 'bds_queue_depth'), 0);
-  t.is(sampleValue(s, 'bds_files_failed_total', { reason: 'unknown' }), 1);
+  t.is(sampleValue(s, 'bds_files_failed_total', { kind: 'other' }), 1);
   t.is(m.lastScanAt(), null, 'a non-finite scan time is ignored');
 });
 
@@ -99,4 +107,31 @@ test('the noop metrics still satisfy the contract', (t) => {
     m.setQueueDepth(1);
     m.scanCompleted(Date.now());
   });
+});
+
+test('queue gauges are read at scrape time from what refresh() reads; a failed read keeps the values and says so', async (t) => {
+  const m = await createPrometheusMetrics();
+  await m.refresh(async () => ({
+    rows: { pending: 16, uploading: 3, uploaded: 900, failed: 2 },
+    pendingBytes: 123456,
+    oldestPendingAgeSeconds: 42.5,
+    activeJobs: 4,
+    due: 11,
+    paused: { auth: true, daily_cap: false },
+  }));
+  let s = parsePromText(await m.registry.metrics());
+  t.is(sampleValue(s, 'bds_rows', { status: 'pending' }), 16);
+  t.is(sampleValue(s, 'bds_rows', { status: 'failed' }), 2);
+  t.is(sampleValue(s, 'bds_uploads_in_flight'), 3);
+  t.is(sampleValue(s, 'bds_pending_bytes'), 123456);
+  t.is(sampleValue(s, 'bds_oldest_pending_age_seconds'), 42.5);
+  t.is(sampleValue(s, 'bds_active_jobs'), 4);
+  t.is(sampleValue(s, 'bds_queue_depth'), 11);
+  t.is(sampleValue(s, 'bds_uploads_paused', { reason: 'auth' }), 1);
+  t.is(sampleValue(s, 'bds_uploads_paused', { reason: 'daily_cap' }), 0);
+  t.is(sampleValue(s, 'bds_database_up'), 1);
+  await m.refresh(() => Promise.reject(new Error('SQLITE_BUSY')));
+  s = parsePromText(await m.registry.metrics());
+  t.is(sampleValue(s, 'bds_database_up'), 0);
+  t.is(sampleValue(s, 'bds_rows', { status: 'pending' }), 16, 'last values kept');
 });

@@ -139,6 +139,68 @@ test('a file whose mtime is far in the future (clock skew) is uploaded, not held
   t.deepEqual(driveFiles(s.emu).map((f) => f.name), ['from-the-future.bin']);
 });
 
+test('fairness: a large file due behind many small ones gets the next free slot (one slot kept for the oldest large file)', async (t) => {
+  const threshold = 256 * 1024;
+  const s = await setupSync(t, {
+    jobs: [{ job_id: 'fair', enabled: true }],
+    upload: { concurrency: 2, resumable_threshold_bytes: threshold, chunk_size_bytes: threshold },
+  });
+  // 60 small files recorded first (due earlier), then two large ones.
+  for (let i = 0; i < 60; i++) {
+    s.writeFile('fair', `s-${String(i).padStart(2, '0')}.txt`, `small ${i}`);
+    await s.rt.ctx.store.upsertFile('fair', `s-${String(i).padStart(2, '0')}.txt`, { size: `small ${i}`.length, mtimeMs: 0 });
+  }
+  for (const name of ['big-1.bin', 'big-2.bin']) {
+    s.writeFile('fair', name, Buffer.alloc(threshold * 2, 1));
+    await s.rt.ctx.store.upsertFile('fair', name, { size: threshold * 2, mtimeMs: 0 });
+  }
+  t.like(await drainDue(s.rt.ctx, signals), { uploaded: 62, failed: 0 });
+  const rows = await s.rows();
+  const started = (name: string) => Number(rows.find((r) => r.original_filename === name)?.started_at);
+  const smallStarts = rows.filter((r) => String(r.original_filename).startsWith('s-')).map((r) => Number(r.started_at)).sort((a, b) => a - b);
+  // The first large file starts with the first claim; the second once the first is done, long before the small ones are.
+  t.true(started('big-1.bin') <= smallStarts[0]!, 'the oldest large file is claimed with the first small one');
+  const bigDone = Number(rows.find((r) => r.original_filename === 'big-1.bin')?.uploaded_at);
+  t.true(started('big-2.bin') >= bigDone, 'one large file at a time in the kept slot');
+  t.true(smallStarts.filter((x) => x > started('big-2.bin')).length > 0 && started('big-2.bin') < smallStarts[smallStarts.length - 1]!, 'the second large file did not wait for every small one');
+});
+
+test('a resumable upload logs its start and a progress line at most every 30 s (offset, percent, rate); a small one logs neither', async (t) => {
+  const chunk = 256 * 1024;
+  const s = await setupSync(t, { jobs: [{ job_id: 'rl', enabled: true }], upload: { resumable_threshold_bytes: chunk, chunk_size_bytes: chunk }, captureLogs: true });
+  s.writeFile('rl', 'big.bin', Buffer.alloc(chunk * 6, 3));
+  s.writeFile('rl', 'small.txt', 'tiny');
+  await s.rt.ctx.store.upsertFile('rl', 'big.bin', { size: chunk * 6, mtimeMs: 0 });
+  await s.rt.ctx.store.upsertFile('rl', 'small.txt', { size: 4, mtimeMs: 0 });
+  // Every confirmed chunk takes 16 s on the daemon's clock: progress is due at every second one.
+  const store = s.rt.ctx.store;
+  const ctx: SyncContext = {
+    ...s.rt.ctx,
+    store: {
+      ...store,
+      saveCheckpoint: (...a: Parameters<typeof store.saveCheckpoint>) => {
+        if (a[3] !== null && a[3] > 0) s.advance(16_000);
+        return store.saveCheckpoint(...a);
+      },
+    },
+  };
+  t.like(await drainDue(ctx, signals), { uploaded: 2, failed: 0 });
+  const lines = s.logs.filter((l) => String(l.message).startsWith('resumable upload'));
+  t.deepEqual(
+    lines.map((l) => [l.message, l.file, l.offset]),
+    [
+      ['resumable upload started', 'big.bin', 0],
+      ['resumable upload progress', 'big.bin', chunk * 2],
+      ['resumable upload progress', 'big.bin', chunk * 4],
+    ],
+  );
+  t.like(lines[1], { bytes: chunk * 6, percent: 33, job: 'rl' });
+  // 2 chunks in 32 s of the daemon's clock (plus the real milliseconds the test took).
+  const rate = Number(lines[1]!.rate_bps);
+  t.true(rate <= Math.round((chunk * 2 * 1000) / 32_000) && rate > 14_000, `rate ${rate}`);
+  t.false(s.logs.some((l) => String(l.message).startsWith('resumable') && l.file === 'small.txt'));
+});
+
 test('an error of our own code (not Drive\'s) is internal: logged at error level with its stack, retried, failed after max_attempts', async (t) => {
   const s = await setupSync(t, { jobs: [{ job_id: 'bug', enabled: true }], captureLogs: true, upload: { max_attempts: 2, backoff_base_ms: 60_000, backoff_max_ms: 60_000 } });
   s.writeFile('bug', 'a.txt', 'a');

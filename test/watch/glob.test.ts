@@ -1,41 +1,53 @@
 // watch.ignore globs: what is never uploaded, and nothing more.
 import test from 'ava';
-import { createIgnoreMatcher, globToRegExp } from '../../src/watch/index.js';
+import { createIgnoreMatcher, globMatcher } from '../../src/watch/index.js';
 
 const DEFAULT_IGNORE = ['**/*.tmp', '**/*.part', '**/.*'];
 
-test('globToRegExp: ** spans whole segments, * and ? stay inside one segment', (t) => {
-  const tmp = globToRegExp('**/*.tmp');
-  t.true(tmp.test('a.tmp'));
-  t.true(tmp.test('x/y/a.tmp'));
-  t.true(tmp.test('.tmp'), 'an empty base name before the extension still matches *');
-  t.false(tmp.test('a.tmpx'));
-  t.false(tmp.test('a.tmp/b'), 'the pattern itself matches a full path only');
-  t.false(tmp.test('atmp'), 'the dot is literal');
+test('globMatcher: ** spans whole segments, * and ? stay inside one segment', (t) => {
+  const tmp = globMatcher(['**/*.tmp']);
+  t.true(tmp('a.tmp'));
+  t.true(tmp('x/y/a.tmp'));
+  t.true(tmp('.tmp'), 'an empty base name before the extension still matches *');
+  t.false(tmp('a.tmpx'));
+  t.false(tmp('a.tmp/b'), 'the pattern itself matches a full path only');
+  t.false(tmp('atmp'), 'the dot is literal');
 
-  const q = globToRegExp('p-?.png');
-  t.true(q.test('p-1.png'));
-  t.true(q.test('deep/dir/p-9.png'), 'a pattern without / matches the base name at any depth');
-  t.false(q.test('p-10.png'));
-  t.false(q.test('p-/.png'), '? never matches a slash');
+  const q = globMatcher(['p-?.png']);
+  t.true(q('p-1.png'));
+  t.true(q('deep/dir/p-9.png'), 'a pattern without / matches the base name at any depth');
+  t.false(q('p-10.png'));
+  t.false(q('p-/.png'), '? never matches a slash');
 
-  const anchored = globToRegExp('pages/*.png');
-  t.true(anchored.test('pages/p.png'));
-  t.false(anchored.test('x/pages/p.png'), 'a pattern with / is anchored');
-  t.false(anchored.test('pages/sub/p.png'), '* does not cross a slash');
-  t.true(globToRegExp('./pages/*.png').test('pages/p.png'), 'a leading ./ is dropped');
+  const anchored = globMatcher(['pages/*.png']);
+  t.true(anchored('pages/p.png'));
+  t.false(anchored('x/pages/p.png'), 'a pattern with / is anchored');
+  t.false(anchored('pages/sub/p.png'), '* does not cross a slash');
+  t.true(globMatcher(['./pages/*.png'])('pages/p.png'), 'a leading ./ is dropped');
 
-  const below = globToRegExp('cache/**');
-  t.true(below.test('cache/a'));
-  t.true(below.test('cache/a/b/c'));
-  t.false(below.test('cachex/a'));
+  const below = globMatcher(['cache/**']);
+  t.true(below('cache/a'));
+  t.true(below('cache/a/b/c'));
+  t.false(below('cachex/a'));
 });
 
-test('globToRegExp: regex metacharacters in a pattern are literal', (t) => {
-  const re = globToRegExp('a+b(1)[x]{2}$^|.txt');
-  t.true(re.test('a+b(1)[x]{2}$^|.txt'));
-  t.false(re.test('aab(1)[x]{2}$^|.txt'));
-  t.false(re.test('a+b1x2.txt'));
+test('globMatcher: braces, character classes and extglobs work as in a shell (they only partly did before picomatch)', (t) => {
+  const braces = globMatcher(['*.{tmp,part}']);
+  t.true(braces('a.tmp'));
+  t.true(braces('deep/b.part'));
+  t.false(braces('c.tmpart'));
+  t.false(braces('d.txt'));
+  const cls = globMatcher(['[._]*']);
+  t.true(cls('.hidden'));
+  t.true(cls('_draft.txt'));
+  t.true(cls('sub/_x'), 'by base name at any depth');
+  t.false(cls('a_b.txt'));
+  const ext = globMatcher(['*.+(bak|orig)']);
+  t.true(ext('x.bak') && ext('y.orig'));
+  t.false(ext('z.txt'));
+  const literal = globMatcher(['a+b$^.txt']);
+  t.true(literal('a+b$^.txt'), 'regex metacharacters that are not glob syntax stay literal');
+  t.false(literal('aab$^.txt'));
 });
 
 test('createIgnoreMatcher with the default patterns: temp files, partial files and dotfiles at any depth', (t) => {

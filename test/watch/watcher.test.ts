@@ -3,7 +3,8 @@ import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { createSilentLogger } from '../../src/log/index.js';
-import { createWatcher, type FileReady } from '../../src/watch/index.js';
+import { walkJobDir } from '../../src/local/index.js';
+import { createIgnoreMatcher, createWatcher, type FileReady } from '../../src/watch/index.js';
 import { makeTempDir } from '../helpers/db.js';
 
 interface Recorder {
@@ -168,6 +169,18 @@ test('a path-anchored ignore pattern means the same to the watcher as to the dir
   writeFileSync(join(r.out, 'job-1', 'sentinel.txt'), 's');
   await r.waitFile(named('job-1', 'sentinel.txt'));
   t.deepEqual(r.files.map((f) => f.relPath).sort(), ['pages/p.png', 'sentinel.txt']);
+});
+
+test('brace and class globs (picomatch) mean the same to the watcher as to the walk: *.{tmp,part} and [._]* are ignored', async (t) => {
+  const ignore = ['*.{tmp,part}', '[._]*'];
+  const r = await watch(t, { jobs: ['job-1'], ignore });
+  for (const f of ['a.tmp', 'b.part', '_draft.txt', '.hidden', 'kept.tmpl']) writeFileSync(join(r.out, 'job-1', f), f);
+  writeFileSync(join(r.out, 'job-1', 'sentinel.txt'), 's');
+  await r.waitFile(named('job-1', 'sentinel.txt'));
+  await r.waitFile(named('job-1', 'kept.tmpl'));
+  t.deepEqual(r.files.map((f) => f.relPath).sort(), ['kept.tmpl', 'sentinel.txt']);
+  const walked = await walkJobDir(join(r.out, 'job-1'), createIgnoreMatcher(ignore));
+  t.deepEqual(walked.files.map((f) => f.relPath).sort(), ['kept.tmpl', 'sentinel.txt']);
 });
 
 test('only the jobs given to setJobs are watched file by file; a job taken out is no longer reported', async (t) => {

@@ -22,7 +22,8 @@ export function pgFileStore({ conn, q, now, nodeName }: PgCtx): FileStore {
     const req = await db.one(sql`
       UPDATE batch_file_drive_metadata
          SET upload_status = 'pending', attempts = 0, next_attempt_at = ${t}, upload_error = NULL, last_error_reason = NULL,
-             local_size = ${size}, local_mtime_ms = ${mtime}, found_by_node = coalesce(found_by_node, ${nodeName}), updated_at = ${ts}
+             local_size = ${size}, local_mtime_ms = ${mtime}, found_by_node = coalesce(found_by_node, ${nodeName}), updated_at = ${ts},
+             started_at = NULL, attempt_started_at = NULL, attempt_offset = NULL
        WHERE batch_job_id = ${jobId} AND original_filename = ${relPath} AND upload_status IN ('uploaded', 'failed')
          AND (local_size IS DISTINCT FROM ${size} OR local_mtime_ms IS DISTINCT FROM ${mtime})
        RETURNING id`);

@@ -1,13 +1,15 @@
 import type { QueueStore } from '../store.js';
 import type { FileRow } from '../types.js';
 import { ENABLED_JOB_IDS, sqlTimestamp, type PgCtx } from './context.js';
-import { empty, sql } from './sql.js';
+import { empty, raw, sql } from './sql.js';
 
 export function pgQueueStore({ q, now, ownRows }: PgCtx): QueueStore {
   return {
-    async claimDue(owner, limit, leaseMs, jobId) {
+    async claimDue(owner, limit, leaseMs, jobId, minBytes) {
       const t = now();
-      const jobFilter = jobId === undefined ? sql`${empty}` : sql`AND batch_job_id = ${jobId}`;
+      const jobFilter = sql`${jobId === undefined ? empty : sql`AND batch_job_id = ${jobId}`} ${minBytes === undefined ? empty : sql`AND local_size >= ${minBytes}`}`;
+      // The large-file claim (minBytes) takes the oldest one by row.
+      const dueOrder = minBytes === undefined ? raw('next_attempt_at') : raw('id');
       // SKIP LOCKED: daemons claiming at the same moment each take other rows instead of
       // waiting for (and then re-checking) the same ones. Each CTE walks its partial index.
       return q.rows<FileRow>(sql`
@@ -20,13 +22,14 @@ export function pgQueueStore({ q, now, ownRows }: PgCtx): QueueStore {
           SELECT id FROM batch_file_drive_metadata
            WHERE upload_status = 'pending' AND next_attempt_at <= ${t} ${jobFilter} ${ownRows}
              AND batch_job_id IN (${ENABLED_JOB_IDS})
-           ORDER BY next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+           ORDER BY ${dueOrder} LIMIT ${limit} FOR UPDATE SKIP LOCKED
         ), picked AS (
           SELECT id FROM (SELECT id FROM expired UNION ALL SELECT id FROM due) u LIMIT ${limit}
         )
         UPDATE batch_file_drive_metadata f
            SET upload_status = 'uploading', attempts = f.attempts + 1, lease_owner = ${owner}, lease_until = ${t + leaseMs},
-               updated_at = ${sqlTimestamp(t)}
+               updated_at = ${sqlTimestamp(t)}, started_at = coalesce(f.started_at, ${t}::bigint), attempt_started_at = ${t}::bigint,
+               attempt_offset = coalesce(f.resumable_offset, 0)
           FROM picked WHERE f.id = picked.id
         RETURNING f.*`);
     },

@@ -2,9 +2,12 @@ import type { ReportStore } from '../store.js';
 import type { JobReport, UploadStatus } from '../types.js';
 import { ENABLED, type PgCtx } from './context.js';
 import { empty, raw, sql } from './sql.js';
+import { pgProgressStore } from './progress.js';
 
-export function pgReportStore({ q, hasStatusColumn }: PgCtx): ReportStore {
+export function pgReportStore(ctx: PgCtx): ReportStore {
+  const { q, hasStatusColumn } = ctx;
   return {
+    ...pgProgressStore(ctx),
     async report(jobId) {
       const only = jobId === undefined ? sql`${empty}` : sql`AND job_id = ${jobId}`;
       // COLLATE "C": byte order, as SQLite sorts, whatever the database's locale.

@@ -30,7 +30,8 @@ export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
     const req = await db.get(
       `UPDATE batch_file_drive_metadata
           SET upload_status = 'pending', attempts = 0, next_attempt_at = ?, upload_error = NULL, last_error_reason = NULL,
-              local_size = ?, local_mtime_ms = ?, found_by_node = coalesce(found_by_node, ?), updated_at = ?
+              local_size = ?, local_mtime_ms = ?, found_by_node = coalesce(found_by_node, ?), updated_at = ?,
+              started_at = NULL, attempt_started_at = NULL, attempt_offset = NULL
         WHERE batch_job_id = ? AND original_filename = ? AND upload_status IN ('uploaded', 'failed')
           AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)
         RETURNING id`,
@@ -48,7 +49,8 @@ export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
     // A pending row: the file grew, or the batch system inserted the row (no size yet, no
     // finder: the first daemon that sees the file adopts it).
     const upd = await db.run(
-      `UPDATE batch_file_drive_metadata SET local_size = ?, local_mtime_ms = ?, found_by_node = coalesce(found_by_node, ?), updated_at = ?
+      `UPDATE batch_file_drive_metadata SET local_size = ?, local_mtime_ms = ?, found_by_node = coalesce(found_by_node, ?), updated_at = ?,
+              started_at = NULL, attempt_started_at = NULL, attempt_offset = NULL
         WHERE batch_job_id = ? AND original_filename = ? AND upload_status = 'pending'
           AND (local_size IS NOT ? OR local_mtime_ms IS NOT ?)`,
       size,

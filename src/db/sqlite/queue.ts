@@ -7,14 +7,17 @@ import { changed, ENABLED_JOB_IDS, sqlTimestamp, type SqliteCtx } from './contex
 // job: seconds at 1 M rows) instead of the small partial due/lease indexes.
 export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): QueueStore {
   return {
-    async claimDue(owner, limit, leaseMs, jobId) {
+    async claimDue(owner, limit, leaseMs, jobId, minBytes) {
       const t = now();
-      // The job filter is spliced in only when asked for, so the common query keeps its plan.
-      const jobFilter = `${jobId === undefined ? '' : 'AND batch_job_id = ?'} ${ownRows}`;
-      const jobArg = [...(jobId === undefined ? [] : [jobId]), ...ownArgs];
+      // The job and size filters are spliced in only when asked for, so the common query keeps its plan.
+      const jobFilter = `${jobId === undefined ? '' : 'AND batch_job_id = ?'} ${minBytes === undefined ? '' : 'AND local_size >= ?'} ${ownRows}`;
+      const jobArg = [...(jobId === undefined ? [] : [jobId]), ...(minBytes === undefined ? [] : [minBytes]), ...ownArgs];
+      // The large-file claim takes the oldest one (by row id), found through the pending-size index.
+      const pendingOrder = minBytes === undefined ? 'next_attempt_at' : 'id';
       return db.all<FileRow[]>(
         `UPDATE batch_file_drive_metadata
-            SET upload_status = 'uploading', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?
+            SET upload_status = 'uploading', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?,
+                started_at = coalesce(started_at, ?), attempt_started_at = ?, attempt_offset = coalesce(resumable_offset, 0)
           WHERE id IN (
             SELECT id FROM (
               SELECT id FROM (SELECT id FROM batch_file_drive_metadata
@@ -25,12 +28,14 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
               SELECT id FROM (SELECT id FROM batch_file_drive_metadata
                                WHERE upload_status = 'pending' AND next_attempt_at <= ? ${jobFilter}
                                  AND +batch_job_id IN (${ENABLED_JOB_IDS})
-                               ORDER BY next_attempt_at LIMIT ?)
+                               ORDER BY ${pendingOrder} LIMIT ?)
             ) LIMIT ?)
           RETURNING *`,
         owner,
         t + leaseMs,
         sqlTimestamp(t),
+        t,
+        t,
         t,
         ...jobArg,
         limit,

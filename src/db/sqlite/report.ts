@@ -1,9 +1,15 @@
 import type { ReportStore } from '../store.js';
 import type { JobReport, UploadStatus } from '../types.js';
 import { ENABLED, type SqliteCtx } from './context.js';
+import { queryActivity, queryFiles, queryProgress } from './progress.js';
 
-export function sqliteReportStore({ db, hasStatusColumn }: SqliteCtx): ReportStore {
+export function sqliteReportStore({ db, hasStatusColumn, now }: SqliteCtx): ReportStore {
+  const pctx = { db, enabledSql: ENABLED, hasStatusColumn };
   return {
+    progress: (q) => queryProgress(pctx, { ...q, now: now() }),
+    listFiles: (jobId, status) => queryFiles(db, jobId, status),
+    activity: () => queryActivity(pctx, now()),
+
     async report(jobId) {
       const jobs = await db.all<{ job_id: string; enabled: number; status: string | null; dus: string | null }[]>(
         `SELECT job_id, max(${ENABLED}) AS enabled, ${hasStatusColumn ? 'max(status)' : 'NULL'} AS status, max(drive_upload_status) AS dus

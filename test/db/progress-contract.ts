@@ -1,0 +1,93 @@
+// Reporting and fairness queries of the store (status, files, the status line and the metrics
+// gauges; the large-file claim), for every backend: progress.test.ts (SQLite) and
+// progress-postgres.test.ts (PostgreSQL) run it.
+import test from 'ava';
+import type { FileRow } from '../../src/db/index.js';
+import { T0 } from '../helpers/db.js';
+import type { StoreBackend } from '../helpers/store-backends.js';
+
+export function progressContract(b: StoreBackend): void {
+  const LEASE_MS = 60_000;
+  const uploaded = (id: number, size = 1, mtimeMs = 1) => ({
+    driveFileId: `drive-${id}`,
+    fileUrl: `https://drive.google.com/file/d/drive-${id}/view`,
+    previewUrl: `https://drive.google.com/file/d/drive-${id}/preview`,
+    size,
+    mtimeMs,
+    md5: 'd41d8cd98f00b204e9800998ecf8427e',
+  });
+
+  async function rowByName(s: { db: { get: <T>(sql: string, ...p: unknown[]) => Promise<T | undefined> } }, job: string, file: string) {
+    const r = await s.db.get<FileRow>('SELECT * FROM batch_file_drive_metadata WHERE batch_job_id = ? AND original_filename = ?', job, file);
+    if (!r) throw new Error(`no row ${job}/${file}`);
+    return r;
+  }
+
+  function setup(t: Parameters<StoreBackend['make']>[0], jobs: Parameters<StoreBackend['make']>[2] = [{ job_id: 'job-1', enabled: true }]) {
+    return b.make(t, 'real', jobs);
+  }
+
+  test('claimDue with minBytes: only due rows of at least that size, the oldest first; the claim records when the attempt started', async (t) => {
+    const s = await setup(t);
+    await s.store.upsertFile('job-1', 'small', { size: 10, mtimeMs: 1 });
+    await s.store.upsertFile('job-1', 'big-new', { size: 5000, mtimeMs: 1 });
+    await s.store.upsertFile('job-1', 'big-later', { size: 9000, mtimeMs: 1 });
+    await s.db.run("UPDATE batch_file_drive_metadata SET next_attempt_at = ? WHERE original_filename = 'big-later'", T0 + 5_000);
+    // big-new was recorded before big-later, so it is the oldest due one.
+    const big = await s.store.claimDue('w', 1, LEASE_MS, undefined, 1000);
+    t.deepEqual(
+      big.map((r) => r.original_filename),
+      ['big-new'],
+    );
+    t.deepEqual(await s.store.claimDue('w', 1, LEASE_MS, undefined, 1000), [], 'big-later is not due, small is too small');
+    const r = await rowByName(s, 'job-1', 'big-new');
+    t.like(r as unknown as Record<string, unknown>, { started_at: T0, attempt_started_at: T0, attempt_offset: 0 });
+    s.clock.advance(5_000);
+    t.deepEqual(
+      (await s.store.claimDue('w', 5, LEASE_MS, undefined, 1000)).map((x) => x.original_filename),
+      ['big-later'],
+    );
+  });
+
+  test('progress and activity: files, bytes, rate over the last minute, in flight with offset; finished jobs as one total', async (t) => {
+    const s = await setup(t, [
+      { job_id: 'done', enabled: true, status: 'completed' },
+      { job_id: 'busy', enabled: true, status: 'processing' },
+    ]);
+    await s.store.upsertFile('done', 'd', { size: 100, mtimeMs: 1 });
+    const [d] = await s.store.claimDue('w', 1, LEASE_MS, 'done');
+    s.clock.advance(1000);
+    await s.store.markUploaded(d!.id, 'w', uploaded(d!.id, 100));
+    await s.store.recomputeJobStatus('done');
+    await s.store.upsertFile('busy', 'big', { size: 4000, mtimeMs: 1 });
+    await s.store.upsertFile('busy', 'next', { size: 50, mtimeMs: 1 });
+    const [b] = await s.store.claimDue('w', 1, LEASE_MS, 'busy', 1000);
+    s.clock.advance(2000);
+    await s.store.saveCheckpoint(b!.id, 'w', 'https://www.googleapis.com/upload/drive/v3/files?upload_id=x', 1000, LEASE_MS);
+
+    const rep = await s.store.progress({});
+    t.deepEqual(
+      rep.jobs.map((j) => j.jobId),
+      ['busy'],
+      'the finished job is not listed',
+    );
+    t.deepEqual(rep.finished, { jobs: 1, files: 1, bytes: 100 });
+    const j = rep.jobs[0]!;
+    t.deepEqual(j.files, { done: 0, total: 2 });
+    t.deepEqual(j.bytes, { done: 1000, total: 4050, failed: 0 });
+    t.is(j.rateBytesPerSec, 500, '1000 bytes confirmed in the 2 s since the attempt started');
+    t.is(j.etaSeconds, Math.ceil(3050 / 500));
+    t.like(j.inFlight[0], { file: 'big', size: 4000, offset: 1000, startedAt: T0 + 1000, durationMs: 2000, attempt: 1 });
+    t.deepEqual(
+      (await s.store.progress({ all: true })).jobs.map((x) => x.jobId),
+      ['busy', 'done'],
+    );
+    t.like((await s.store.progress({ jobId: 'done' })).jobs[0], { files: { done: 1, total: 1 }, lastFinishedAt: T0 + 1000, firstStartedAt: T0 });
+
+    const a = await s.store.activity();
+    t.deepEqual(a.rows, { pending: 1, uploading: 1, uploaded: 1, failed: 0 });
+    t.is(a.pendingBytes, 50 + 3000);
+    t.is(a.activeJobs, 1);
+    t.is(a.rateBytesPerSec, Math.round(1100 / 3), 'both jobs: 100 + 1000 bytes over the 3 s since the first attempt began');
+  });
+}
