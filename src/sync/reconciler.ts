@@ -45,13 +45,11 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
       await recomputeJob(ctx, row.batch_job_id);
     }
   };
-  let exhausted = false;
   while (!signals.stopClaiming.aborted) {
     const paused = uploadsPausedUntil(ctx);
     const free = ctx.config.upload.concurrency - inflight.size;
-    if (!exhausted && free > 0 && paused === null) {
+    if (free > 0 && paused === null) {
       const rows = await ctx.store.claimDue(ctx.owner, free, ctx.config.upload.lease_ms, signals.jobId);
-      if (rows.length < free) exhausted = true;
       for (const row of rows) {
         const p: Promise<void> = run(row)
           .catch((e: unknown) => ctx.log.error('unexpected error in upload worker', { job: row.batch_job_id, file: row.original_filename, error: String(e) }))
@@ -60,9 +58,8 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
       }
     }
     if (inflight.size === 0) break;
+    // A finished upload makes room, and rows may have become due meanwhile: claim again.
     await Promise.race(inflight);
-    // A finished upload may have made room for rows that became due meanwhile.
-    exhausted = false;
   }
   await Promise.all(inflight);
   for (const jobId of touched) await recomputeJob(ctx, jobId);
