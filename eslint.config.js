@@ -21,6 +21,11 @@ export default tseslint.config(
     },
   },
   {
+    // Tests read Drive's JSON answers field by field; typing every body would only add casts.
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },

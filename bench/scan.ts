@@ -32,7 +32,7 @@ export const scanBench: Benchmark = {
     const jobs = 1000;
     const jobIds = Array.from({ length: jobs }, (_, i) => `job-${i}`);
     const ws = await makeWorkspace({ prefix: 'bds-bench-scan-', emulatorUrl: 'http://127.0.0.1:9', jobIds, jobStatus: 'processing' });
-    let figures1: Figure[] = [];
+    let figures1: Figure[];
     try {
       const now = Date.now();
       const tb = performance.now();

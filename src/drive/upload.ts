@@ -280,12 +280,12 @@ export function createUploader(core: DriveCore) {
     // does not stop for a database write): one record in flight at a time, in order, and its
     // error (a lost lease) surfaces at the next record or at the end. A restart asks Drive for
     // the session's real offset, so a record one chunk behind re-sends nothing.
-    let recording: Promise<void> | null = null;
+    const recorded: { last: Promise<void> | null } = { last: null };
     const record = async (cp: UploadCheckpoint) => {
-      if (recording) await recording;
+      if (recorded.last) await recorded.last;
       const r = checkpoint(req, cp);
       r.catch(() => undefined); // awaited later; an upload that fails meanwhile must not leave it unhandled
-      recording = r;
+      recorded.last = r;
     };
     for (;;) {
       const range = size === 0 ? null : { start: offset, end: Math.min(offset + chunk, size) - 1 };
@@ -298,7 +298,7 @@ export function createUploader(core: DriveCore) {
         a = await chunkPut(req, sessionUri, size, range, running, counter);
       }
       if (a.done) {
-        if (recording) await recording;
+        if (recorded.last) await recorded.last;
         const md5 = running && running.at === size ? running.hash.digest('hex') : null;
         return { file: toInfo(a.file), bytesSent: counter.bytes, md5, resumed, alreadyPresent: false };
       }

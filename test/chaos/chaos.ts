@@ -300,7 +300,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     return { seed: o.seed, violations, summary };
   } finally {
     for (const d of daemons) if (d) d.kill('SIGKILL');
-    await Promise.all(daemons.map((d) => d?.exited));
+    await Promise.all(daemons.flatMap((d) => (d ? [d.exited] : [])));
     await emu.close();
     await pool?.end().catch(() => undefined);
     await server?.close().catch(() => undefined);

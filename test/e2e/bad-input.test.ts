@@ -126,7 +126,7 @@ async function assertDriveFolder(t: ExecutionContext, e: E2E, job: string) {
 
 function serviceAccountConfig(configPath: string, keyFile: string): string {
   const good = readFileSync(configPath, 'utf8');
-  const out = good.replace(/^auth:\n(?:  .*\n)+/m, `auth:\n  type: service_account\n  key_file: ${JSON.stringify(keyFile)}\n  subject: user@example.com\n`);
+  const out = good.replace(/^auth:\n(?: {2}.*\n)+/m, `auth:\n  type: service_account\n  key_file: ${JSON.stringify(keyFile)}\n  subject: user@example.com\n`);
   if (out === good) throw new Error('auth block not found in the e2e config');
   return out;
 }

@@ -24,7 +24,7 @@ test('a plain-http api_endpoint off loopback is refused (exit 78) unless drive.a
   const good = readFileSync(e.configPath, 'utf8');
   const insecure = join(e.dir, 'insecure.yaml');
   // 192.0.2.1 is TEST-NET-1: nothing answers there, and nothing may be sent there either.
-  writeFileSync(insecure, good.replace(/^  api_endpoint: .*$/m, '  api_endpoint: "http://192.0.2.1:8089"'));
+  writeFileSync(insecure, good.replace(/^ {2}api_endpoint: .*$/m, '  api_endpoint: "http://192.0.2.1:8089"'));
   for (const cmd of [['run'], ['check-config'], ['sync', '--once']]) {
     const r = await e.cli(cmd, { config: insecure });
     t.is(r.code, 78, `${cmd.join(' ')}: ${r.stderr}`);
@@ -33,7 +33,7 @@ test('a plain-http api_endpoint off loopback is refused (exit 78) unless drive.a
   }
   // The operator's explicit opt-in: the config is accepted (check-config then fails on the network, not on the key).
   const optIn = join(e.dir, 'opt-in.yaml');
-  writeFileSync(optIn, good.replace(/^  api_endpoint: .*$/m, '  api_endpoint: "http://192.0.2.1:8089"\n  allow_insecure_endpoint: true'));
+  writeFileSync(optIn, good.replace(/^ {2}api_endpoint: .*$/m, '  api_endpoint: "http://192.0.2.1:8089"\n  allow_insecure_endpoint: true'));
   const r = await e.cli(['migrate', '--status'], { config: optIn });
   t.is(r.code, 0, r.stderr);
   // Loopback stays allowed for the emulator: the default e2e config is http://127.0.0.1:<port>.
@@ -61,13 +61,13 @@ test('check-config and the logs never print a client secret a token endpoint ech
   const e = await setupE2E(t);
   const endpoint = await echoingTokenEndpoint(t);
   const gocspx = `GOCSPX-${'Zq3_kP9-'.repeat(3)}`;
-  const base = readFileSync(e.configPath, 'utf8').replace(/^  api_endpoint: .*$/m, `  api_endpoint: ${JSON.stringify(endpoint)}`);
+  const base = readFileSync(e.configPath, 'utf8').replace(/^ {2}api_endpoint: .*$/m, `  api_endpoint: ${JSON.stringify(endpoint)}`);
   await e.addJob('echo');
   e.writeFile('echo', 'a.txt', 'a');
   for (const [name, secret] of [['plain', e.secrets.clientSecret], ['gocspx', gocspx]] as const) {
     for (const format of ['text', 'json']) {
       const cfg = join(e.dir, `echo-${name}-${format}.yaml`);
-      writeFileSync(cfg, base.replace(/^  client_secret: .*$/m, `  client_secret: ${JSON.stringify(secret)}`).replace(/format: json/, `format: ${format}`));
+      writeFileSync(cfg, base.replace(/^ {2}client_secret: .*$/m, `  client_secret: ${JSON.stringify(secret)}`).replace(/format: json/, `format: ${format}`));
       const r = await e.cli(['check-config'], { config: cfg });
       t.is(r.code, 78, r.stderr);
       t.regex(r.stderr, /problem: auth: cannot get a token: .*invalid_client.*is not known here/, r.stderr);
