@@ -162,7 +162,8 @@ test('demo: exits 0 within 60 s, prints the Drive tree and every enabled job com
 
 test('secrets: no refresh token, client secret, access token or key in any output, even at debug level and on auth failure', async (t) => {
   const e = await setupE2E(t, { logLevel: 'debug' });
-  await e.addJob('sec');
+  // Still running: a finished job whose files are all in Drive is final, neither watched nor walked.
+  await e.addJob('sec', { status: 'processing' });
   e.writeFile('sec', 'a.txt', 'a');
   const outs: string[] = [];
   const keep = (r: { stdout: string; stderr: string; code: number | null }) => {
