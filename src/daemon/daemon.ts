@@ -55,7 +55,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     const t = Date.now();
     if (watchdogMs !== null && t - lastBeat >= watchdogMs / 2) {
       lastBeat = t;
-      notifier.watchdog();
+      void notifier.watchdog(); // never rejects; the beat must not wait for systemd
     }
   };
 
@@ -143,7 +143,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // Watches first, then the walk: a file written meanwhile is seen by one or the other.
     await jobWatch.refresh({ walkNew: false });
     await scans.scan('startup');
-    notifier.ready('watching and uploading');
+    await notifier.ready('watching and uploading');
     // `systemctl status` shows a one-line summary of the queue, refreshed every few seconds.
     releasers.push(startStatusLine({ getCtx: () => ctx, notifier, log, intervalMs: STATUS_INTERVAL_MS }));
 
@@ -153,7 +153,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
     const stop = () => {
       stopping ??= (async () => {
-        notifier.stopping();
+        await notifier.stopping();
         log.notice('stopping: no new uploads; waiting for uploads in flight', { drain_timeout_ms: ctx.config.upload.drain_timeout_ms });
         await scans.stop();
         await wakeups.close().catch(() => undefined);
@@ -175,7 +175,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     };
 
     const reload = async (): Promise<boolean> => {
-      notifier.reloading();
+      await notifier.reloading();
       try {
         let next: Readonly<Config>;
         try {
@@ -195,7 +195,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         loop.nudge();
         return true;
       } finally {
-        notifier.ready('config reloaded');
+        await notifier.ready('config reloaded');
       }
     };
 

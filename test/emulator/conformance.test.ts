@@ -29,7 +29,7 @@ async function clientVersion(): Promise<string> {
 }
 
 /** What drive_session.py prints: one JSON object, a field per step. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- free-form JSON from the Python script, checked field by field
+ 
 type SessionOutput = any;
 
 async function session(emu: Emulator, ca: string | null): Promise<SessionOutput> {
