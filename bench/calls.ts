@@ -14,7 +14,9 @@ export const callsBench: Benchmark = {
     const emu = await startBenchEmulator({ rootFolderId: ROOT_FOLDER, logRequests: false });
     // The default folder pattern: three folder levels per job (batch/<date>/<job>).
     const ws = await makeWorkspace({
-      prefix: 'bds-bench-calls-', emulatorUrl: emu.url, jobIds: jobs,
+      prefix: 'bds-bench-calls-',
+      emulatorUrl: emu.url,
+      jobIds: jobs,
       config: { upload: { concurrency: 8 }, watch: { enabled: false }, drive: { folder_pattern: 'batch/{yyyy}-{mm}-{dd}/{job_id}' } },
     });
     try {
@@ -33,7 +35,15 @@ export const callsBench: Benchmark = {
       const s2 = emu.stats();
       if (r2.code !== 0) throw new Error(`second sync exited ${r2.code}:\n${r2.output.slice(-2000)}`);
       return [
-        goal(B, 'Drive requests per small file', s1.driveRequests / w.files, 'req/file', '<=', 1.02, `${s1.driveRequests} requests for ${w.files} files; ${byRoute}`),
+        goal(
+          B,
+          'Drive requests per small file',
+          s1.driveRequests / w.files,
+          'req/file',
+          '<=',
+          1.02,
+          `${s1.driveRequests} requests for ${w.files} files; ${byRoute}`,
+        ),
         goal(B, 'Drive requests on rescan of unchanged files', s2.driveRequests - s1.driveRequests, 'req', '==', 0, 'second sync --once'),
         info(B, 'first sync --once wall time', r1.ms / 1000, 's', `${(w.files / (r1.ms / 1000)).toFixed(0)} files/s, concurrency 8, no quota`),
         info(B, 'rescan sync --once wall time', r2.ms / 1000, 's'),

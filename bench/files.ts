@@ -7,7 +7,18 @@ import { join } from 'node:path';
 import { goal, info, type Benchmark, type BenchContext, type Figure } from './lib/figures.js';
 import { writeSmallFiles } from './lib/files.js';
 import { waitUntil } from '../test/helpers/poll.js';
-import { CLI, USER_HZ, makeWorkspace, percentile, procCpuTicks, spawnNode, startBenchEmulator, stopChild, ROOT_FOLDER, rng } from '../test/helpers/processes.js';
+import {
+  CLI,
+  USER_HZ,
+  makeWorkspace,
+  percentile,
+  procCpuTicks,
+  spawnNode,
+  startBenchEmulator,
+  stopChild,
+  ROOT_FOLDER,
+  rng,
+} from '../test/helpers/processes.js';
 
 const B = 'files';
 
@@ -33,9 +44,13 @@ async function uploadAll(ctx: BenchContext, o: { tls: boolean; jobs: number; per
       await waitUntil(() => emu.stats().uploadsCompleted >= w.files, 600_000, `${w.files} uploads`, 100);
       const cpuMs = ((procCpuTicks(d.pid) ?? 0) - cpu0) * (1000 / USER_HZ);
       const wallMs = performance.now() - t0;
-      const uploads = emu.requests.filter((r) => r.method === 'POST' && r.url.startsWith('/upload/drive/v3/files') && r.url.includes('uploadType=multipart') && r.doneAt);
+      const uploads = emu.requests.filter(
+        (r) => r.method === 'POST' && r.url.startsWith('/upload/drive/v3/files') && r.url.includes('uploadType=multipart') && r.doneAt,
+      );
       const serverMs = uploads.map((r) => (r.doneAt ?? r.at) - r.at).sort((a, b) => a - b);
-      ctx.log(`${o.label}: ${w.files} files (${(w.bytes / w.files / 1000).toFixed(0)} kB average) in ${(wallMs / 1000).toFixed(1)} s; daemon CPU ${cpuMs.toFixed(0)} ms`);
+      ctx.log(
+        `${o.label}: ${w.files} files (${(w.bytes / w.files / 1000).toFixed(0)} kB average) in ${(wallMs / 1000).toFixed(1)} s; daemon CPU ${cpuMs.toFixed(0)} ms`,
+      );
       return { files: w.files, bytes: w.bytes, cpuMs, wallMs, serverMs, outputDir: ws.outputDir, jobIds };
     } finally {
       await stopChild(d);
@@ -65,8 +80,15 @@ export const filesBench: Benchmark = {
     const figures: Figure[] = [];
     const tls = await uploadAll(ctx, { tls: true, jobs: 4, perJob: ctx.quick ? 100 : 250, minB: 512, maxB: 4096, label: 'tls' });
     figures.push(
-      goal(B, 'small multipart upload over TLS: time at the server per request, median', percentile(tls.serverMs, 50), 'ms', '<=', 5,
-        `${tls.serverMs.length} multipart uploads of 0.5–4 kB; request headers parsed → response finished, at the emulator; p90 ${percentile(tls.serverMs, 90).toFixed(1)} ms; was 42.8 ms (Nagle's algorithm on the client's TLS sockets)`),
+      goal(
+        B,
+        'small multipart upload over TLS: time at the server per request, median',
+        percentile(tls.serverMs, 50),
+        'ms',
+        '<=',
+        5,
+        `${tls.serverMs.length} multipart uploads of 0.5–4 kB; request headers parsed → response finished, at the emulator; p90 ${percentile(tls.serverMs, 90).toFixed(1)} ms; was 42.8 ms (Nagle's algorithm on the client's TLS sockets)`,
+      ),
       info(B, 'small files over TLS: files per second', tls.files / (tls.wallMs / 1000), 'files/s', 'concurrency 4, no quota'),
     );
     // 260 kB on average, as in the soak that measured 19–25 ms per file.
@@ -76,8 +98,15 @@ export const filesBench: Benchmark = {
     const md5 = md5MsPerFile(200, minB, maxB);
     const perFile = http.cpuMs / http.files;
     figures.push(
-      goal(B, 'daemon CPU per uploaded file, md5 taken out (260 kB average, HTTP)', perFile - md5, 'ms', '<=', 5,
-        `${perFile.toFixed(1)} ms CPU per file in all (${http.files} files, ${(http.bytes / http.files / 1000).toFixed(0)} kB average, from "daemon started" to the last upload), of which md5 ${md5.toFixed(2)} ms (measured apart); was 19–25 ms`),
+      goal(
+        B,
+        'daemon CPU per uploaded file, md5 taken out (260 kB average, HTTP)',
+        perFile - md5,
+        'ms',
+        '<=',
+        5,
+        `${perFile.toFixed(1)} ms CPU per file in all (${http.files} files, ${(http.bytes / http.files / 1000).toFixed(0)} kB average, from "daemon started" to the last upload), of which md5 ${md5.toFixed(2)} ms (measured apart); was 19–25 ms`,
+      ),
     );
     return figures;
   },

@@ -4,7 +4,21 @@
 import { goal, info, type Benchmark } from './lib/figures.js';
 import { writeSmallFiles } from './lib/files.js';
 import { inotifyWatches } from './lib/proc.js';
-import { CLI, USER_HZ, makeWorkspace, procCpuTicks, procMem, runCli, spawnNode, startBenchEmulator, statusCounts, stopChild, withDb, ROOT_FOLDER, rng } from '../test/helpers/processes.js';
+import {
+  CLI,
+  USER_HZ,
+  makeWorkspace,
+  procCpuTicks,
+  procMem,
+  runCli,
+  spawnNode,
+  startBenchEmulator,
+  statusCounts,
+  stopChild,
+  withDb,
+  ROOT_FOLDER,
+  rng,
+} from '../test/helpers/processes.js';
 
 export const idleBench: Benchmark = {
   name: 'idle',
@@ -16,7 +30,12 @@ export const idleBench: Benchmark = {
     const running = Array.from({ length: 10 }, (_, i) => `idle-job-${i}`);
     const finished = Array.from({ length: 40 }, (_, i) => `done-job-${i}`);
     const emu = await startBenchEmulator({ rootFolderId: ROOT_FOLDER, logRequests: false });
-    const ws = await makeWorkspace({ prefix: 'bds-bench-idle-', emulatorUrl: emu.url, jobIds: [...running, ...finished], config: { upload: { concurrency: 8 }, watch: { enabled: false } } });
+    const ws = await makeWorkspace({
+      prefix: 'bds-bench-idle-',
+      emulatorUrl: emu.url,
+      jobIds: [...running, ...finished],
+      config: { upload: { concurrency: 8 }, watch: { enabled: false } },
+    });
     try {
       const w = await writeSmallFiles(ws.outputDir, running, 1000, { rand: rng(3), minB: 100, maxB: 300 });
       const wf = await writeSmallFiles(ws.outputDir, finished, 10, { rand: rng(4), minB: 100, maxB: 300 });
@@ -50,16 +69,53 @@ export const idleBench: Benchmark = {
         const cpu1 = procCpuTicks(d.pid);
         const elapsed = (performance.now() - t0) / 1000;
         const cpuMs = ((cpu1 ?? 0) - (cpu0 ?? 0)) * (1000 / USER_HZ);
-        const scans = (d.output().slice(from).match(/"message":"scan done"/g) ?? []).length;
+        const scans = (
+          d
+            .output()
+            .slice(from)
+            .match(/"message":"scan done"/g) ?? []
+        ).length;
         const watches = inotifyWatches(d.pid) ?? NaN;
         // One watch per directory of a running job (one directory each here) and one for the output directory.
         const bound = running.length + 1;
         const hwm = (procMem(d.pid)?.hwmKb ?? NaN) / 1000;
         return [
-          goal(B, 'idle RSS, max over the period', maxRss / 1000, 'MB', '<=', 100, `${w.files} files in running jobs watched; ${seconds} s sampled every 1 s from ${settleSeconds} s after "daemon started"; mean ${(sumRss / samples / 1000).toFixed(1)} MB`),
-          goal(B, 'idle CPU (share of one core)', cpuMs / 1000 / elapsed, 'ratio', '<=', 0.005, `${cpuMs.toFixed(0)} ms CPU in ${elapsed.toFixed(0)} s; ${scans} scheduled scans ran in the period (scan_cron each minute)`),
-          goal(B, 'Drive requests while idle', emu.stats().driveRequests - req0, 'req', '==', 0, 'start-up scan and scheduled scans of unchanged files included'),
-          goal(B, 'inotify watches', watches, 'watches', '<=', bound, `${running.length} running jobs (one directory each), ${finished.length} finished and completed jobs unwatched; bound = their directories + the output directory`),
+          goal(
+            B,
+            'idle RSS, max over the period',
+            maxRss / 1000,
+            'MB',
+            '<=',
+            100,
+            `${w.files} files in running jobs watched; ${seconds} s sampled every 1 s from ${settleSeconds} s after "daemon started"; mean ${(sumRss / samples / 1000).toFixed(1)} MB`,
+          ),
+          goal(
+            B,
+            'idle CPU (share of one core)',
+            cpuMs / 1000 / elapsed,
+            'ratio',
+            '<=',
+            0.005,
+            `${cpuMs.toFixed(0)} ms CPU in ${elapsed.toFixed(0)} s; ${scans} scheduled scans ran in the period (scan_cron each minute)`,
+          ),
+          goal(
+            B,
+            'Drive requests while idle',
+            emu.stats().driveRequests - req0,
+            'req',
+            '==',
+            0,
+            'start-up scan and scheduled scans of unchanged files included',
+          ),
+          goal(
+            B,
+            'inotify watches',
+            watches,
+            'watches',
+            '<=',
+            bound,
+            `${running.length} running jobs (one directory each), ${finished.length} finished and completed jobs unwatched; bound = their directories + the output directory`,
+          ),
           info(B, 'daemon peak RSS from start (VmHWM)', hwm, 'MB', 'includes the start-up walk of 10,400 files'),
         ];
       } finally {

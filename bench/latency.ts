@@ -17,7 +17,12 @@ export const latencyBench: Benchmark = {
     const B = 'latency';
     const n = ctx.quick ? 50 : 200;
     const emu = await startBenchEmulator({ rootFolderId: ROOT_FOLDER, logRequests: false });
-    const ws = await makeWorkspace({ prefix: 'bds-bench-latency-', emulatorUrl: emu.url, jobIds: ['lat-job'], config: { watch: { stability_ms: STABILITY_MS } } });
+    const ws = await makeWorkspace({
+      prefix: 'bds-bench-latency-',
+      emulatorUrl: emu.url,
+      jobIds: ['lat-job'],
+      config: { watch: { stability_ms: STABILITY_MS } },
+    });
     const d = spawnNode([CLI(), 'run', '--config', ws.configPath]);
     try {
       await d.waitForLine(/"message":"daemon started"/, 30_000);
@@ -39,9 +44,14 @@ export const latencyBench: Benchmark = {
         lat.push((await seen) - closedAt);
       }
       await waitUntil(() => emu.stats().uploadsCompleted >= n, 30_000, 'the last uploads to finish');
-      const names = emu.listFiles().filter((f) => f.size !== null).sort((a, b) => (a.createdTime < b.createdTime ? -1 : 1)).map((f) => f.name);
+      const names = emu
+        .listFiles()
+        .filter((f) => f.size !== null)
+        .sort((a, b) => (a.createdTime < b.createdTime ? -1 : 1))
+        .map((f) => f.name);
       const expected = Array.from({ length: n }, (_, i) => `lat-${String(i).padStart(4, '0')}.bin`);
-      if (names.length !== n || new Set(names).size !== n || names.some((x) => !expected.includes(x))) throw new Error(`Drive holds ${names.length} files, expected ${n} distinct`);
+      if (names.length !== n || new Set(names).size !== n || names.some((x) => !expected.includes(x)))
+        throw new Error(`Drive holds ${names.length} files, expected ${n} distinct`);
       const sorted = [...lat].sort((a, b) => a - b);
       const note = `${n} files, written one by one; watch.stability_ms = ${STABILITY_MS} (a floor on the figure); measured from write close to the emulator receiving the upload request`;
       return [

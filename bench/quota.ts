@@ -12,7 +12,12 @@ async function runOne(ctx: BenchContext, quota: number, files: number, tag: stri
   const B = `quota`;
   const jobs = Array.from({ length: 5 }, (_, i) => `quota-job-${i}`);
   const emu = await startBenchEmulator({ rootFolderId: ROOT_FOLDER, faults: { writeQuotaPerSec: quota, rateLimitStatus: 403, seed: 7 } });
-  const ws = await makeWorkspace({ prefix: 'bds-bench-quota-', emulatorUrl: emu.url, jobIds: jobs, config: { upload: { concurrency: 4 }, watch: { enabled: false } } });
+  const ws = await makeWorkspace({
+    prefix: 'bds-bench-quota-',
+    emulatorUrl: emu.url,
+    jobIds: jobs,
+    config: { upload: { concurrency: 4 }, watch: { enabled: false } },
+  });
   try {
     const w = await writeSmallFiles(ws.outputDir, jobs, Math.ceil(files / jobs.length), { rand: rng(1) });
     ctx.log(`${tag}: ${w.files} small files in ${jobs.length} jobs, emulator write quota ${quota}/s; running sync --once`);
@@ -30,10 +35,23 @@ async function runOne(ctx: BenchContext, quota: number, files: number, tag: stri
     const usedWall = accepted / (quota * (r.ms / 1000));
     const rejected = s.rejectedRateLimit / s.driveRequests;
     return [
-      goal(B, `${tag} quota used (accepted writes / (quota × write window))`, used, 'ratio', '>=', 0.9,
-        `${accepted} writes accepted in ${windowS.toFixed(1)} s from first to last write; the bucket also allows a 1 s burst, so 1.0 is not a hard ceiling`),
+      goal(
+        B,
+        `${tag} quota used (accepted writes / (quota × write window))`,
+        used,
+        'ratio',
+        '>=',
+        0.9,
+        `${accepted} writes accepted in ${windowS.toFixed(1)} s from first to last write; the bucket also allows a 1 s burst, so 1.0 is not a hard ceiling`,
+      ),
       goal(B, `${tag} requests rejected (rate limit / all Drive requests)`, rejected, 'ratio', '<', 0.01, `${s.rejectedRateLimit} of ${s.driveRequests}`),
-      info(B, `${tag} quota used over the whole process (spawn → exit)`, usedWall, 'ratio', `${(r.ms / 1000).toFixed(1)} s wall, includes node start, token, folders`),
+      info(
+        B,
+        `${tag} quota used over the whole process (spawn → exit)`,
+        usedWall,
+        'ratio',
+        `${(r.ms / 1000).toFixed(1)} s wall, includes node start, token, folders`,
+      ),
       info(B, `${tag} files`, w.files, 'files'),
     ];
   } finally {

@@ -19,7 +19,12 @@ export const restartBench: Benchmark = {
     const perSec = 8;
     const seconds = ctx.quick ? 10 : 20;
     const emu = await startBenchEmulator({ rootFolderId: ROOT_FOLDER, logRequests: false, faults: { writeQuotaPerSec: quota, rateLimitStatus: 403, seed: 3 } });
-    const ws = await makeWorkspace({ prefix: 'bds-bench-restart-', emulatorUrl: emu.url, jobIds: ['learn', 'after'], config: { watch: { stability_ms: 250 } } });
+    const ws = await makeWorkspace({
+      prefix: 'bds-bench-restart-',
+      emulatorUrl: emu.url,
+      jobIds: ['learn', 'after'],
+      config: { watch: { stability_ms: 250 } },
+    });
     const env = { STATE_DIRECTORY: join(ws.dir, 'state') };
     try {
       // Run 1: a backlog of 300 files teaches the pacer the quota.
@@ -33,7 +38,9 @@ export const restartBench: Benchmark = {
       // Run 2: restart, then files at 8/s; each file's latency is write → its "uploaded" line.
       const d2 = spawnNode([CLI(), 'run', '--config', ws.configPath], { env });
       await d2.waitForLine(/"message":"daemon started"/, 120_000);
-      const restored = /"message":"write rate restored"[^\n]*"rate_per_sec":([\d.]+)|"rate_per_sec":([\d.]+)[^\n]*"message":"write rate restored"/.exec(d2.output());
+      const restored = /"message":"write rate restored"[^\n]*"rate_per_sec":([\d.]+)|"rate_per_sec":([\d.]+)[^\n]*"message":"write rate restored"/.exec(
+        d2.output(),
+      );
       const written = new Map<string, number>();
       const n = perSec * seconds;
       const t0 = Date.now();
@@ -57,8 +64,15 @@ export const restartBench: Benchmark = {
       lat.sort((a, b) => a - b);
       const rejected2 = emu.stats().rejectedRateLimit - rejected1;
       return [
-        goal(B, 'file closed → uploaded after a restart, p99', percentile(lat, 99) / 1000, 's', '<=', 5,
-          `${n} files written at ${perSec}/s from "daemon started", quota ${quota} writes/s; p50 ${(percentile(lat, 50) / 1000).toFixed(2)} s; the restarted daemon began at ${restored ? (restored[1] ?? restored[2]) : 'the default 3'} writes/s (from $STATE_DIRECTORY/pacer.json); was 28–31 s p99 starting at 3/s`),
+        goal(
+          B,
+          'file closed → uploaded after a restart, p99',
+          percentile(lat, 99) / 1000,
+          's',
+          '<=',
+          5,
+          `${n} files written at ${perSec}/s from "daemon started", quota ${quota} writes/s; p50 ${(percentile(lat, 50) / 1000).toFixed(2)} s; the restarted daemon began at ${restored ? (restored[1] ?? restored[2]) : 'the default 3'} writes/s (from $STATE_DIRECTORY/pacer.json); was 28–31 s p99 starting at 3/s`,
+        ),
         info(B, 'rate-limit rejections after the restart', rejected2, 'req'),
       ];
     } finally {

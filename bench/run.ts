@@ -18,7 +18,19 @@ import { restartBench } from './restart.js';
 import { soakBench } from './soak.js';
 import { postgresBench } from './postgres.js';
 
-const ALL: Benchmark[] = [quotaBench, callsBench, filesBench, largeBench, latencyBench, restartBench, scanBench, idleBench, startupBench, postgresBench, soakBench];
+const ALL: Benchmark[] = [
+  quotaBench,
+  callsBench,
+  filesBench,
+  largeBench,
+  latencyBench,
+  restartBench,
+  scanBench,
+  idleBench,
+  startupBench,
+  postgresBench,
+  soakBench,
+];
 
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
@@ -39,7 +51,9 @@ async function main(): Promise<number> {
   const errors: { bench: string; error: string }[] = [];
   const started = new Date();
   process.stdout.write(`batch-drive-sync benchmarks (${quick ? 'quick' : 'full'}): ${selected.map((b) => b.name).join(', ')}\n`);
-  process.stdout.write(`machine: ${cpus().length} cpu (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), node ${process.version}\n\n`);
+  process.stdout.write(
+    `machine: ${cpus().length} cpu (${cpus()[0]?.model ?? '?'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM (${(freemem() / 2 ** 30).toFixed(1)} free), node ${process.version}\n\n`,
+  );
   for (const b of selected) {
     const t0 = performance.now();
     process.stdout.write(`== ${b.name}: ${b.describe}\n`);
@@ -86,15 +100,27 @@ function line(f: Figure): string {
 }
 
 function printTable(figures: Figure[], errors: { bench: string; error: string }[]): void {
-  const rows = figures.map((f) => [f.bench, f.name, fmt(f.value) + (f.unit && f.unit !== 'ratio' ? ' ' + f.unit : ''), f.goal ?? '-', f.pass === null ? '' : f.pass ? 'PASS' : 'FAIL']);
+  const rows = figures.map((f) => [
+    f.bench,
+    f.name,
+    fmt(f.value) + (f.unit && f.unit !== 'ratio' ? ' ' + f.unit : ''),
+    f.goal ?? '-',
+    f.pass === null ? '' : f.pass ? 'PASS' : 'FAIL',
+  ]);
   const head = ['bench', 'figure', 'value', 'goal', ''];
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmtRow = (r: string[]) => r.map((c, i) => c.padEnd(w[i] ?? 0)).join('  ').trimEnd();
+  const fmtRow = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(w[i] ?? 0))
+      .join('  ')
+      .trimEnd();
   process.stdout.write(fmtRow(head) + '\n' + w.map((n) => '-'.repeat(n)).join('  ') + '\n');
   for (const r of rows) process.stdout.write(fmtRow(r) + '\n');
   for (const e of errors) process.stdout.write(`${e.bench}: ERROR (no figures): ${e.error.split('\n')[0]}\n`);
   const missed = figures.filter((f) => f.pass === false);
-  process.stdout.write(`\n${figures.filter((f) => f.pass === true).length} goals met, ${missed.length} missed${errors.length ? `, ${errors.length} benchmark(s) failed to run` : ''}\n`);
+  process.stdout.write(
+    `\n${figures.filter((f) => f.pass === true).length} goals met, ${missed.length} missed${errors.length ? `, ${errors.length} benchmark(s) failed to run` : ''}\n`,
+  );
 }
 
 main().then(

@@ -53,7 +53,21 @@ export const scanBench: Benchmark = {
                   CASE WHEN x >= ? + 10000 AND x < ? + 10050 THEN ? + 600000 END,
                   1, '2025-09-12 08:00:00', '2025-09-12 08:00:00'
              FROM c`,
-          rows, jobs, due, due, due, due, now - 86_400_000, due, now, now, due, due, due, due, now,
+          rows,
+          jobs,
+          due,
+          due,
+          due,
+          due,
+          now - 86_400_000,
+          due,
+          now,
+          now,
+          due,
+          due,
+          due,
+          due,
+          now,
         );
         await db.exec('COMMIT');
         await db.exec('ANALYZE');
@@ -77,12 +91,17 @@ export const scanBench: Benchmark = {
         }) as Db;
         const store = await createStore(spy, { now: Date.now, finalJobStatuses: ['completed', 'failed'] });
         const owner = 'bench-owner';
-        const release = () => db.run("UPDATE batch_file_drive_metadata SET upload_status = 'pending', lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", owner);
+        const release = () =>
+          db.run("UPDATE batch_file_drive_metadata SET upload_status = 'pending', lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", owner);
         let claimed = 0;
-        const claim = await timeIt(7, async () => {
-          seen.length = 0;
-          claimed = (await store.claimDue(owner, 1000, 120_000)).length;
-        }, release);
+        const claim = await timeIt(
+          7,
+          async () => {
+            seen.length = 0;
+            claimed = (await store.claimDue(owner, 1000, 120_000)).length;
+          },
+          release,
+        );
         if (claimed !== due) throw new Error(`claimDue returned ${claimed} rows, expected ${due}`);
         const claimSql = seen.find((s) => /UPDATE batch_file_drive_metadata\s+SET upload_status = 'uploading'/.test(s.sql));
         if (!claimSql) throw new Error('did not capture the claim statement');
@@ -109,15 +128,36 @@ export const scanBench: Benchmark = {
         const med = (a: number[]) => percentile(a, 50);
         const max = (a: number[]) => a[a.length - 1] ?? NaN;
         const figures: Figure[] = [
-          goal(B, 'claimDue(1000) over the table, median of 7', med(claim), 'ms', '<=', 50, `max ${max(claim).toFixed(1)} ms; ${rows.toLocaleString('en')} rows, ${due} due${ctx.quick ? ' (quick mode: fewer rows)' : ''}`),
-          goal(B, 'claim plan uses the partial indexes, no full SCAN of batch_file_drive_metadata', usesDue && usesLease && fullScan.length === 0 ? 1 : 0, 'bool', '==', 1,
-            plan.map((p) => p.detail).join(' | ')),
+          goal(
+            B,
+            'claimDue(1000) over the table, median of 7',
+            med(claim),
+            'ms',
+            '<=',
+            50,
+            `max ${max(claim).toFixed(1)} ms; ${rows.toLocaleString('en')} rows, ${due} due${ctx.quick ? ' (quick mode: fewer rows)' : ''}`,
+          ),
+          goal(
+            B,
+            'claim plan uses the partial indexes, no full SCAN of batch_file_drive_metadata',
+            usesDue && usesLease && fullScan.length === 0 ? 1 : 0,
+            'bool',
+            '==',
+            1,
+            plan.map((p) => p.detail).join(' | '),
+          ),
           info(B, 'claimDue(4) (one free worker slot), median of 21', med(claim4), 'ms'),
           goal(B, 'nextDueAt (every reconcile pass), median', med(nextDue), 'ms', '<=', 50),
           goal(B, 'countDue (every drain), median', med(countDue), 'ms', '<=', 50),
           info(B, 'listEnabledJobs (1,000 jobs), median', med(listJobs), 'ms'),
           info(B, 'scheduled scan DB work for one job (fileStats + recomputeJobStatus, 1,000 rows)', med(oneJob), 'ms'),
-          info(B, 'scheduled scan DB work for all 1,000 jobs', allJobsMs, 'ms', 'every row is read once per scan to skip unchanged files; directory walks not included'),
+          info(
+            B,
+            'scheduled scan DB work for all 1,000 jobs',
+            allJobsMs,
+            'ms',
+            'every row is read once per scan to skip unchanged files; directory walks not included',
+          ),
         ];
         return figures;
       });
@@ -154,7 +194,11 @@ async function scheduledScanCost(ctx: BenchContext): Promise<Figure[]> {
            (batch_job_id, original_filename, upload_status, drive_file_id, local_size, local_mtime_ms, attempts, created_at, updated_at)
          WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < ? - 1)
          SELECT 'sjob-' || (x / ?), 'f-' || (x % ?) || '.bin', 'uploaded', 'drive-' || x, 100 + (x % ?), ?, 1, '2025-09-12 08:00:00', '2025-09-12 08:00:00' FROM c`,
-        jobs * perJob, perJob, perJob, perJob, Math.floor(mtime),
+        jobs * perJob,
+        perJob,
+        perJob,
+        perJob,
+        Math.floor(mtime),
       );
       await db.run(
         `INSERT INTO batch_drive_metadata (batch_job_id, drive_folder_id, drive_folder_url, folder_path, created_at, updated_at)
@@ -192,10 +236,26 @@ async function scheduledScanCost(ctx: BenchContext): Promise<Figure[]> {
       const covered = [await timeDb(false), await timeDb(false), await timeDb(false)].sort((a, b) => a.dbMs - b.dbMs)[1];
       const full = await timeDb(true);
       if (!covered || full.sum.unchanged !== jobs * perJob || full.sum.inserted !== 0) throw new Error(`unexpected scan result ${JSON.stringify(full.sum)}`);
-      ctx.log(`scheduled scan (watched): ${covered.dbMs.toFixed(0)} ms database, ${covered.wallMs.toFixed(0)} ms wall; full walk: ${full.dbMs.toFixed(0)} ms database, ${full.wallMs.toFixed(0)} ms wall`);
+      ctx.log(
+        `scheduled scan (watched): ${covered.dbMs.toFixed(0)} ms database, ${covered.wallMs.toFixed(0)} ms wall; full walk: ${full.dbMs.toFixed(0)} ms database, ${full.wallMs.toFixed(0)} ms wall`,
+      );
       return [
-        goal(B, 'scheduled scan DB work, 1,000 running jobs × 10 unchanged files (watched)', covered.dbMs / 1000, 's', '<=', 1, `median of 3; wall ${covered.wallMs.toFixed(0)} ms; was 11.1 s (one fileStats + recompute transaction per job)`),
-        info(B, 'full walk (full_scan_cron) of the same: DB work', full.dbMs / 1000, 's', `wall ${(full.wallMs / 1000).toFixed(2)} s including the walk of ${jobs * perJob} files`),
+        goal(
+          B,
+          'scheduled scan DB work, 1,000 running jobs × 10 unchanged files (watched)',
+          covered.dbMs / 1000,
+          's',
+          '<=',
+          1,
+          `median of 3; wall ${covered.wallMs.toFixed(0)} ms; was 11.1 s (one fileStats + recompute transaction per job)`,
+        ),
+        info(
+          B,
+          'full walk (full_scan_cron) of the same: DB work',
+          full.dbMs / 1000,
+          's',
+          `wall ${(full.wallMs / 1000).toFixed(2)} s including the walk of ${jobs * perJob} files`,
+        ),
       ];
     } finally {
       await rt.close();

@@ -65,8 +65,15 @@ export const soakBench: Benchmark = {
         const uploaded = emu.stats().uploadsCompleted;
         ctx.log(`${files} files written, ${uploaded} uploaded, ${job + 1} jobs; RSS first ${first.toFixed(1)} MB, last ${last.toFixed(1)} MB`);
         return [
-          goal(B, `RSS, last ${window / 60_000} min / first ${window / 60_000} min`, last / first, 'ratio', '<=', 1.1,
-            `${minutes} min, ${perSec} files/s of 260 kB average into ${job + 1} jobs of ${jobMinutes} min each (finished ones unwatched); mean RSS ${first.toFixed(1)} → ${last.toFixed(1)} MB; max ${(Math.max(...samples.map((s) => s.kb)) / 1000).toFixed(1)} MB`),
+          goal(
+            B,
+            `RSS, last ${window / 60_000} min / first ${window / 60_000} min`,
+            last / first,
+            'ratio',
+            '<=',
+            1.1,
+            `${minutes} min, ${perSec} files/s of 260 kB average into ${job + 1} jobs of ${jobMinutes} min each (finished ones unwatched); mean RSS ${first.toFixed(1)} → ${last.toFixed(1)} MB; max ${(Math.max(...samples.map((s) => s.kb)) / 1000).toFixed(1)} MB`,
+          ),
           info(B, 'files uploaded', uploaded, 'files', `${files} written`),
         ];
       } finally {

@@ -19,7 +19,13 @@ export const startupBench: Benchmark = {
     const total = jobs * perJob;
     const jobIds = Array.from({ length: jobs }, (_, i) => `boot-${String(i).padStart(3, '0')}`);
     const emu = await startBenchEmulator({ rootFolderId: ROOT_FOLDER, logRequests: false });
-    const ws = await makeWorkspace({ prefix: 'bds-bench-startup-', emulatorUrl: emu.url, jobIds, jobStatus: 'processing', config: { watch: { stability_ms: 2000 } } });
+    const ws = await makeWorkspace({
+      prefix: 'bds-bench-startup-',
+      emulatorUrl: emu.url,
+      jobIds,
+      jobStatus: 'processing',
+      config: { watch: { stability_ms: 2000 } },
+    });
     const figures: Figure[] = [];
     try {
       const tw = performance.now();
@@ -46,7 +52,15 @@ export const startupBench: Benchmark = {
           const line = await d.waitForLine(/"kind":"startup".*"message":"scan done"|"message":"scan done".*"kind":"startup"/, 300_000);
           const scanMs = Number(/"ms":(\d+)/.exec(line)?.[1] ?? NaN);
           figures.push(
-            goal(B, `new files: start → ${total.toLocaleString('en')} rows inserted`, (insertedAt - t0) / 1000, 's', '<=', 5, `process start to the last row, polled every 100 ms; the start-up scan itself took ${(scanMs / 1000).toFixed(2)} s (folders made in Drive for ${jobs} jobs included); uploads start meanwhile`),
+            goal(
+              B,
+              `new files: start → ${total.toLocaleString('en')} rows inserted`,
+              (insertedAt - t0) / 1000,
+              's',
+              '<=',
+              5,
+              `process start to the last row, polled every 100 ms; the start-up scan itself took ${(scanMs / 1000).toFixed(2)} s (folders made in Drive for ${jobs} jobs included); uploads start meanwhile`,
+            ),
             info(B, 'new files: peak RSS while inserting', peak / 1000, 'MB'),
           );
         } finally {
@@ -57,13 +71,17 @@ export const startupBench: Benchmark = {
       // (a) every file already uploaded: mark the rows uploaded with the files' own size and mtime.
       await withDb(ws.dbPath, async (db) => {
         await db.exec('BEGIN');
-        const rows = await db.all<{ id: number; batch_job_id: string; original_filename: string }[]>('SELECT id, batch_job_id, original_filename FROM batch_file_drive_metadata');
+        const rows = await db.all<{ id: number; batch_job_id: string; original_filename: string }[]>(
+          'SELECT id, batch_job_id, original_filename FROM batch_file_drive_metadata',
+        );
         for (const r of rows) {
           const st = statSync(join(ws.outputDir, r.batch_job_id, r.original_filename));
           await db.run(
             `UPDATE batch_file_drive_metadata SET upload_status = 'uploaded', drive_file_id = 'bench-' || id, local_size = ?, local_mtime_ms = ?,
                lease_owner = NULL, lease_until = NULL, resumable_session_uri = NULL WHERE id = ?`,
-            st.size, Math.floor(st.mtimeMs), r.id,
+            st.size,
+            Math.floor(st.mtimeMs),
+            r.id,
           );
         }
         await db.run("UPDATE batch_jobs SET drive_upload_status = 'in_progress'");
@@ -79,10 +97,22 @@ export const startupBench: Benchmark = {
         const readyMs = performance.now() - t0;
         clearInterval(timer);
         const hwm = procMem(d.pid)?.hwmKb ?? peak;
-        const line = d.output().split('\n').find((l) => l.includes('"kind":"startup"')) ?? '';
+        const line =
+          d
+            .output()
+            .split('\n')
+            .find((l) => l.includes('"kind":"startup"')) ?? '';
         const requests = emu.stats().driveRequests - req0;
         figures.push(
-          goal(B, `all uploaded: start → ready (${total.toLocaleString('en')} files, ${jobs} jobs)`, readyMs / 1000, 's', '<=', 10, `process start to "daemon started" (after the start-up scan: ${/"ms":(\d+)/.exec(line)?.[1] ?? '?'} ms)`),
+          goal(
+            B,
+            `all uploaded: start → ready (${total.toLocaleString('en')} files, ${jobs} jobs)`,
+            readyMs / 1000,
+            's',
+            '<=',
+            10,
+            `process start to "daemon started" (after the start-up scan: ${/"ms":(\d+)/.exec(line)?.[1] ?? '?'} ms)`,
+          ),
           goal(B, 'all uploaded: Drive requests at start-up', requests, 'req', '==', 0),
           goal(B, 'all uploaded: peak RSS (VmHWM) to ready', hwm / 1000, 'MB', '<=', 150),
         );

@@ -30,7 +30,15 @@ type Cmp = '<=' | '<' | '>=' | '==';
 export function goal(bench: string, name: string, value: number, unit: string, cmp: Cmp, target: number, note?: string): Figure {
   const pass = cmp === '<=' ? value <= target : cmp === '<' ? value < target : cmp === '>=' ? value >= target : value === target;
   const sym = cmp === '<=' ? '≤' : cmp === '>=' ? '≥' : cmp === '<' ? '<' : '=';
-  return { bench, name, value, unit, goal: `${sym} ${target}${unit && unit !== 'ratio' ? ' ' + unit : ''}`, pass: Number.isFinite(value) && pass, ...(note ? { note } : {}) };
+  return {
+    bench,
+    name,
+    value,
+    unit,
+    goal: `${sym} ${target}${unit && unit !== 'ratio' ? ' ' + unit : ''}`,
+    pass: Number.isFinite(value) && pass,
+    ...(note ? { note } : {}),
+  };
 }
 
 /** A figure reported for context, held to nothing. */

@@ -5,7 +5,12 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 /** Writes `perJob` small files (size in [minB, maxB]) into each job directory; returns their count and bytes. */
-export async function writeSmallFiles(outputDir: string, jobIds: string[], perJob: number, o: { minB?: number; maxB?: number; rand?: () => number } = {}): Promise<{ files: number; bytes: number }> {
+export async function writeSmallFiles(
+  outputDir: string,
+  jobIds: string[],
+  perJob: number,
+  o: { minB?: number; maxB?: number; rand?: () => number } = {},
+): Promise<{ files: number; bytes: number }> {
   const minB = o.minB ?? 512;
   const maxB = o.maxB ?? 4096;
   const rand = o.rand ?? Math.random;

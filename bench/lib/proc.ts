@@ -13,7 +13,9 @@ export function inotifyWatches(pid: number): number | null {
         continue;
       }
       if (target !== 'anon_inode:inotify') continue;
-      n += readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+      n += readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('inotify wd:')).length;
     }
     return n;
   } catch {
@@ -22,7 +24,11 @@ export function inotifyWatches(pid: number): number | null {
 }
 
 /** Samples a process every `everyMs` until `until()` resolves: max and mean RSS (kB), and the samples. */
-export function sampleRss(pid: number, read: (pid: number) => { rssKb: number } | null, everyMs = 500): { stop(): { maxKb: number; meanKb: number; samples: { at: number; kb: number }[] } } {
+export function sampleRss(
+  pid: number,
+  read: (pid: number) => { rssKb: number } | null,
+  everyMs = 500,
+): { stop(): { maxKb: number; meanKb: number; samples: { at: number; kb: number }[] } } {
   const samples: { at: number; kb: number }[] = [];
   const tick = () => {
     const m = read(pid);

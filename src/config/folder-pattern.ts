@@ -36,8 +36,7 @@ export function parseFolderPattern(pattern: string): ParsedPattern {
       last = idx + m[0].length;
     }
     if (last < level.length) parts.push({ kind: 'text', text: level.slice(last) });
-    if (parts.some((p) => p.kind === 'text' && /[{}]/.test(p.text)))
-      throw new PatternError(`unbalanced brace in folder pattern "${pattern}"`);
+    if (parts.some((p) => p.kind === 'text' && /[{}]/.test(p.text))) throw new PatternError(`unbalanced brace in folder pattern "${pattern}"`);
     return parts;
   });
 }
@@ -51,8 +50,11 @@ export function patternColumns(p: ParsedPattern): string[] {
 
 /** Makes a value safe as one Drive folder name: no `/`, no control characters, not `.`/`..`, ≤ 200 chars. */
 export function sanitizeFolderName(value: string): string {
-  // eslint-disable-next-line no-control-regex
-  let s = value.replace(/[\u0000-\u001f\u007f]/g, '').replace(/[/\\]/g, '_').trim();
+  let s = value
+    // eslint-disable-next-line no-control-regex -- control characters are exactly what is removed
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .replace(/[/\\]/g, '_')
+    .trim();
   if (s === '' || s === '.' || s === '..') s = '_';
   return s.length > 200 ? s.slice(0, /[\uD800-\uDBFF]/.test(s.charAt(199)) ? 199 : 200) : s; // never split a surrogate pair
 }
@@ -75,7 +77,8 @@ export function renderFolderPattern(p: ParsedPattern, jobId: string, job: Record
           if (part.name === 'job_id') return jobId;
           if (part.column !== undefined) {
             // Own properties only: `constructor`, `toString`, `__proto__`… are not columns.
-            if (!Object.hasOwn(job, part.column)) throw new PatternError(`folder pattern uses {job.${part.column}} but batch_jobs has no column "${part.column}"`);
+            if (!Object.hasOwn(job, part.column))
+              throw new PatternError(`folder pattern uses {job.${part.column}} but batch_jobs has no column "${part.column}"`);
             const v = job[part.column];
             return v === null || v === undefined ? '' : String(v);
           }

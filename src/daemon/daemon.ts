@@ -167,7 +167,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         clearTimeout(timer);
         const released = await ctx.store.releaseLeases(ctx.owner).catch(() => 0);
         // Release in reverse order of acquisition; keep going if one step throws.
-        for (const r of releasers.reverse()) await Promise.resolve().then(r).catch(() => undefined);
+        for (const r of releasers.reverse())
+          await Promise.resolve()
+            .then(r)
+            .catch(() => undefined);
         log.notice('stopped', { leases_released: released });
         resolveStopped();
       })();
@@ -191,7 +194,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         log.setLevel(merged.log.level);
         cfg = Object.freeze(merged);
         ctx = { ...ctx, config: cfg };
-        log.notice('config reloaded', { scan_cron: cfg.schedule.scan_cron, concurrency: cfg.upload.concurrency, folder_pattern: cfg.drive.folder_pattern, log_level: cfg.log.level });
+        log.notice('config reloaded', {
+          scan_cron: cfg.schedule.scan_cron,
+          concurrency: cfg.upload.concurrency,
+          folder_pattern: cfg.drive.folder_pattern,
+          log_level: cfg.log.level,
+        });
         loop.nudge();
         return true;
       } finally {
@@ -203,7 +211,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   } catch (e) {
     stopClaiming.abort();
     abortUploads.abort();
-    for (const r of releasers.reverse()) await Promise.resolve().then(r).catch(() => undefined);
+    for (const r of releasers.reverse())
+      await Promise.resolve()
+        .then(r)
+        .catch(() => undefined);
     throw e;
   }
 }

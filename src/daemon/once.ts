@@ -50,7 +50,8 @@ export async function syncOnce(opts: OnceOptions): Promise<OnceResult> {
     const pendingRows = report.reduce((n, j) => n + j.counts.pending + j.counts.uploading, 0);
     const authPaused = ctx.authPause.until(ctx.now()) !== null ? (ctx.authPause.lastFailure() ?? 'Drive refused our credentials') : null;
     log.info('sync pass done', { ...total, failed_rows: failedRows, failed_jobs: failedJobs, pending_rows: pendingRows });
-    if (authPaused !== null) log.error('sync pass stopped: Drive refused our credentials; uploads are paused until auth.* is fixed', { pending_rows: pendingRows, error: authPaused });
+    if (authPaused !== null)
+      log.error('sync pass stopped: Drive refused our credentials; uploads are paused until auth.* is fixed', { pending_rows: pendingRows, error: authPaused });
     else if (pendingRows > 0) log.warning('some rows are still waiting for a retry; the daemon or the next run will take them', { pending_rows: pendingRows });
     return { ...total, failedRows, failedJobs, pendingRows, authPaused };
   } finally {

@@ -34,7 +34,8 @@ export function pacerStateStore(dir: string | null, log: Logger, now: () => numb
       try {
         raw = JSON.parse(readFileSync(path, 'utf8'));
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') log.warning('saved write rate unreadable; starting from the default', { file: path, error: errorMessage(e) });
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+          log.warning('saved write rate unreadable; starting from the default', { file: path, error: errorMessage(e) });
         return null;
       }
       const r = raw as Partial<PacerSnapshot & { savedAt: number }> | null;

@@ -38,7 +38,12 @@ export function createScans(opts: ScanOptions): Scans {
   const crons = new Map<string, { expr: string; task: ScheduledTask }>();
   const run = async (kind: ScanKind) => {
     try {
-      await scanJobs(opts.getCtx(), { signal: opts.signal, skipCompleted: true, kind, ...(kind === 'scheduled' ? { walk: (id: string) => !opts.covers(id) } : {}) });
+      await scanJobs(opts.getCtx(), {
+        signal: opts.signal,
+        skipCompleted: true,
+        kind,
+        ...(kind === 'scheduled' ? { walk: (id: string) => !opts.covers(id) } : {}),
+      });
       await opts.afterScan();
     } catch (e) {
       opts.log.error('scan failed', { kind, error: errorMessage(e) });

@@ -16,11 +16,7 @@ import { errorMessage } from '../log/index.js';
 // message — a handful per minute at most (watchdog every WatchdogSec/2).
 
 /** Runs the helper; resolves when it exited 0, rejects otherwise. Injectable for tests. */
-export type NotifyExec = (
-  file: string,
-  args: readonly string[],
-  options: { env: Record<string, string> },
-) => Promise<void>;
+export type NotifyExec = (file: string, args: readonly string[], options: { env: Record<string, string> }) => Promise<void>;
 
 export interface NotifierOptions {
   /** The process environment (NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID, PATH); passed in, not read globally. */

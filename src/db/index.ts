@@ -1,16 +1,6 @@
 export { openDatabase, withTransaction, type Db, type OpenOptions } from './open.js';
 export { migrate, migrationStatus, assertMigrated, readMigrations, defaultMigrationsDir, type MigrationState } from './migrate.js';
-export type {
-  UploadStore,
-  QueueStore,
-  FileStore,
-  JobStore,
-  FolderStore,
-  ReportStore,
-  UpsertResult,
-  EnabledJob,
-  StoreOptions,
-} from './store.js';
+export type { UploadStore, QueueStore, FileStore, JobStore, FolderStore, ReportStore, UpsertResult, EnabledJob, StoreOptions } from './store.js';
 export { createStore, sqlTimestamp } from './sqlite/index.js';
 export { jobDriveStatus, type RowCounts } from './job-status.js';
 export { DbError, NotMigratedError } from './errors.js';

@@ -97,10 +97,9 @@ export async function migrate(db: Db, opts: { dir?: string; now?: () => Date } =
     );
   }
   if (!(await hasTable(db, 'batch_jobs'))) {
-    throw new DbError(
-      'database has no table batch_jobs; expected the batch system\'s database (check database.path) — nothing was changed',
-      { permanent: true },
-    );
+    throw new DbError("database has no table batch_jobs; expected the batch system's database (check database.path) — nothing was changed", {
+      permanent: true,
+    });
   }
   const pending = files.filter((f) => states.find((s) => s.version === f.version)?.state === 'pending');
   const done: string[] = [];
@@ -139,7 +138,8 @@ export async function assertMigrated(db: Db, dir = defaultMigrationsDir()): Prom
   }
   const states = await migrationStatus(db, dir);
   const changed = states.filter((s) => s.state === 'changed');
-  if (changed.length) throw new NotMigratedError(`applied migration(s) ${changed.map((c) => c.name).join(', ')} changed since; the database and this version disagree`);
+  if (changed.length)
+    throw new NotMigratedError(`applied migration(s) ${changed.map((c) => c.name).join(', ')} changed since; the database and this version disagree`);
   const pending = states.filter((s) => s.state === 'pending');
   if (pending.length) {
     throw new NotMigratedError(

@@ -33,7 +33,7 @@ async function denied(path: string, mode: number): Promise<string | null> {
 export function unwritable(path: string, detail: string, cause?: unknown): DbError {
   return new DbError(
     `database.path ${path}: user ${processUser()} cannot write ${path} (and its -wal/-shm directory): ${detail}; ` +
-      'expected both writable by the daemon\'s user (it records every upload there)',
+      "expected both writable by the daemon's user (it records every upload there)",
     { permanent: true, cause },
   );
 }

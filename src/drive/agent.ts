@@ -29,7 +29,7 @@ function noDelay(socket: Socket | Duplex): void {
 }
 
 class NoDelayHttpAgent extends http.Agent {
-  override createConnection(...args: Parameters<http.Agent["createConnection"]>): ReturnType<http.Agent["createConnection"]> {
+  override createConnection(...args: Parameters<http.Agent['createConnection']>): ReturnType<http.Agent['createConnection']> {
     const s = super.createConnection(...args);
     if (s) noDelay(s);
     return s;
@@ -37,7 +37,7 @@ class NoDelayHttpAgent extends http.Agent {
 }
 
 class NoDelayHttpsAgent extends https.Agent {
-  override createConnection(...args: Parameters<https.Agent["createConnection"]>): ReturnType<https.Agent["createConnection"]> {
+  override createConnection(...args: Parameters<https.Agent['createConnection']>): ReturnType<https.Agent['createConnection']> {
     const s = super.createConnection(...args);
     if (s) noDelay(s);
     return s;
@@ -46,7 +46,14 @@ class NoDelayHttpsAgent extends https.Agent {
 
 /** Keep-alive agents with TCP_NODELAY on every socket, plain and TLS. */
 export function createDriveAgents(o: AgentOptions = {}): DriveAgents {
-  const common = { keepAlive: true, keepAliveMsecs: 1000, scheduling: 'lifo', noDelay: true, maxSockets: o.maxSockets ?? 32, maxFreeSockets: o.maxSockets ?? 32 } as const;
+  const common = {
+    keepAlive: true,
+    keepAliveMsecs: 1000,
+    scheduling: 'lifo',
+    noDelay: true,
+    maxSockets: o.maxSockets ?? 32,
+    maxFreeSockets: o.maxSockets ?? 32,
+  } as const;
   const httpAgent = new NoDelayHttpAgent(common);
   // With an explicit `ca` Node trusts only it: keep the bundled roots (NODE_EXTRA_CA_CERTS is
   // already part of the default when no `ca` is given). One secure context, made once: a `ca`

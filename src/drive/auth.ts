@@ -62,9 +62,7 @@ interface ServiceAccountKey {
 }
 
 function parseKey(path: string, text: string): ServiceAccountKey {
-  const bad = new ConfigError([
-    `auth.key_file ${path}: not valid JSON with client_email and private_key (expected a service-account key file)`,
-  ]);
+  const bad = new ConfigError([`auth.key_file ${path}: not valid JSON with client_email and private_key (expected a service-account key file)`]);
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -105,9 +103,7 @@ export async function createDriveAuth(auth: AuthConfig, endpoint: string, agents
     const text = await readCredentialFile('auth.refresh_token_file', auth.refresh_token_file, 'a file holding the refresh token');
     const refreshToken = text.trim();
     if (!refreshToken || /\s/.test(refreshToken)) {
-      throw new ConfigError([
-        `auth.refresh_token_file ${auth.refresh_token_file}: expected exactly one refresh token (one line, no spaces)`,
-      ]);
+      throw new ConfigError([`auth.refresh_token_file ${auth.refresh_token_file}: expected exactly one refresh token (one line, no spaces)`]);
     }
     client = new OAuth2Client({
       clientId: auth.client_id,

@@ -21,7 +21,10 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
   const now = opts.now ?? (() => Date.now());
   const sleep = opts.sleep ?? defaultSleep;
   const log = opts.log.child({ module: 'drive' });
-  const agents = createDriveAgents({ extraCa: opts.caFile ? await readCaFile(opts.caFile) : null, ...(opts.maxSockets ? { maxSockets: opts.maxSockets } : {}) });
+  const agents = createDriveAgents({
+    extraCa: opts.caFile ? await readCaFile(opts.caFile) : null,
+    ...(opts.maxSockets ? { maxSockets: opts.maxSockets } : {}),
+  });
   const auth = await createDriveAuth(opts.auth, endpoint, agents);
   // googleapis-common bundles its own google-auth-library copy: same runtime shape, other types.
   type ApiAuth = NonNullable<ConstructorParameters<typeof drive_v3.Drive>[0]['auth']>;
@@ -37,7 +40,14 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
   });
   const cap = createDailyCapGuard({ pacer, now, log, ...(opts.dailyCap ? { options: opts.dailyCap } : {}) });
   const call = makeCall(auth);
-  const write = makeWrite({ call, pacer, cap, now, maxRateLimitRetries: opts.maxRateLimitRetries ?? 5, ...(opts.onPacerWait ? { onWait: opts.onPacerWait } : {}) });
+  const write = makeWrite({
+    call,
+    pacer,
+    cap,
+    now,
+    maxRateLimitRetries: opts.maxRateLimitRetries ?? 5,
+    ...(opts.onPacerWait ? { onWait: opts.onPacerWait } : {}),
+  });
 
   async function getFile(id: string, signal?: AbortSignal): Promise<DriveFileInfo | null> {
     try {
@@ -125,4 +135,3 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
     close: () => agents.destroy(),
   };
 }
-

@@ -38,12 +38,7 @@ export interface DailyCapGuard {
   pausedUntil(): number | null;
 }
 
-export function createDailyCapGuard(deps: {
-  options?: Partial<DailyCapOptions>;
-  pacer: Pacer;
-  now: () => number;
-  log: Logger;
-}): DailyCapGuard {
+export function createDailyCapGuard(deps: { options?: Partial<DailyCapOptions>; pacer: Pacer; now: () => number; log: Logger }): DailyCapGuard {
   const o = { ...DEFAULT_DAILY_CAP_OPTIONS, ...deps.options };
   const { now, log, pacer } = deps;
   let streak = 0;

@@ -302,12 +302,7 @@ export interface RetryDelayPolicy {
  * Full-jitter exponential backoff: random() * min(max, base * 2^(attempt-1)).
  * A server-given Retry-After wins (capped at maxMs). Pure: the caller persists the result.
  */
-export function retryDelayMs(
-  attempt: number,
-  policy: RetryDelayPolicy,
-  random: () => number = Math.random,
-  retryAfterMs?: number,
-): number {
+export function retryDelayMs(attempt: number, policy: RetryDelayPolicy, random: () => number = Math.random, retryAfterMs?: number): number {
   if (retryAfterMs !== undefined && retryAfterMs >= 0) return Math.min(retryAfterMs, policy.maxMs);
   const exp = Math.min(Math.max(attempt, 1) - 1, 30);
   const cap = Math.min(policy.maxMs, policy.baseMs * 2 ** exp);

@@ -56,7 +56,14 @@ function bodyReads(signal: AbortSignal | undefined): BodyReads {
 }
 
 // Bytes [start, end] of the open file, through a tap that feeds the running hash.
-function openBody(file: LocalFile, start: number, end: number, running: RunningHash | null, counter: { bytes: number }, onReadError: (e: unknown) => void): Readable {
+function openBody(
+  file: LocalFile,
+  start: number,
+  end: number,
+  running: RunningHash | null,
+  counter: { bytes: number },
+  onReadError: (e: unknown) => void,
+): Readable {
   const src = file.read(start, end);
   let pos = start;
   const tap = new Transform({
@@ -108,34 +115,33 @@ export function createUploader(core: DriveCore) {
     const counter = { bytes: 0 };
     let running: RunningHash | null = null;
     let reads: BodyReads | null = null;
-    const res = await core.write(
-      async () => {
-        running = { hash: createHash('md5'), at: 0 };
-        const r = bodyReads(req.signal);
-        reads = r;
-        const body = openBody(req.file, 0, size - 1, running, counter, (e) => r.fail(e));
-        try {
-          const media = { mimeType: req.mimeType ?? 'application/octet-stream', body };
-          const opts = { retry: false, signal: r.signal };
-          if (mode === 'create') {
-            return await core.api.files.create(
-              { requestBody: metaFor(req, 'create'), media, fields: FILE_FIELDS, supportsAllDrives: true },
+    const res = await core
+      .write(
+        async () => {
+          running = { hash: createHash('md5'), at: 0 };
+          const r = bodyReads(req.signal);
+          reads = r;
+          const body = openBody(req.file, 0, size - 1, running, counter, (e) => r.fail(e));
+          try {
+            const media = { mimeType: req.mimeType ?? 'application/octet-stream', body };
+            const opts = { retry: false, signal: r.signal };
+            if (mode === 'create') {
+              return await core.api.files.create({ requestBody: metaFor(req, 'create'), media, fields: FILE_FIELDS, supportsAllDrives: true }, opts);
+            }
+            return await core.api.files.update(
+              { fileId: req.fileId, requestBody: metaFor(req, 'update'), media, fields: FILE_FIELDS, supportsAllDrives: true },
               opts,
             );
+          } finally {
+            r.unlink();
+            body.destroy();
           }
-          return await core.api.files.update(
-            { fileId: req.fileId, requestBody: metaFor(req, 'update'), media, fields: FILE_FIELDS, supportsAllDrives: true },
-            opts,
-          );
-        } finally {
-          r.unlink();
-          body.destroy();
-        }
-      },
-      { contentUpload: true, signal: req.signal },
-    ).catch((e: unknown) => {
-      throw (reads as BodyReads | null)?.failure ?? e;
-    });
+        },
+        { contentUpload: true, signal: req.signal },
+      )
+      .catch((e: unknown) => {
+        throw (reads as BodyReads | null)?.failure ?? e;
+      });
     const r = running as RunningHash | null;
     const md5 = r && r.at === size ? r.hash.digest('hex') : null;
     return { file: toInfo(res.data), bytesSent: counter.bytes, md5, resumed: false, alreadyPresent: false };
@@ -190,31 +196,33 @@ export function createUploader(core: DriveCore) {
     counter: { bytes: number },
   ): Promise<PutAnswer> {
     let reads: BodyReads | null = null;
-    const res = await core.call(async () => {
-      const r = bodyReads(req.signal);
-      reads = r;
-      const body = range ? openBody(req.file, range.start, range.end, running, counter, (e) => r.fail(e)) : undefined;
-      try {
-        return await core.auth.client.request<drive_v3.Schema$File>({
-          url: sessionUri,
-          method: 'PUT',
-          ...(body ? { data: body } : {}),
-          headers: {
-            'Content-Range': range ? `bytes ${range.start}-${range.end}/${size}` : `bytes */${size}`,
-            'Content-Length': String(range ? range.end - range.start + 1 : 0),
-          },
-          validateStatus: (s) => (s >= 200 && s < 300) || s === 308,
-          responseType: 'json',
-          retry: false,
-          signal: r.signal,
-        });
-      } finally {
-        r.unlink();
-        body?.destroy();
-      }
-    }).catch((e: unknown) => {
-      throw (reads as BodyReads | null)?.failure ?? e;
-    });
+    const res = await core
+      .call(async () => {
+        const r = bodyReads(req.signal);
+        reads = r;
+        const body = range ? openBody(req.file, range.start, range.end, running, counter, (e) => r.fail(e)) : undefined;
+        try {
+          return await core.auth.client.request<drive_v3.Schema$File>({
+            url: sessionUri,
+            method: 'PUT',
+            ...(body ? { data: body } : {}),
+            headers: {
+              'Content-Range': range ? `bytes ${range.start}-${range.end}/${size}` : `bytes */${size}`,
+              'Content-Length': String(range ? range.end - range.start + 1 : 0),
+            },
+            validateStatus: (s) => (s >= 200 && s < 300) || s === 308,
+            responseType: 'json',
+            retry: false,
+            signal: r.signal,
+          });
+        } finally {
+          r.unlink();
+          body?.destroy();
+        }
+      })
+      .catch((e: unknown) => {
+        throw (reads as BodyReads | null)?.failure ?? e;
+      });
     if (res.status === 308) {
       const m = /bytes=0-(\d+)/.exec(res.headers.get('range') ?? '');
       return { done: false, offset: m ? Number(m[1]) + 1 : 0 };
@@ -374,7 +382,9 @@ export function createUploader(core: DriveCore) {
     if (sent.file.id !== req.fileId) {
       // A stored session (from the database) that made some other file: never record that file as ours.
       if (useResumable) await checkpoint(req, null);
-      throw new RetryableDriveError(`the resumable session finished Drive file ${sent.file.id}, not ${req.fileId}; session dropped, a new one starts`, { reason: 'foreignSession' });
+      throw new RetryableDriveError(`the resumable session finished Drive file ${sent.file.id}, not ${req.fileId}; session dropped, a new one starts`, {
+        reason: 'foreignSession',
+      });
     }
 
     const md5 = sent.md5 ?? (await fullHash());

@@ -64,9 +64,7 @@ export function createAuthService(clock: () => number): AuthService {
           return oauthError(400, 'invalid_grant', 'Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.');
         }
         const sub = typeof payload.sub === 'string' && payload.sub !== '' ? payload.sub : null;
-        return issue(sub
-          ? { kind: 'service_account', email: sub, hasQuota: true }
-          : { kind: 'service_account', email: payload.iss, hasQuota: false });
+        return issue(sub ? { kind: 'service_account', email: sub, hasQuota: true } : { kind: 'service_account', email: payload.iss, hasQuota: false });
       }
       if (grant === 'refresh_token') {
         const rt = form.get('refresh_token') ?? '';

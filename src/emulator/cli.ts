@@ -42,33 +42,68 @@ export function parseEmulatorArgs(argv: string[]): EmulatorOptions {
       return value;
     };
     switch (flag) {
-      case '--host': opts.host = nonEmpty(); break;
-      case '--port': opts.port = num(flag, value, (n) => nonNegInt(n) && n <= 65535, 'a port number 0..65535'); break;
-      case '--data': opts.dataDir = nonEmpty(); break;
-      case '--root-folder': opts.rootFolderId = nonEmpty(); break;
-      case '--shared-drive': opts.sharedDriveId = nonEmpty(); break;
-      case '--write-quota': faults.writeQuotaPerSec = num(flag, value, (n) => n > 0, 'a positive number of writes per second'); break;
+      case '--host':
+        opts.host = nonEmpty();
+        break;
+      case '--port':
+        opts.port = num(flag, value, (n) => nonNegInt(n) && n <= 65535, 'a port number 0..65535');
+        break;
+      case '--data':
+        opts.dataDir = nonEmpty();
+        break;
+      case '--root-folder':
+        opts.rootFolderId = nonEmpty();
+        break;
+      case '--shared-drive':
+        opts.sharedDriveId = nonEmpty();
+        break;
+      case '--write-quota':
+        faults.writeQuotaPerSec = num(flag, value, (n) => n > 0, 'a positive number of writes per second');
+        break;
       case '--rate-limit-status': {
         const n = num(flag, value, (x) => x === 403 || x === 429, '403 or 429');
         faults.rateLimitStatus = n === 429 ? 429 : 403;
         break;
       }
-      case '--daily-cap-bytes': faults.dailyUploadCapBytes = num(flag, value, nonNegInt, 'a non-negative integer'); break;
-      case '--storage-quota-bytes': faults.storageQuotaBytes = num(flag, value, nonNegInt, 'a non-negative integer'); break;
-      case '--error-rate': faults.error5xxRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
-      case '--reset-rate': faults.resetRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
-      case '--latency-ms': faults.latencyMs = num(flag, value, nonNegInt, 'a non-negative integer'); break;
-      case '--short-page-rate': faults.shortPageRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
-      case '--partial-chunk-rate': faults.partialChunkRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1'); break;
+      case '--daily-cap-bytes':
+        faults.dailyUploadCapBytes = num(flag, value, nonNegInt, 'a non-negative integer');
+        break;
+      case '--storage-quota-bytes':
+        faults.storageQuotaBytes = num(flag, value, nonNegInt, 'a non-negative integer');
+        break;
+      case '--error-rate':
+        faults.error5xxRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1');
+        break;
+      case '--reset-rate':
+        faults.resetRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1');
+        break;
+      case '--latency-ms':
+        faults.latencyMs = num(flag, value, nonNegInt, 'a non-negative integer');
+        break;
+      case '--short-page-rate':
+        faults.shortPageRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1');
+        break;
+      case '--partial-chunk-rate':
+        faults.partialChunkRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1');
+        break;
       case '--partial-chunk-answer':
         if (value !== 'reset' && value !== '308') throw new Error(`--partial-chunk-answer expects reset or 308, got "${value}". ${USAGE}`);
         faults.partialChunkAnswer = value;
         break;
-      case '--seed': faults.seed = num(flag, value, Number.isInteger, 'an integer'); break;
-      case '--tls-cert': tlsCert = nonEmpty(); break;
-      case '--tls-key': tlsKey = nonEmpty(); break;
-      case '--tls-self-signed': tlsSelfSigned = nonEmpty(); break;
-      default: throw new Error(`unknown flag ${flag}. ${USAGE}`);
+      case '--seed':
+        faults.seed = num(flag, value, Number.isInteger, 'an integer');
+        break;
+      case '--tls-cert':
+        tlsCert = nonEmpty();
+        break;
+      case '--tls-key':
+        tlsKey = nonEmpty();
+        break;
+      case '--tls-self-signed':
+        tlsSelfSigned = nonEmpty();
+        break;
+      default:
+        throw new Error(`unknown flag ${flag}. ${USAGE}`);
     }
   }
   if (tlsSelfSigned !== undefined && (tlsCert !== undefined || tlsKey !== undefined)) {

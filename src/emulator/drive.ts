@@ -1,9 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
-  DriveApiError, badRequest, duplicateId, invalidParam, notFound, rateLimited, serviceAccountNoQuota, storageQuotaExceeded,
-} from './errors.js';
+import { DriveApiError, badRequest, duplicateId, invalidParam, notFound, rateLimited, serviceAccountNoQuota, storageQuotaExceeded } from './errors.js';
 import type { ContentDigest } from './ingest.js';
 import { compileQuery, parseFields, project } from './query.js';
 import { FOLDER_MIME, type Identity, type Item, type Permission, type Store } from './store.js';
@@ -59,7 +57,14 @@ export interface DriveModel {
   commitCreate(draft: CreateDraft, content: Content | null): Item;
   /** Checks and applies a metadata patch (+ optional new content) to an item; returns the new version. */
   checkPatch(item: Item, meta: Record<string, unknown>, addParents: string | null, removeParents: string | null, supportsAllDrives: boolean): void;
-  commitUpdate(id: string, meta: Record<string, unknown>, addParents: string | null, removeParents: string | null, supportsAllDrives: boolean, content: Content | null): Item;
+  commitUpdate(
+    id: string,
+    meta: Record<string, unknown>,
+    addParents: string | null,
+    removeParents: string | null,
+    supportsAllDrives: boolean,
+    content: Content | null,
+  ): Item;
   remove(id: string, supportsAllDrives: boolean): void;
   list(p: ListParams): unknown;
   /** Daily cap and storage quota before content arrives (declared = announced size, if any). */
@@ -122,7 +127,11 @@ function appPropsOf(v: unknown, base: Record<string, string>): Record<string, st
     if (typeof val !== 'string') throw invalidParam('appProperties', `Invalid value for appProperties.${k}`);
     // Drive: key + value must fit in 124 bytes (UTF-8).
     if (Buffer.byteLength(k) + Buffer.byteLength(val) > 124) {
-      throw new DriveApiError(400, { domain: 'global', reason: 'invalidProperty', message: `The property ${k} exceeds the maximum size of 124 bytes for a key and value.` });
+      throw new DriveApiError(400, {
+        domain: 'global',
+        reason: 'invalidProperty',
+        message: `The property ${k} exceeds the maximum size of 124 bytes for a key and value.`,
+      });
     }
     out[k] = val;
   }
@@ -176,7 +185,13 @@ export function compileOrderBy(raw: string): (a: Item, b: Item) => number {
 }
 
 const idNotUsable = (): DriveApiError =>
-  new DriveApiError(400, { domain: 'global', reason: 'fileIdNotUsable', message: 'The provided file ID is not usable.', location: 'file.id', locationType: 'other' });
+  new DriveApiError(400, {
+    domain: 'global',
+    reason: 'fileIdNotUsable',
+    message: 'The provided file ID is not usable.',
+    location: 'file.id',
+    locationType: 'other',
+  });
 
 export function createDriveModel(deps: DriveModelDeps): DriveModel {
   const { store, clock, faults } = deps;
@@ -185,7 +200,18 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
 
   const ensureRoots = (): void => {
     const now = clock();
-    const base = { trashed: false, appProperties: {}, createdTime: now, modifiedTime: now, version: 1, size: null, md5: null, sha256: null, blob: null, mimeType: FOLDER_MIME };
+    const base = {
+      trashed: false,
+      appProperties: {},
+      createdTime: now,
+      modifiedTime: now,
+      version: 1,
+      size: null,
+      md5: null,
+      sha256: null,
+      blob: null,
+      mimeType: FOLDER_MIME,
+    };
     if (!items.has(myDriveRootId)) {
       store.putItem({ ...base, id: myDriveRootId, name: 'My Drive', parents: [], driveId: null, root: true, seq: store.nextSeq() });
     }
@@ -268,9 +294,20 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     }
   };
 
-  const applyParents = (it: Item, addParents: string | null, removeParents: string | null, supportsAllDrives: boolean): { parents: string[]; driveId: string | null } => {
-    const add = (addParents ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-    const rem = (removeParents ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const applyParents = (
+    it: Item,
+    addParents: string | null,
+    removeParents: string | null,
+    supportsAllDrives: boolean,
+  ): { parents: string[]; driveId: string | null } => {
+    const add = (addParents ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
+    const rem = (removeParents ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     if (add.length === 0 && rem.length === 0) return { parents: it.parents, driveId: it.driveId };
     let parents = it.parents.filter((p) => !rem.includes(p) && !rem.includes(p === myDriveRootId ? 'root' : p));
     let driveId = it.driveId;
@@ -280,7 +317,11 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       driveId = p.driveId;
     }
     if (parents.length > 1) {
-      throw new DriveApiError(403, { domain: 'global', reason: 'cannotAddParent', message: 'Increasing the number of parents is not allowed. A file can have only one parent.' });
+      throw new DriveApiError(403, {
+        domain: 'global',
+        reason: 'cannotAddParent',
+        message: 'Increasing the number of parents is not allowed. A file can have only one parent.',
+      });
     }
     if (parents.length === 0) {
       throw new DriveApiError(403, { domain: 'global', reason: 'cannotRemoveParent', message: 'An item must have exactly one parent.' });
@@ -347,10 +388,14 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     }
     const parents = (meta.parents as string[] | undefined) ?? [];
     if (parents.length > 1) {
-      throw new DriveApiError(403, { domain: 'global', reason: 'cannotAddParent', message: 'Increasing the number of parents is not allowed. A file can have only one parent.' });
+      throw new DriveApiError(403, {
+        domain: 'global',
+        reason: 'cannotAddParent',
+        message: 'Increasing the number of parents is not allowed. A file can have only one parent.',
+      });
     }
     const parent = parentFolder(parents[0] ?? myDriveRootId, supportsAllDrives);
-    const mimeType = str(meta.mimeType, 'mimeType') ?? (hasContent ? contentType ?? 'application/octet-stream' : 'application/octet-stream');
+    const mimeType = str(meta.mimeType, 'mimeType') ?? (hasContent ? (contentType ?? 'application/octet-stream') : 'application/octet-stream');
     const name = str(meta.name, 'name') ?? 'Untitled';
     const appProperties = appPropsOf(meta.appProperties, {});
     const modifiedTime = modifiedTimeOf(meta.modifiedTime);
@@ -383,11 +428,23 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
   const sharedDrive = (id: string): Item => {
     const d = items.get(id);
     if (!d || !d.root || d.driveId !== id) {
-      throw new DriveApiError(404, { domain: 'global', reason: 'notFound', message: `Shared drive not found: ${id}`, location: 'driveId', locationType: 'parameter' });
+      throw new DriveApiError(404, {
+        domain: 'global',
+        reason: 'notFound',
+        message: `Shared drive not found: ${id}`,
+        location: 'driveId',
+        locationType: 'parameter',
+      });
     }
     return d;
   };
-  const driveResource = (d: Item): Record<string, unknown> => ({ kind: 'drive#drive', id: d.id, name: d.name, createdTime: new Date(d.createdTime).toISOString(), hidden: false });
+  const driveResource = (d: Item): Record<string, unknown> => ({
+    kind: 'drive#drive',
+    id: d.id,
+    name: d.name,
+    createdTime: new Date(d.createdTime).toISOString(),
+    hidden: false,
+  });
 
   const permissionResource = (p: Permission): Record<string, unknown> => ({ kind: 'drive#permission', ...p });
   const ownerPermission = (it: Item): Permission[] =>
@@ -428,9 +485,9 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
         createdTime: now,
         modifiedTime: draft.modifiedTime ?? now,
         version: 1,
-        size: folder ? null : content?.digest.size ?? 0,
-        md5: folder ? null : content?.digest.md5 ?? 'd41d8cd98f00b204e9800998ecf8427e',
-        sha256: folder ? null : content?.digest.sha256 ?? 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+        size: folder ? null : (content?.digest.size ?? 0),
+        md5: folder ? null : (content?.digest.md5 ?? 'd41d8cd98f00b204e9800998ecf8427e'),
+        sha256: folder ? null : (content?.digest.sha256 ?? 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'),
         blob: content && !folder ? placeBlob(content) : null,
         root: false,
         seq: store.nextSeq(),
@@ -442,10 +499,18 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     },
     checkPatch: (item, meta, addParents, removeParents, supportsAllDrives) => {
       if (meta.parents !== undefined) {
-        throw new DriveApiError(403, { domain: 'global', reason: 'fieldNotWritable', message: 'The resource body includes fields which are not directly writable.' });
+        throw new DriveApiError(403, {
+          domain: 'global',
+          reason: 'fieldNotWritable',
+          message: 'The resource body includes fields which are not directly writable.',
+        });
       }
       if (meta.id !== undefined && meta.id !== item.id) {
-        throw new DriveApiError(403, { domain: 'global', reason: 'fieldNotWritable', message: 'The resource body includes fields which are not directly writable.' });
+        throw new DriveApiError(403, {
+          domain: 'global',
+          reason: 'fieldNotWritable',
+          message: 'The resource body includes fields which are not directly writable.',
+        });
       }
       str(meta.name, 'name');
       str(meta.mimeType, 'mimeType');
@@ -456,7 +521,12 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     },
     commitUpdate: (id, meta, addParents, removeParents, supportsAllDrives, content) => {
       const it = getVisible(id, supportsAllDrives);
-      if (it.root) throw new DriveApiError(403, { domain: 'global', reason: 'insufficientFilePermissions', message: 'The user does not have sufficient permissions for this file.' });
+      if (it.root)
+        throw new DriveApiError(403, {
+          domain: 'global',
+          reason: 'insufficientFilePermissions',
+          message: 'The user does not have sufficient permissions for this file.',
+        });
       const { parents, driveId } = applyParents(it, addParents, removeParents, supportsAllDrives);
       const folder = it.mimeType === FOLDER_MIME;
       if (content && folder) throw badRequest('Folders cannot have content.');
@@ -486,7 +556,12 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     },
     remove: (id, supportsAllDrives) => {
       const it = getVisible(id, supportsAllDrives);
-      if (it.root) throw new DriveApiError(403, { domain: 'global', reason: 'insufficientFilePermissions', message: 'The user does not have sufficient permissions for this file.' });
+      if (it.root)
+        throw new DriveApiError(403, {
+          domain: 'global',
+          reason: 'insufficientFilePermissions',
+          message: 'The user does not have sufficient permissions for this file.',
+        });
       deleteTree([it]);
     },
     list: (p) => {
@@ -502,7 +577,13 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       if (p.driveId !== null) {
         const d = items.get(p.driveId);
         if (!d || !d.root || d.driveId !== p.driveId) {
-          throw new DriveApiError(404, { domain: 'global', reason: 'notFound', message: `Shared drive not found: ${p.driveId}`, location: 'driveId', locationType: 'parameter' });
+          throw new DriveApiError(404, {
+            domain: 'global',
+            reason: 'notFound',
+            message: `Shared drive not found: ${p.driveId}`,
+            location: 'driveId',
+            locationType: 'parameter',
+          });
         }
       }
       const pageSize = p.pageSize === null ? 100 : Number(p.pageSize);
@@ -542,7 +623,9 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
           page.push(it);
         }
       } else {
-        const all = ordered().filter((it) => visible(it) && pred(it)).sort(cmp);
+        const all = ordered()
+          .filter((it) => visible(it) && pred(it))
+          .sort(cmp);
         page = all.slice(after, after + pageSize);
         more = after + pageSize < all.length;
       }
@@ -621,7 +704,13 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     about: (identity, fields) => {
       // Drive refuses about.get without a field selection.
       if (fields === null || fields.trim() === '') {
-        throw new DriveApiError(400, { domain: 'global', reason: 'required', message: "The 'fields' parameter is required for this method.", location: 'fields', locationType: 'parameter' });
+        throw new DriveApiError(400, {
+          domain: 'global',
+          reason: 'required',
+          message: "The 'fields' parameter is required for this method.",
+          location: 'fields',
+          locationType: 'parameter',
+        });
       }
       let inDrive = 0;
       let inTrash = 0;
@@ -641,7 +730,13 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       else if (!identity.hasQuota) storageQuota.limit = '0';
       const body = {
         kind: 'drive#about',
-        user: { kind: 'drive#user', displayName: identity.email.split('@')[0], me: true, permissionId: permissionIdOf(identity.email), emailAddress: identity.email },
+        user: {
+          kind: 'drive#user',
+          displayName: identity.email.split('@')[0],
+          me: true,
+          permissionId: permissionIdOf(identity.email),
+          emailAddress: identity.email,
+        },
         storageQuota,
         maxUploadSize: '5497558138880',
         appInstalled: false,
@@ -680,21 +775,46 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       const type = body.type;
       const roles: Permission['role'][] = ['owner', 'organizer', 'fileOrganizer', 'writer', 'commenter', 'reader'];
       const types: Permission['type'][] = ['user', 'group', 'domain', 'anyone'];
-      if (role === undefined) throw new DriveApiError(400, { domain: 'global', reason: 'required', message: 'Required: permission.role', location: 'permission.role', locationType: 'other' });
-      if (type === undefined) throw new DriveApiError(400, { domain: 'global', reason: 'required', message: 'Required: permission.type', location: 'permission.type', locationType: 'other' });
+      if (role === undefined)
+        throw new DriveApiError(400, {
+          domain: 'global',
+          reason: 'required',
+          message: 'Required: permission.role',
+          location: 'permission.role',
+          locationType: 'other',
+        });
+      if (type === undefined)
+        throw new DriveApiError(400, {
+          domain: 'global',
+          reason: 'required',
+          message: 'Required: permission.type',
+          location: 'permission.type',
+          locationType: 'other',
+        });
       if (!roles.includes(role as Permission['role'])) throw invalidParam('permission.role', `Invalid value for permission.role: ${String(role)}`);
       if (!types.includes(type as Permission['type'])) throw invalidParam('permission.type', `Invalid value for permission.type: ${String(type)}`);
       const p: Permission = { id: '', type: type as Permission['type'], role: role as Permission['role'] };
       if (p.type === 'user' || p.type === 'group') {
         const email = str(body.emailAddress, 'permission.emailAddress');
         if (!email || !/^[^@\s]+@[^@\s]+$/.test(email)) {
-          throw new DriveApiError(400, { domain: 'global', reason: 'invalidSharingRequest', message: 'Bad Request. User message: "You are trying to invite an email address that is not valid."' });
+          throw new DriveApiError(400, {
+            domain: 'global',
+            reason: 'invalidSharingRequest',
+            message: 'Bad Request. User message: "You are trying to invite an email address that is not valid."',
+          });
         }
         p.emailAddress = email;
         p.id = permissionIdOf(email);
       } else if (p.type === 'domain') {
         const domain = str(body.domain, 'permission.domain');
-        if (!domain) throw new DriveApiError(400, { domain: 'global', reason: 'required', message: 'Required: permission.domain', location: 'permission.domain', locationType: 'other' });
+        if (!domain)
+          throw new DriveApiError(400, {
+            domain: 'global',
+            reason: 'required',
+            message: 'Required: permission.domain',
+            location: 'permission.domain',
+            locationType: 'other',
+          });
         p.domain = domain;
         p.id = permissionIdOf(domain) + 'k';
       } else {
@@ -702,7 +822,13 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       }
       if (body.allowFileDiscovery !== undefined) p.allowFileDiscovery = body.allowFileDiscovery === true;
       if (p.role === 'owner' && !transferOwnership) {
-        throw new DriveApiError(403, { domain: 'global', reason: 'forbidden', message: "The transferOwnership parameter must be enabled when the permission role is 'owner'.", location: 'transferOwnership', locationType: 'parameter' });
+        throw new DriveApiError(403, {
+          domain: 'global',
+          reason: 'forbidden',
+          message: "The transferOwnership parameter must be enabled when the permission role is 'owner'.",
+          location: 'transferOwnership',
+          locationType: 'parameter',
+        });
       }
       // A second grant to the same grantee replaces the first, as in Drive.
       const rest = (it.permissions ?? []).filter((x) => x.id !== p.id);

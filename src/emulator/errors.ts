@@ -60,13 +60,17 @@ export function invalidParam(location: string, message = 'Invalid Value'): Drive
 }
 
 export function authError(): DriveApiError {
-  return new DriveApiError(401, {
-    domain: 'global',
-    reason: 'authError',
-    message: 'Invalid Credentials',
-    location: 'Authorization',
-    locationType: 'header',
-  }, { 'www-authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"' });
+  return new DriveApiError(
+    401,
+    {
+      domain: 'global',
+      reason: 'authError',
+      message: 'Invalid Credentials',
+      location: 'Authorization',
+      locationType: 'header',
+    },
+    { 'www-authenticate': 'Bearer realm="https://accounts.google.com/", error="invalid_token"' },
+  );
 }
 
 export function rateLimited(status: 403 | 429): DriveApiError {

@@ -28,11 +28,7 @@ export function mulberry32(seed: number): () => number {
 }
 
 /** What to do with one Drive request before it is handled. */
-export type FaultDecision =
-  | { kind: 'none' }
-  | { kind: 'reset'; afterWork: boolean }
-  | { kind: 'burst429' }
-  | { kind: '5xx'; status: 500 | 503 };
+export type FaultDecision = { kind: 'none' } | { kind: 'reset'; afterWork: boolean } | { kind: 'burst429' } | { kind: '5xx'; status: 500 | 503 };
 
 export interface FaultEngine {
   readonly faults: EmulatorFaults;
@@ -115,8 +111,7 @@ export function createFaultEngine(initial: Partial<EmulatorFaults> | undefined, 
     },
     // Dice are drawn only while a rate is above 0, so seeded sequences of the other faults stay as they were.
     shortPage: (n) => (faults.shortPageRate > 0 && n > 0 && rand() < faults.shortPageRate ? Math.floor(rand() * n) : null),
-    partialChunk: (blocks) =>
-      faults.partialChunkRate > 0 && blocks >= 2 && rand() < faults.partialChunkRate ? 1 + Math.floor(rand() * (blocks - 1)) : null,
+    partialChunk: (blocks) => (faults.partialChunkRate > 0 && blocks >= 2 && rand() < faults.partialChunkRate ? 1 + Math.floor(rand() * (blocks - 1)) : null),
     resetCounters: () => {
       driveCount = 0;
       rand = mulberry32(faults.seed);

@@ -17,7 +17,12 @@ export interface ContentSink {
 }
 
 export async function openSink(filePath: string, append: boolean, onBytes: (n: number) => void): Promise<ContentSink> {
-  let size = append ? await fsp.stat(filePath).then((st) => st.size, () => 0) : 0;
+  let size = append
+    ? await fsp.stat(filePath).then(
+        (st) => st.size,
+        () => 0,
+      )
+    : 0;
   // A write stream lets disk writes overlap with reading and hashing the next chunks; `drain`
   // keeps at most highWaterMark bytes queued, so memory stays flat.
   const ws = fs.createWriteStream(filePath, { flags: append ? 'a' : 'w', highWaterMark: 1 << 20 });

@@ -146,8 +146,13 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
     const p = url.pathname;
     const q = url.searchParams;
     const sad = flag(q.get('supportsAllDrives')) || flag(q.get('supportsTeamDrives'));
-    const drive = (key: string, write: boolean, handle: (identity: Identity | null) => Promise<Reply>, needsAuth = true): Route =>
-      ({ key, kind: 'drive', write, needsAuth, handle });
+    const drive = (key: string, write: boolean, handle: (identity: Identity | null) => Promise<Reply>, needsAuth = true): Route => ({
+      key,
+      kind: 'drive',
+      write,
+      needsAuth,
+      handle,
+    });
 
     if (p === '/token' || p === '/oauth2/v4/token') {
       return {
@@ -285,13 +290,16 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
       const target: UploadTarget = um ? { kind: 'update', id: decodeId(um[1] as string) } : { kind: 'create' };
       const key = `${method} /upload/drive/v3/files${um ? '/{id}' : ''}?uploadType=${uploadType}`;
       const handler =
-        uploadType === 'multipart' ? handleMultipart
-        : uploadType === 'media' ? handleMedia
-        : uploadType === 'resumable' ? handleResumableStart
-        : null;
+        uploadType === 'multipart' ? handleMultipart : uploadType === 'media' ? handleMedia : uploadType === 'resumable' ? handleResumableStart : null;
       if (!handler) {
         return drive(`${method} /upload/drive/v3/files${um ? '/{id}' : ''}?uploadType=other`, false, async () => {
-          throw new DriveApiError(400, { domain: 'global', reason: 'invalid', message: `Invalid value for uploadType: ${uploadType}`, location: 'uploadType', locationType: 'parameter' });
+          throw new DriveApiError(400, {
+            domain: 'global',
+            reason: 'invalid',
+            message: `Invalid value for uploadType: ${uploadType}`,
+            location: 'uploadType',
+            locationType: 'parameter',
+          });
         });
       }
       return drive(key, true, async (identity) => handler(rt, req, url, identity as Identity, target));
@@ -314,7 +322,13 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
     const it = model.getVisible(id, sad);
     const file = model.blobPath(it);
     if (it.size === null) {
-      throw new DriveApiError(403, { domain: 'global', reason: 'fileNotDownloadable', message: 'Only files with binary content can be downloaded. Use Export with Docs Editors files.', location: 'alt', locationType: 'parameter' });
+      throw new DriveApiError(403, {
+        domain: 'global',
+        reason: 'fileNotDownloadable',
+        message: 'Only files with binary content can be downloaded. Use Export with Docs Editors files.',
+        location: 'alt',
+        locationType: 'parameter',
+      });
     }
     const res = (req as IncomingMessage & { res?: ServerResponse }).res;
     if (!res) throw notFound(id);
@@ -436,7 +450,7 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
         res.destroy();
         return;
       }
-      process.stderr.write(`drive emulator: internal error on ${req.method ?? ''} ${key}: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+      process.stderr.write(`drive emulator: internal error on ${req.method ?? ''} ${key}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
       sendError(res, backendError(500), prettyOf(url));
     }
   };

@@ -130,13 +130,30 @@ export function createStore(baseDir: string, persistent: boolean): Store {
 
   const apply = (r: LogRecord): void => {
     switch (r.t) {
-      case 'item': items.set(r.v.id, r.v); issuedIds.delete(r.v.id); seq = Math.max(seq, r.v.seq); break;
-      case 'del': items.delete(r.id); break;
-      case 'session': sessions.set(r.v.id, r.v); break;
-      case 'delsession': sessions.delete(r.id); break;
-      case 'day': day.day = r.day; day.bytes = r.bytes; break;
-      case 'seq': seq = Math.max(seq, r.v); break;
-      case 'ids': for (const id of r.v) issuedIds.add(id); break;
+      case 'item':
+        items.set(r.v.id, r.v);
+        issuedIds.delete(r.v.id);
+        seq = Math.max(seq, r.v.seq);
+        break;
+      case 'del':
+        items.delete(r.id);
+        break;
+      case 'session':
+        sessions.set(r.v.id, r.v);
+        break;
+      case 'delsession':
+        sessions.delete(r.id);
+        break;
+      case 'day':
+        day.day = r.day;
+        day.bytes = r.bytes;
+        break;
+      case 'seq':
+        seq = Math.max(seq, r.v);
+        break;
+      case 'ids':
+        for (const id of r.v) issuedIds.add(id);
+        break;
     }
   };
 

@@ -195,7 +195,13 @@ function dropSession(rt: Runtime, s: Session): void {
 }
 
 function sessionGone(uploadId: string): DriveApiError {
-  return new DriveApiError(404, { domain: 'global', reason: 'notFound', message: `Upload session not found or expired: ${uploadId}.`, location: 'upload_id', locationType: 'parameter' });
+  return new DriveApiError(404, {
+    domain: 'global',
+    reason: 'notFound',
+    message: `Upload session not found or expired: ${uploadId}.`,
+    location: 'upload_id',
+    locationType: 'parameter',
+  });
 }
 
 async function finalize(rt: Runtime, s: Session, url: URL): Promise<Reply> {
@@ -355,4 +361,3 @@ async function sessionPutLocked(rt: Runtime, req: IncomingMessage, url: URL, upl
 export function expireAllSessions(rt: Runtime): void {
   for (const s of [...rt.store.sessions.values()]) dropSession(rt, s);
 }
-

@@ -72,7 +72,11 @@ function textFormat(journald: boolean) {
     const pri = LEVELS[String(level)] ?? 6;
     const metaText = Object.keys(meta).length ? ' ' + JSON.stringify(meta) : '';
     const body = String(stack ?? message) + metaText;
-    if (journald) return body.split('\n').map((l) => `<${pri}>${l}`).join('\n');
+    if (journald)
+      return body
+        .split('\n')
+        .map((l) => `<${pri}>${l}`)
+        .join('\n');
     return body
       .split('\n')
       .map((l) => `${String(timestamp)} ${String(level).padEnd(7)} ${l}`)

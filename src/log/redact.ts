@@ -92,7 +92,7 @@ function errorText(e: Error, known: readonly string[], depth: number, walk: (x: 
 }
 
 function asText(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  return typeof v === 'string' ? v : (JSON.stringify(v) ?? String(v));
 }
 
 /** The message of anything thrown (catch variables are `unknown`). Not redacted: output goes through redact/redactText. */

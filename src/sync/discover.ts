@@ -127,7 +127,9 @@ async function readJob(
     const n = tree.badNames.length;
     if (n > 0) {
       const shown = tree.badNames.slice(0, NAMES_SHOWN).join(', ') + (n > NAMES_SHOWN ? ` and ${n - NAMES_SHOWN} more` : '');
-      problems.push(`${n} name${n === 1 ? ' is' : 's are'} not valid UTF-8 and cannot be uploaded (Drive names are UTF-8; rename ${n === 1 ? 'it' : 'them'}): ${shown}`);
+      problems.push(
+        `${n} name${n === 1 ? ' is' : 's are'} not valid UTF-8 and cannot be uploaded (Drive names are UTF-8; rename ${n === 1 ? 'it' : 'them'}): ${shown}`,
+      );
     }
     if (problems.length === 0) return { files: tree.files, problem: null, refused: false };
     // The files that could be read still upload; the job cannot complete until these are fixed.

@@ -33,7 +33,10 @@ export function assertRowOwnsFile(row: FileRow, f: DriveFileInfo, column: 'drive
   const want = fileAppProperties(row.batch_job_id, row.id);
   const got = f.appProperties ?? {};
   if (got.bdsJob === want.bdsJob && got.bdsRow === want.bdsRow) return;
-  const seen = got.bdsJob === undefined && got.bdsRow === undefined ? 'no bdsJob/bdsRow appProperties' : `bdsJob=${JSON.stringify(got.bdsJob ?? null)} bdsRow=${JSON.stringify(got.bdsRow ?? null)}`;
+  const seen =
+    got.bdsJob === undefined && got.bdsRow === undefined
+      ? 'no bdsJob/bdsRow appProperties'
+      : `bdsJob=${JSON.stringify(got.bdsJob ?? null)} bdsRow=${JSON.stringify(got.bdsRow ?? null)}`;
   throw new PermanentDriveError(
     `${column} ${f.id} names a Drive file this row did not make (${seen}; expected bdsJob=${JSON.stringify(want.bdsJob)} bdsRow=${JSON.stringify(want.bdsRow)}); refused, nothing on Drive was changed`,
     { reason: 'notOurFile' },

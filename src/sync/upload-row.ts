@@ -30,14 +30,17 @@ export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob 
   const onShutdown = () => rowAbort.abort('shutdown');
   shutdown.addEventListener('abort', onShutdown, { once: true });
   if (shutdown.aborted) rowAbort.abort('shutdown');
-  const renew = setInterval(() => {
-    ctx.store
-      .extendLease(row.id, ctx.owner, ctx.config.upload.lease_ms)
-      .then((held) => {
-        if (!held) rowAbort.abort('lease lost');
-      })
-      .catch(() => undefined); // a busy database: the next tick tries again
-  }, Math.max(1000, Math.floor(ctx.config.upload.lease_ms / 3)));
+  const renew = setInterval(
+    () => {
+      ctx.store
+        .extendLease(row.id, ctx.owner, ctx.config.upload.lease_ms)
+        .then((held) => {
+          if (!held) rowAbort.abort('lease lost');
+        })
+        .catch(() => undefined); // a busy database: the next tick tries again
+    },
+    Math.max(1000, Math.floor(ctx.config.upload.lease_ms / 3)),
+  );
   try {
     return await uploadRowLeased(ctx, row, job, rowAbort.signal);
   } finally {
@@ -63,7 +66,12 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     // An mtime more than a minute ahead is clock skew (e.g. a network file system), not a writer.
     const quietAt = local.mtimeMs + cfg.watch.stability_ms;
     if (quietAt > ctx.now() && local.mtimeMs < ctx.now() + 60_000) {
-      await store.markRetry(row.id, owner, { error: 'file still being written', reason: 'local:unstable', nextAttemptAt: Math.ceil(quietAt) + 50, refund: true });
+      await store.markRetry(row.id, owner, {
+        error: 'file still being written',
+        reason: 'local:unstable',
+        nextAttemptAt: Math.ceil(quietAt) + 50,
+        refund: true,
+      });
       return 'paused';
     }
     const jobFolderId = await ensureJobFolder(ctx, job);
@@ -157,7 +165,11 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       if (!(await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: ctx.now() + delay }))) return lostLease(ctx, row);
       ctx.metrics.uploadOutcome('retry', d.reason, 0, ms);
       // A database that cannot take a write (full disk, I/O error) needs the operator, whatever the file.
-      (d.reason.startsWith('db:') ? log.error : log.warning)('upload failed, will retry', { ...errMeta, retry_in_ms: delay, max_attempts: cfg.upload.max_attempts });
+      (d.reason.startsWith('db:') ? log.error : log.warning)('upload failed, will retry', {
+        ...errMeta,
+        retry_in_ms: delay,
+        max_attempts: cfg.upload.max_attempts,
+      });
       return 'retry';
     }
     const message = d.action === 'retry' ? `${d.message} (gave up after ${row.attempts} attempts)` : d.message;

@@ -28,7 +28,18 @@ test('chaos (short, PostgreSQL): three daemons, SIGKILLs, a server restart and i
   t.timeout(200_000);
   const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
   t.log(`seed ${seed} (replay: CHAOS_SEED=${seed} npx ava test/chaos/chaos.test.ts)`);
-  const r = await runChaos({ seed, files: 120, jobs: 6, kills: 2, daemons: 3, postgres: true, serverRestarts: 1, timeoutMs: 170_000, resentShareLimit: null, log: (m) => t.log(m) });
+  const r = await runChaos({
+    seed,
+    files: 120,
+    jobs: 6,
+    kills: 2,
+    daemons: 3,
+    postgres: true,
+    serverRestarts: 1,
+    timeoutMs: 170_000,
+    resentShareLimit: null,
+    log: (m) => t.log(m),
+  });
   t.log(JSON.stringify(r.summary));
   t.deepEqual(r.violations, [], `seed ${seed}`);
   t.is(r.summary.matchedFiles, 120);

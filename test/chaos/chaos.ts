@@ -6,7 +6,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import {
-  CLI, MiB, makeWorkspace, rng, spawnNode, startBenchEmulator, stopChild, withDb, ROOT_FOLDER, type Child, type LoggedRequest,
+  CLI,
+  MiB,
+  makeWorkspace,
+  rng,
+  spawnNode,
+  startBenchEmulator,
+  stopChild,
+  withDb,
+  ROOT_FOLDER,
+  type Child,
+  type LoggedRequest,
 } from '../helpers/processes.js';
 import { waitUntil } from '../helpers/poll.js';
 import { startPgServer, type PgServer } from '../helpers/postgres.js';
@@ -84,7 +94,10 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     } finally {
       await conn.close();
     }
-    await pgSeedJobs(pgTestSql(pool), jobs.map((job_id) => ({ job_id, status: 'processing', enabled: true })));
+    await pgSeedJobs(
+      pgTestSql(pool),
+      jobs.map((job_id) => ({ job_id, status: 'processing', enabled: true })),
+    );
     await pool.query("UPDATE batch_jobs SET drive_upload_status = 'pending'");
   }
   /** Rows of the run's database, whichever backend. */
@@ -142,7 +155,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (const f of plan.slice(0, upFront)) writeOne(f);
     let written = upFront;
     const largeBytes = plan.filter((f) => f.large).reduce((n, f) => n + f.size, 0);
-    log(`seed ${o.seed}: ${plan.length} files (${plan.filter((f) => f.large).length} large, ${(largeBytes / MiB).toFixed(1)} MiB) in ${jobs.length} jobs; ${o.daemons} daemon(s), ${o.kills} SIGKILLs; faults 10 % 5xx, 5 % resets, 4×429 every 150 requests`);
+    log(
+      `seed ${o.seed}: ${plan.length} files (${plan.filter((f) => f.large).length} large, ${(largeBytes / MiB).toFixed(1)} MiB) in ${jobs.length} jobs; ${o.daemons} daemon(s), ${o.kills} SIGKILLs; faults 10 % 5xx, 5 % resets, 4×429 every 150 requests`,
+    );
 
     const start = (i: number) => {
       daemons[i] = spawnNode([CLI(), 'run', '--config', ws.configPath]);
@@ -181,10 +196,12 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
 
     // --- wait for the end state: every local file has an uploaded row.
     const counts = async () =>
-      (await query<{ s: string; n: number | string }>('SELECT upload_status AS s, count(*) AS n FROM batch_file_drive_metadata GROUP BY upload_status')).map((r) => ({
-        s: r.s,
-        n: Number(r.n),
-      }));
+      (await query<{ s: string; n: number | string }>('SELECT upload_status AS s, count(*) AS n FROM batch_file_drive_metadata GROUP BY upload_status')).map(
+        (r) => ({
+          s: r.s,
+          n: Number(r.n),
+        }),
+      );
     let last = '';
     try {
       await waitUntil(
@@ -212,12 +229,24 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     for (const d of daemons) if (d) await stopChild(d, 15_000);
 
     // --- invariants
-    const rows = await query<{ id: number; batch_job_id: string; original_filename: string; upload_status: string; drive_file_id: string | null; local_md5: string | null; attempts: number }>(
-      'SELECT id, batch_job_id, original_filename, upload_status, drive_file_id, local_md5, attempts FROM batch_file_drive_metadata',
-    );
+    const rows = await query<{
+      id: number;
+      batch_job_id: string;
+      original_filename: string;
+      upload_status: string;
+      drive_file_id: string | null;
+      local_md5: string | null;
+      attempts: number;
+    }>('SELECT id, batch_job_id, original_filename, upload_status, drive_file_id, local_md5, attempts FROM batch_file_drive_metadata');
     const byKey = new Map(rows.map((r) => [`${r.batch_job_id}/${r.original_filename}`, r]));
     const notUploaded = rows.filter((r) => r.upload_status !== 'uploaded');
-    if (notUploaded.length) violations.push(`${notUploaded.length} rows not uploaded: ${notUploaded.slice(0, 5).map((r) => `${r.batch_job_id}/${r.original_filename}=${r.upload_status}`).join(', ')}`);
+    if (notUploaded.length)
+      violations.push(
+        `${notUploaded.length} rows not uploaded: ${notUploaded
+          .slice(0, 5)
+          .map((r) => `${r.batch_job_id}/${r.original_filename}=${r.upload_status}`)
+          .join(', ')}`,
+      );
     if (rows.length !== plan.length) violations.push(`${rows.length} rows for ${plan.length} local files`);
     if (serverRestarts < (o.serverRestarts ?? 0)) violations.push(`the database server was restarted ${serverRestarts} times, ${o.serverRestarts} asked`);
 
@@ -290,12 +319,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // A kill costs at most the chunk in flight of each upload in flight: never more than that.
     const perKillBound = killTimes.length * CONCURRENCY * CHUNK;
     if (resumable.nearKill + resumable.duplicated > perKillBound) {
-      violations.push(`large-file bytes re-sent after kills ${resumable.nearKill + resumable.duplicated} > ${perKillBound} (one chunk per upload in flight per kill)`);
+      violations.push(
+        `large-file bytes re-sent after kills ${resumable.nearKill + resumable.duplicated} > ${perKillBound} (one chunk per upload in flight per kill)`,
+      );
     }
     // And overall under the share the issue sets (1 %) on a run large enough for it to mean something.
     const limit = o.resentShareLimit === undefined ? 0.01 : o.resentShareLimit;
     if (limit !== null && (summary.resentLargeByKillsPerLargeBytes as number) >= limit) {
-      violations.push(`large-file bytes re-sent after kills ${(((summary.resentLargeByKillsPerLargeBytes as number) * 100).toFixed(2))} % of large bytes (limit ${limit * 100} %)`);
+      violations.push(
+        `large-file bytes re-sent after kills ${((summary.resentLargeByKillsPerLargeBytes as number) * 100).toFixed(2)} % of large bytes (limit ${limit * 100} %)`,
+      );
     }
     return { seed: o.seed, violations, summary };
   } finally {

@@ -18,7 +18,13 @@ async function main(): Promise<number> {
   const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
   if (!Number.isInteger(seed)) throw new Error('--seed expects an integer');
   process.stdout.write(`chaos seed ${seed} (replay with: npm run chaos -- --seed ${seed})\n`);
-  const base = { seed, files: Number(values.files), jobs: Number(values.jobs), kills: Number(values.kills), log: (m: string) => process.stdout.write(`  ${m}\n`) };
+  const base = {
+    seed,
+    files: Number(values.files),
+    jobs: Number(values.jobs),
+    kills: Number(values.kills),
+    log: (m: string) => process.stdout.write(`  ${m}\n`),
+  };
   const runs: { name: string; r: ChaosResult }[] = [];
   if (values.only === undefined || values.only === 'single') {
     process.stdout.write('\n== one daemon, SIGKILLed and restarted\n');

@@ -27,7 +27,11 @@ function problemsOf(t: ExecutionContext, yaml: string): readonly string[] {
   const err = t.throws(() => loadConfig(path, {}), { instanceOf: ConfigError });
   t.truthy(err, 'expected a ConfigError');
   const prefixes = [`${path}: `, `config file ${path}: `];
-  for (const p of err?.problems ?? []) t.true(prefixes.some((x) => p.startsWith(x)), `problem names the file: ${p}`);
+  for (const p of err?.problems ?? [])
+    t.true(
+      prefixes.some((x) => p.startsWith(x)),
+      `problem names the file: ${p}`,
+    );
   t.is(err?.message, err?.problems.join('\n'));
   return (err?.problems ?? []).map((p) => p.slice((prefixes.find((x) => p.startsWith(x)) ?? '').length));
 }
@@ -82,8 +86,12 @@ test('a partly given section keeps the defaults of the keys it leaves out', (t) 
 });
 
 test('unknown key at the top level and nested: named with its path', (t) => {
-  t.deepEqual(problemsOf(t, `${MINIMAL}\nfoo: 1\n`), ['foo: unknown key; expected one of database, daemon, watch, schedule, drive, auth, upload, log, metrics']);
-  t.deepEqual(problemsOf(t, MINIMAL.replace('busy_timeout', 'x').replace('{ path:', '{ pth: x, path:')), ['database.pth: unknown key (did you mean database.path?)']);
+  t.deepEqual(problemsOf(t, `${MINIMAL}\nfoo: 1\n`), [
+    'foo: unknown key; expected one of database, daemon, watch, schedule, drive, auth, upload, log, metrics',
+  ]);
+  t.deepEqual(problemsOf(t, MINIMAL.replace('busy_timeout', 'x').replace('{ path:', '{ pth: x, path:')), [
+    'database.pth: unknown key (did you mean database.path?)',
+  ]);
   t.deepEqual(problemsOf(t, `${MINIMAL}\nupload: { concurency: 4 }\n`), ['upload.concurency: unknown key (did you mean upload.concurrency?)']);
   t.deepEqual(problemsOf(t, MINIMAL.replace('key_file:', 'keyfile: x, key_file:')), ['auth.keyfile: unknown key (did you mean auth.key_file?)']);
   t.deepEqual(problemsOf(t, `${MINIMAL}\nmetric: { listen: null }\n`), ['metric: unknown key (did you mean metrics?)']);
@@ -105,7 +113,9 @@ test('bad cron in schedule.scan_cron', (t) => {
   t.deepEqual(rest, []);
   t.is(p, 'schedule.scan_cron: expected a cron expression such as "*/1 * * * *": minute field "61": 61 is out of range (allowed 0-59)');
   // node-cron itself accepts a step larger than the field: refused here.
-  t.deepEqual(problemsOf(t, `${MINIMAL}\nschedule: { scan_cron: "*/61 * * * *" }\n`), ['schedule.scan_cron: expected a cron expression such as "*/1 * * * *": minute field "*/61": step /61 is outside 1-60 (allowed 0-59)']);
+  t.deepEqual(problemsOf(t, `${MINIMAL}\nschedule: { scan_cron: "*/61 * * * *" }\n`), [
+    'schedule.scan_cron: expected a cron expression such as "*/1 * * * *": minute field "*/61": step /61 is outside 1-60 (allowed 0-59)',
+  ]);
   t.regex(problemsOf(t, `${MINIMAL}\nschedule: { scan_cron: "0 0 32 * *" }\n`)[0] ?? '', /day of month field "32": 32 is out of range/);
   t.is(loadConfig(writeConfig(t, `${MINIMAL}\nschedule: { scan_cron: "*/5 8-18 * jan-mar mon-fri" }\n`), {}).schedule.scan_cron, '*/5 8-18 * jan-mar mon-fri');
   t.regex(problemsOf(t, `${MINIMAL}\nschedule: { scan_cron: "every minute" }\n`)[0] ?? '', /^schedule\.scan_cron: /);
@@ -166,21 +176,32 @@ test('unknown pattern token {foo} in drive.folder_pattern', (t) => {
 });
 
 test('chunk size must be a multiple of 256 KiB', (t) => {
-  t.deepEqual(
-    problemsOf(t, `${MINIMAL}\nupload: { chunk_size_bytes: 300000 }\n`),
-    ['upload.chunk_size_bytes: expected a multiple of 262144 (256 KiB), as Drive requires'],
-  );
+  t.deepEqual(problemsOf(t, `${MINIMAL}\nupload: { chunk_size_bytes: 300000 }\n`), [
+    'upload.chunk_size_bytes: expected a multiple of 262144 (256 KiB), as Drive requires',
+  ]);
   const cfg = loadConfig(writeConfig(t, `${MINIMAL}\nupload: { chunk_size_bytes: 524288 }\n`), {});
   t.is(cfg.upload.chunk_size_bytes, 524288);
 });
 
 test('other bad values: auth type, log level, metrics listen, api_endpoint', (t) => {
-  t.is(problemsOf(t, MINIMAL.replace('type: service_account', 'type: password'))[0], 'auth.type: expected one of service_account, oauth, got the text "password"');
-  t.is(problemsOf(t, MINIMAL.replace('type: service_account', 'type: oaut'))[0], 'auth.type: expected one of service_account, oauth, got the text "oaut" (did you mean oauth?)');
-  t.false(problemsOf(t, MINIMAL.replace('type: service_account', 'type: password')).some((p) => /Invalid|discriminator/.test(p)), 'no zod wording');
+  t.is(
+    problemsOf(t, MINIMAL.replace('type: service_account', 'type: password'))[0],
+    'auth.type: expected one of service_account, oauth, got the text "password"',
+  );
+  t.is(
+    problemsOf(t, MINIMAL.replace('type: service_account', 'type: oaut'))[0],
+    'auth.type: expected one of service_account, oauth, got the text "oaut" (did you mean oauth?)',
+  );
+  t.false(
+    problemsOf(t, MINIMAL.replace('type: service_account', 'type: password')).some((p) => /Invalid|discriminator/.test(p)),
+    'no zod wording',
+  );
   const oauth = problemsOf(t, MINIMAL.replace('auth: { type: service_account, key_file: /etc/batch-drive-sync/sa.json }', 'auth: { type: oauth }'));
   t.deepEqual(oauth.map((p) => p.split(':')[0]).sort(), ['auth.client_id', 'auth.client_secret', 'auth.refresh_token_file']);
-  t.regex(problemsOf(t, `${MINIMAL}\nlog: { level: loud }\n`)[0] ?? '', /^log\.level: expected one of error, warning, notice, info, debug, got the text "loud"$/);
+  t.regex(
+    problemsOf(t, `${MINIMAL}\nlog: { level: loud }\n`)[0] ?? '',
+    /^log\.level: expected one of error, warning, notice, info, debug, got the text "loud"$/,
+  );
   t.regex(problemsOf(t, `${MINIMAL}\nlog: { level: warn }\n`)[0] ?? '', /\(did you mean warning\?\)$/);
   t.regex(problemsOf(t, `${MINIMAL}\nmetrics: { listen: "9464" }\n`)[0] ?? '', /^metrics\.listen: expected host:port/);
   t.regex(problemsOf(t, MINIMAL.replace('root_folder_id: "root-123"', 'root_folder_id: r, api_endpoint: "not a url"'))[0] ?? '', /^drive\.api_endpoint: /);
@@ -217,10 +238,21 @@ test('drive.api_endpoint: plain http is refused off loopback unless allow_insecu
   for (const url of ['http://drive-proxy.example', 'http://10.0.0.5:8089', 'http://[2001:db8::1]:8089', 'http://128.0.0.1', 'http://localhost.example.com']) {
     const p = problemsOf(t, withEndpoint(url));
     t.is(p.length, 1, p.join('; '));
-    t.regex(p[0] ?? '', /^drive\.api_endpoint: plain http:\/\/ to .* unencrypted; expected https:\/\/, a loopback address .*drive\.allow_insecure_endpoint: true/, url);
+    t.regex(
+      p[0] ?? '',
+      /^drive\.api_endpoint: plain http:\/\/ to .* unencrypted; expected https:\/\/, a loopback address .*drive\.allow_insecure_endpoint: true/,
+      url,
+    );
     t.is(loadConfig(writeConfig(t, withEndpoint(url, ', allow_insecure_endpoint: true')), {}).drive.api_endpoint, url.replace(/\/$/, ''));
   }
-  for (const url of ['http://127.0.0.1:8089', 'http://127.5.6.7', 'http://[::1]:8089', 'http://localhost:8089', 'https://drive-proxy.example', 'https://www.googleapis.com']) {
+  for (const url of [
+    'http://127.0.0.1:8089',
+    'http://127.5.6.7',
+    'http://[::1]:8089',
+    'http://localhost:8089',
+    'https://drive-proxy.example',
+    'https://www.googleapis.com',
+  ]) {
     t.is(loadConfig(writeConfig(t, withEndpoint(url)), {}).drive.api_endpoint, url, url);
   }
   t.regex(problemsOf(t, withEndpoint('ftp://files.example'))[0] ?? '', /^drive\.api_endpoint: expected an https:\/\/ URL, got ftp:/);
@@ -229,7 +261,7 @@ test('drive.api_endpoint: plain http is refused off loopback unless allow_insecu
   t.regex(problemsOf(t, withEndpoint('http://10.0.0.5', ', allow_insecure_endpoint: "yes"'))[0] ?? '', /^drive\.allow_insecure_endpoint: /);
 });
 
-test('relative paths are resolved against the config file\'s directory', (t) => {
+test("relative paths are resolved against the config file's directory", (t) => {
   const path = writeConfig(
     t,
     `
@@ -246,7 +278,13 @@ auth: { type: service_account, key_file: keys/sa.json }
   t.is(cfg.auth.type === 'service_account' ? cfg.auth.key_file : '', join(dir, 'keys/sa.json'));
 
   const oauth = loadConfig(
-    writeConfig(t, MINIMAL.replace('auth: { type: service_account, key_file: /etc/batch-drive-sync/sa.json }', 'auth: { type: oauth, client_id: c, client_secret: s, refresh_token_file: token }')),
+    writeConfig(
+      t,
+      MINIMAL.replace(
+        'auth: { type: service_account, key_file: /etc/batch-drive-sync/sa.json }',
+        'auth: { type: oauth, client_id: c, client_secret: s, refresh_token_file: token }',
+      ),
+    ),
     {},
   );
   t.true(oauth.auth.type === 'oauth' && oauth.auth.refresh_token_file.endsWith('/token') && oauth.auth.refresh_token_file.startsWith('/'));
@@ -284,12 +322,18 @@ test('the returned config is frozen, all the way down', (t) => {
   for (const section of Object.values(cfg)) t.true(Object.isFrozen(section));
   t.true(Object.isFrozen(cfg.watch.ignore));
   t.true(Object.isFrozen(cfg.database.final_job_statuses));
-  t.throws(() => {
-    (cfg.upload as { concurrency: number }).concurrency = 99;
-  }, { instanceOf: TypeError });
-  t.throws(() => {
-    (cfg.watch.ignore as string[]).push('x');
-  }, { instanceOf: TypeError });
+  t.throws(
+    () => {
+      (cfg.upload as { concurrency: number }).concurrency = 99;
+    },
+    { instanceOf: TypeError },
+  );
+  t.throws(
+    () => {
+      (cfg.watch.ignore as string[]).push('x');
+    },
+    { instanceOf: TypeError },
+  );
   // A second load is independent and unaffected by the first one's freezing.
   const again = loadConfig(writeConfig(t, `${MINIMAL}\nupload: { concurrency: 3 }\n`), {});
   t.is(again.upload.concurrency, 3);

@@ -24,7 +24,7 @@ test('dead local owners only: same host and the pid is gone, or our own pid in a
   t.true(processAlive(process.pid));
 });
 
-test('takeBackDeadLeases releases the dead local owner\'s rows (pending now, attempt refunded) and nothing else', async (t) => {
+test("takeBackDeadLeases releases the dead local owner's rows (pending now, attempt refunded) and nothing else", async (t) => {
   const s = await setupSync(t, { jobs: [{ job_id: 'j', enabled: true }] });
   const { store } = s.rt.ctx;
   for (const f of ['a', 'b', 'c', 'd']) await store.upsertFile('j', f, { size: 1, mtimeMs: 1 });

@@ -67,8 +67,14 @@ test('a file the watcher misses is not walked by scheduled scans of a watched jo
   const from = r.lines.length;
   await waitUntil(() => r.logged(/^scan done$/, from).filter((l) => l.kind === 'scheduled').length >= 3, 15_000, 'three scheduled scans');
   const scans = r.logged(/^scan done$/, from).filter((l) => l.kind === 'scheduled');
-  t.true(scans.every((l) => l.files === 0 && l.skipped === 1), JSON.stringify(scans));
-  t.deepEqual((await e.rows('w')).map((x) => x.original_filename), ['seen.txt']);
+  t.true(
+    scans.every((l) => l.files === 0 && l.skipped === 1),
+    JSON.stringify(scans),
+  );
+  t.deepEqual(
+    (await e.rows('w')).map((x) => x.original_filename),
+    ['seen.txt'],
+  );
 
   // The safety net, on its own cron (a reload applies the new schedule at once).
   writeFileSync(e.configPath, readFileSync(e.configPath, 'utf8').replace('full_scan_cron: "0 0 1 1 *"', 'full_scan_cron: "*/1 * * * * *"'));
@@ -88,7 +94,12 @@ test('at the inotify watch limit (ENOSPC): one clear warning, the unwatched jobs
   let live = 0;
   const limited: WatchDir = (dir, onEvent, onError) => {
     if (live >= 4) {
-      throw Object.assign(new Error(`ENOSPC: System limit for number of file watchers reached, watch '${dir}'`), { code: 'ENOSPC', errno: -28, syscall: 'watch', path: dir });
+      throw Object.assign(new Error(`ENOSPC: System limit for number of file watchers reached, watch '${dir}'`), {
+        code: 'ENOSPC',
+        errno: -28,
+        syscall: 'watch',
+        path: dir,
+      });
     }
     live++;
     const w = fsWatch(dir, { persistent: true }, (_ev, n) => onEvent(n === null ? null : String(n)));

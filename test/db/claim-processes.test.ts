@@ -72,9 +72,17 @@ test('two processes claiming from 1,000 due rows get disjoint sets that cover al
   const setB = new Set(rb!.ids);
   t.is(setA.size, ra!.ids.length, 'no row claimed twice by worker-a');
   t.is(setB.size, rb!.ids.length, 'no row claimed twice by worker-b');
-  t.deepEqual([...setA].filter((id) => setB.has(id)), [], 'disjoint');
+  t.deepEqual(
+    [...setA].filter((id) => setB.has(id)),
+    [],
+    'disjoint',
+  );
   const all = (await db.all<{ id: number }[]>('SELECT id FROM batch_file_drive_metadata ORDER BY id')).map((r) => r.id);
-  t.deepEqual([...setA, ...setB].sort((x, y) => x - y), all, 'union is every row');
+  t.deepEqual(
+    [...setA, ...setB].sort((x, y) => x - y),
+    all,
+    'union is every row',
+  );
   const owners = await db.all<{ s: string; n: number }[]>('SELECT upload_status AS s, count(*) AS n FROM batch_file_drive_metadata GROUP BY s');
   t.deepEqual(owners, [{ s: 'uploaded', n: 1000 }]);
   t.is((await db.get<{ n: number }>('SELECT max(attempts) AS n FROM batch_file_drive_metadata'))?.n, 1, 'each row claimed exactly once');

@@ -38,7 +38,6 @@ async function columns(db: Db, table: string): Promise<string[]> {
   return (await db.all<{ name: string }[]>(`SELECT name FROM pragma_table_info('${table}')`)).map((c) => c.name);
 }
 
-
 test('fresh database: every migration applied and recorded with version, name, checksum, applied_at', async (t) => {
   const { path } = await makeTempDb(t, 'real');
   const db = await openTestDb(t, path);
@@ -48,7 +47,10 @@ test('fresh database: every migration applied and recorded with version, name, c
   const rows = await db.all<{ version: number; name: string; checksum: string; applied_at: string }[]>(
     'SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version',
   );
-  const sha = (f: string) => createHash('sha256').update(readFileSync(join(MIGRATIONS, f), 'utf8')).digest('hex');
+  const sha = (f: string) =>
+    createHash('sha256')
+      .update(readFileSync(join(MIGRATIONS, f), 'utf8'))
+      .digest('hex');
   t.deepEqual(rows, [
     { version: 1, name: '001_seed_schema.sql', checksum: sha('001_seed_schema.sql'), applied_at: FIXED.toISOString() },
     { version: 2, name: '002_daemon_state.sql', checksum: sha('002_daemon_state.sql'), applied_at: FIXED.toISOString() },
@@ -114,7 +116,7 @@ for (const kind of ['real', 'minimal'] as const) {
   });
 }
 
-test('schema after 001 alone equals the seed spec\'s migration script, column by column and index by index', async (t) => {
+test("schema after 001 alone equals the seed spec's migration script, column by column and index by index", async (t) => {
   const oneOnly = copyMigrations(t, ['001_']);
   const ours = await makeTempDb(t, 'real');
   const seed = await makeTempDb(t, 'real');
@@ -199,7 +201,14 @@ for (const kind of ['real', 'minimal'] as const satisfies readonly BatchJobsKind
     // The minimal table may hold the same job_id twice; the real one may not.
     await seedJobs(path, kind === 'real' ? ['job-1', 'job-2'] : ['job-1', 'job-1', 'job-2']);
     const db = await openTestDb(t, path);
-    t.deepEqual(await migrate(db), ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_nodes.sql', '006_progress.sql']);
+    t.deepEqual(await migrate(db), [
+      '001_seed_schema.sql',
+      '002_daemon_state.sql',
+      '003_drive_folders.sql',
+      '004_job_errors.sql',
+      '005_nodes.sql',
+      '006_progress.sql',
+    ]);
     await t.notThrowsAsync(assertMigrated(db));
 
     const clock = makeClock();
@@ -216,7 +225,10 @@ for (const kind of ['real', 'minimal'] as const satisfies readonly BatchJobsKind
     if (kind === 'real') await db.run("UPDATE batch_jobs SET status = 'completed' WHERE job_id = 'job-1'");
     t.like(await store.recomputeJobStatus('job-1'), { to: 'completed' });
     const statuses = await db.all<{ s: string }[]>("SELECT drive_upload_status AS s FROM batch_jobs WHERE job_id = 'job-1'");
-    t.deepEqual(statuses.map((r) => r.s), kind === 'real' ? ['completed'] : ['completed', 'completed']);
+    t.deepEqual(
+      statuses.map((r) => r.s),
+      kind === 'real' ? ['completed'] : ['completed', 'completed'],
+    );
   });
 }
 
@@ -312,7 +324,10 @@ test('duplicate (batch_job_id, original_filename) written before 002: 002 fails 
 
   t.deepEqual(await schemaSnapshot(db), before, 'no column or index of 002 left behind');
   t.false((await columns(db, 'batch_file_drive_metadata')).includes('attempts'));
-  t.deepEqual((await db.all<{ version: number }[]>('SELECT version FROM schema_migrations')).map((r) => r.version), [1]);
+  t.deepEqual(
+    (await db.all<{ version: number }[]>('SELECT version FROM schema_migrations')).map((r) => r.version),
+    [1],
+  );
   t.is((await db.get<{ n: number }>('SELECT count(*) AS n FROM batch_file_drive_metadata'))?.n, 3);
   t.false(await db.get('SELECT 1 FROM sqlite_schema WHERE name = ?', 'ux_batch_file_drive_metadata_job_file').then(Boolean));
 

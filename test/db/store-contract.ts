@@ -803,7 +803,10 @@ export function storeContract(b: StoreBackend): void {
   });
 
   test('jobsWithFolder: the jobs whose folder is recorded', async (t) => {
-    const s = await setup(t, [{ job_id: 'a', enabled: true }, { job_id: 'b', enabled: true }]);
+    const s = await setup(t, [
+      { job_id: 'a', enabled: true },
+      { job_id: 'b', enabled: true },
+    ]);
     t.deepEqual([...(await s.store.jobsWithFolder())], []);
     await s.store.saveJobFolder('b', { folderId: 'f-b', url: 'https://drive.google.com/drive/folders/f-b', path: 'x/b' });
     t.deepEqual([...(await s.store.jobsWithFolder())], ['b']);

@@ -40,7 +40,7 @@ test('drive.ca_file that cannot be read, or holds no certificate, is a ConfigErr
   t.regex(e2.message, /drive\.ca_file .*junk\.pem: no "-----BEGIN CERTIFICATE-----" block/);
 });
 
-test('over TLS: the emulator\'s own CA in drive.ca_file is trusted (requests share kept-alive sockets); without it the certificate is refused', async (t) => {
+test("over TLS: the emulator's own CA in drive.ca_file is trusted (requests share kept-alive sockets); without it the certificate is refused", async (t) => {
   const tlsDir = await tempDir(t);
   const { server, listen } = createEmulator({ rootFolderId: ROOT_ID, tls: { selfSignedDir: tlsDir } });
   let connections = 0;

@@ -113,7 +113,15 @@ test('revoked refresh token -> DriveAuthError (invalid_grant), no secret anywher
 test('unreadable / invalid key file and missing token file -> ConfigError naming the file, no key material', async (t) => {
   const dir = await tempDir(t);
   const emu = await startEmu(t);
-  const base = { endpoint: emu.url, rootFolderId: ROOT_ID, sharedDriveId: null, resumableThresholdBytes: 1 << 20, chunkSizeBytes: 1 << 18, log: createSilentLogger(), folderRegistry: null };
+  const base = {
+    endpoint: emu.url,
+    rootFolderId: ROOT_ID,
+    sharedDriveId: null,
+    resumableThresholdBytes: 1 << 20,
+    chunkSizeBytes: 1 << 18,
+    log: createSilentLogger(),
+    folderRegistry: null,
+  };
   const { path: good, privateKey } = await writeServiceAccountKey(dir);
   const keyText = await readFile(good, 'utf8');
   const sa = (key_file: string) => ({ type: 'service_account' as const, key_file, subject: null, scopes });

@@ -66,7 +66,13 @@ test.serial('no request leaves for *.googleapis.com when an endpoint is set', as
     s.emu.expireTokens();
     await s.drive.getFile(id1!);
     const routes = Object.keys(s.emu.stats().requests);
-    for (const r of ['POST /token', 'GET /drive/v3/files', 'POST /upload/drive/v3/files?uploadType=multipart', 'POST /upload/drive/v3/files?uploadType=resumable', 'PUT resumable']) {
+    for (const r of [
+      'POST /token',
+      'GET /drive/v3/files',
+      'POST /upload/drive/v3/files?uploadType=multipart',
+      'POST /upload/drive/v3/files?uploadType=resumable',
+      'PUT resumable',
+    ]) {
       t.true(routes.includes(r), `${auth}: ${r} reached the emulator`);
     }
   }

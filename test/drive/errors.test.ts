@@ -1,12 +1,5 @@
 import test from 'ava';
-import {
-  classifyDriveError,
-  DriveAuthError,
-  PermanentDriveError,
-  RateLimitError,
-  RetryableDriveError,
-  retryDelayMs,
-} from '../../src/drive/index.js';
+import { classifyDriveError, DriveAuthError, PermanentDriveError, RateLimitError, RetryableDriveError, retryDelayMs } from '../../src/drive/index.js';
 import { ROOT_ID, setup, writeRandomFile, type Setup } from '../helpers/drive.js';
 
 async function tryUpload(s: Setup, parentId = ROOT_ID, size = 3000) {
@@ -50,7 +43,7 @@ test('403 / 429 rate limit -> RateLimitError (after bounded local retries)', asy
   }
 });
 
-test("storage quota -> permanent, readable message", async (t) => {
+test('storage quota -> permanent, readable message', async (t) => {
   const s = await setup(t, { emulator: { faults: { storageQuotaBytes: 100 } } });
   const e = await t.throwsAsync(tryUpload(s));
   t.true(e instanceof PermanentDriveError);
@@ -69,11 +62,21 @@ test('missing parent -> permanent notFound', async (t) => {
 
 test('classifyDriveError normalises gaxios-like, socket and abort errors; keeps no headers', (t) => {
   const gaxiosLike = Object.assign(new Error('Request failed'), {
-    config: { method: 'POST', url: 'https://www.googleapis.com/upload/drive/v3/files?uploadType=multipart&access_token=ya29.SECRET', headers: { Authorization: 'Bearer ya29.SECRETTOKEN' } },
+    config: {
+      method: 'POST',
+      url: 'https://www.googleapis.com/upload/drive/v3/files?uploadType=multipart&access_token=ya29.SECRET',
+      headers: { Authorization: 'Bearer ya29.SECRETTOKEN' },
+    },
     response: {
       status: 403,
       headers: new Headers({ 'retry-after': '7' }),
-      data: { error: { code: 403, message: 'User rate limit exceeded.', errors: [{ domain: 'usageLimits', reason: 'userRateLimitExceeded', message: 'User rate limit exceeded.' }] } },
+      data: {
+        error: {
+          code: 403,
+          message: 'User rate limit exceeded.',
+          errors: [{ domain: 'usageLimits', reason: 'userRateLimitExceeded', message: 'User rate limit exceeded.' }],
+        },
+      },
     },
   });
   const c = classifyDriveError(gaxiosLike);
@@ -91,9 +94,15 @@ test('classifyDriveError normalises gaxios-like, socket and abort errors; keeps 
   const sock = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
   t.like(classifyDriveError(sock), { kind: 'retryable', reason: 'ECONNRESET' });
   t.like(classifyDriveError(new Error('socket hang up')), { kind: 'retryable', reason: 'socket hang up' });
-  t.like(classifyDriveError(Object.assign(new Error('x'), { cause: Object.assign(new Error('y'), { code: 'ETIMEDOUT' }) })), { kind: 'retryable', reason: 'ETIMEDOUT' });
+  t.like(classifyDriveError(Object.assign(new Error('x'), { cause: Object.assign(new Error('y'), { code: 'ETIMEDOUT' }) })), {
+    kind: 'retryable',
+    reason: 'ETIMEDOUT',
+  });
   t.like(classifyDriveError(new DOMException('This operation was aborted', 'AbortError')), { kind: 'retryable', reason: 'aborted' });
-  t.like(classifyDriveError({ response: { status: 400, data: { error: { message: 'Bad', errors: [{ reason: 'badRequest' }] } } } }), { kind: 'permanent', reason: 'badRequest' });
+  t.like(classifyDriveError({ response: { status: 400, data: { error: { message: 'Bad', errors: [{ reason: 'badRequest' }] } } } }), {
+    kind: 'permanent',
+    reason: 'badRequest',
+  });
   t.like(classifyDriveError({ response: { status: 503, data: '<html>oops</html>' } }), { kind: 'retryable', status: 503 });
   t.like(classifyDriveError({ response: { status: 401, data: {} } }), { kind: 'auth' });
   t.like(classifyDriveError({ response: { status: 403, data: { error: { errors: [{ reason: 'insufficientFilePermissions' }] } } } }), { kind: 'permanent' });
@@ -102,11 +111,29 @@ test('classifyDriveError normalises gaxios-like, socket and abort errors; keeps 
 
 test('retryDelayMs: full jitter, capped, honours Retry-After', (t) => {
   const p = { baseMs: 1000, maxMs: 60_000 };
-  t.is(retryDelayMs(1, p, () => 0.5), 500);
-  t.is(retryDelayMs(3, p, () => 0.5), 2000);
-  t.is(retryDelayMs(30, p, () => 0.999999), 59_999);
-  t.is(retryDelayMs(1, p, () => 0), 0);
-  t.is(retryDelayMs(2, p, () => 0.5, 12_000), 12_000);
-  t.is(retryDelayMs(2, p, () => 0.5, 999_999), 60_000);
+  t.is(
+    retryDelayMs(1, p, () => 0.5),
+    500,
+  );
+  t.is(
+    retryDelayMs(3, p, () => 0.5),
+    2000,
+  );
+  t.is(
+    retryDelayMs(30, p, () => 0.999999),
+    59_999,
+  );
+  t.is(
+    retryDelayMs(1, p, () => 0),
+    0,
+  );
+  t.is(
+    retryDelayMs(2, p, () => 0.5, 12_000),
+    12_000,
+  );
+  t.is(
+    retryDelayMs(2, p, () => 0.5, 999_999),
+    60_000,
+  );
   for (let a = 1; a < 40; a++) t.true(retryDelayMs(a, p, Math.random) < 60_000);
 });

@@ -70,11 +70,13 @@ test('two folders of the same name (made elsewhere) -> the oldest by createdTime
   const s = await setup(t, { emulator: { clock: () => Date.now() + offset } });
   const parent = await s.drive.ensureFolderPath(ROOT_ID, ['dups']);
   // Another tool made two folders named 'same'; the one made second has the older timestamp.
-  const tok = (await (await fetch(`${s.emu.url}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'grant_type=refresh_token&refresh_token=1//other-tool&client_id=other',
-  })).json()) as { access_token: string };
+  const tok = (await (
+    await fetch(`${s.emu.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=refresh_token&refresh_token=1//other-tool&client_id=other',
+    })
+  ).json()) as { access_token: string };
   const mk = async (): Promise<string> => {
     const r = await fetch(`${s.emu.url}/drive/v3/files?fields=id`, {
       method: 'POST',
@@ -96,7 +98,9 @@ test('two folders of the same name (made elsewhere) -> the oldest by createdTime
 test('with a shared folder registry, clients racing (as two daemons on one database) create each folder exactly once, none trashed', async (t) => {
   const s = await setup(t);
   const clients = await Promise.all(Array.from({ length: 4 }, () => s.make()));
-  const ids = await Promise.all(clients.flatMap((c) => [c.ensureFolderPath(ROOT_ID, ['reg', 'job-1', 'pages']), c.ensureFolderPath(ROOT_ID, ['reg', 'job-1', 'pages'])]));
+  const ids = await Promise.all(
+    clients.flatMap((c) => [c.ensureFolderPath(ROOT_ID, ['reg', 'job-1', 'pages']), c.ensureFolderPath(ROOT_ID, ['reg', 'job-1', 'pages'])]),
+  );
   t.is(new Set(ids).size, 1);
   const all = s.emu.listFiles().filter((f) => f.mimeType === FOLDER_MIME && f.id !== ROOT_ID);
   t.deepEqual(all.map((f) => f.name).sort(), ['job-1', 'pages', 'reg'], 'no duplicate, nothing created and trashed');
@@ -110,9 +114,13 @@ test('a folder id recorded but never created (crash between the two) is created 
   const c = await s.make();
   t.is(await c.ensureFolderPath(ROOT_ID, ['half-made']), reserved!);
   const f = folders(s.emu.listFiles()).filter((x) => x.name === 'half-made');
-  t.deepEqual(f.map((x) => x.id), [reserved]);
+  t.deepEqual(
+    f.map((x) => x.id),
+    [reserved],
+  );
   // A folder made by another tool before us is found and recorded, not made again.
-  const other = (await api(s.emu, await userToken(s.emu), 'POST', '/drive/v3/files', { name: 'made-elsewhere', mimeType: FOLDER_MIME, parents: [ROOT_ID] })).json.id as string;
+  const other = (await api(s.emu, await userToken(s.emu), 'POST', '/drive/v3/files', { name: 'made-elsewhere', mimeType: FOLDER_MIME, parents: [ROOT_ID] }))
+    .json.id as string;
   t.is(await s.registry.get(ROOT_ID, 'made-elsewhere'), null);
   t.is(await c.ensureFolderPath(ROOT_ID, ['made-elsewhere']), other);
   t.is(await s.registry.get(ROOT_ID, 'made-elsewhere'), other);

@@ -70,7 +70,11 @@ test('AIMD against a 3 writes/s bucket for an hour (virtual): >= 90 % used, < 1 
 });
 
 test('AIMD adapts to other quotas too (virtual)', async (t) => {
-  for (const [rate, secs] of [[5, 600], [10, 300], [2, 1200]] as const) {
+  for (const [rate, secs] of [
+    [5, 600],
+    [10, 300],
+    [2, 1200],
+  ] as const) {
     const r = await simulate(rate, secs, 8, 50);
     t.log(`${rate}/s: used ${(r.used * 100).toFixed(1)} %, rejected ${(r.rejectedShare * 100).toFixed(2)} %`);
     t.true(r.used >= 0.9, `${rate}/s used`);
@@ -135,7 +139,8 @@ test('daily cap: repeated upload rate limits at the pacer floor pause uploads, o
   });
   const ids = await s.drive.reserveIds(10);
   const file = await writeRandomFile(s.dir, 'cap.bin', 1000);
-  const up = async (i: number) => s.drive.upload({ fileId: ids[i]!, name: `cap-${i}`, parentId: ROOT_ID, file: await s.open(file), appProperties: {}, mode: 'create' });
+  const up = async (i: number) =>
+    s.drive.upload({ fileId: ids[i]!, name: `cap-${i}`, parentId: ROOT_ID, file: await s.open(file), appProperties: {}, mode: 'create' });
   await up(0); // fills today's cap
   t.is(s.drive.uploadsPausedUntil(), null);
   const e = await t.throwsAsync<DailyCapError>(up(1));
@@ -195,7 +200,14 @@ test('pacer against the emulator at 5 writes/s: 60 uploads from 8 workers all la
   t.log(`writes ${writes}, accepted ${writes - rejected}, rejected ${rejected}`);
   t.is(uploaded, 60);
   t.is(writes - rejected, 60, 'one accepted write per upload');
-  t.deepEqual(s.emu.listFiles().filter((f) => f.name.startsWith('w-')).map((f) => f.id).sort(), [...ids].sort());
+  t.deepEqual(
+    s.emu
+      .listFiles()
+      .filter((f) => f.name.startsWith('w-'))
+      .map((f) => f.id)
+      .sort(),
+    [...ids].sort(),
+  );
 });
 
 test('a snapshot carries the learned rate into a new pacer; a malformed one is ignored', async (t) => {
@@ -215,8 +227,17 @@ test('a snapshot carries the learned rate into a new pacer; a malformed one is i
   const second = createPacer({ now: clock.now, sleep: clock.sleep, resume: snap });
   t.deepEqual(second.snapshot(), snap);
   t.false(second.stats().slowStart);
-  for (const bad of [{ ratePerSec: -1, slowStart: false, recoverToPerSec: 0 }, { ratePerSec: Number.NaN, slowStart: false, recoverToPerSec: 0 }, { ratePerSec: 5 } as never, null]) {
-    t.deepEqual(createPacer({ now: clock.now, sleep: clock.sleep, resume: bad }).snapshot(), { ratePerSec: 3, slowStart: true, recoverToPerSec: 0 }, JSON.stringify(bad));
+  for (const bad of [
+    { ratePerSec: -1, slowStart: false, recoverToPerSec: 0 },
+    { ratePerSec: Number.NaN, slowStart: false, recoverToPerSec: 0 },
+    { ratePerSec: 5 } as never,
+    null,
+  ]) {
+    t.deepEqual(
+      createPacer({ now: clock.now, sleep: clock.sleep, resume: bad }).snapshot(),
+      { ratePerSec: 3, slowStart: true, recoverToPerSec: 0 },
+      JSON.stringify(bad),
+    );
   }
   // Clamped like any rate.
   t.is(createPacer({ now: clock.now, sleep: clock.sleep, resume: { ratePerSec: 1e9, slowStart: false, recoverToPerSec: 0 } }).ratePerSec(), 100);

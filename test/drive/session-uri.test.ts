@@ -2,7 +2,7 @@
 import test from 'ava';
 import { sessionUriProblem } from '../../src/drive/index.js';
 
-test('emulator-style endpoint: only its own origin, Drive\'s upload path, with an upload_id', (t) => {
+test("emulator-style endpoint: only its own origin, Drive's upload path, with an upload_id", (t) => {
   const ep = 'http://127.0.0.1:8089';
   t.is(sessionUriProblem(ep, `${ep}/upload/drive/v3/files?uploadType=resumable&upload_id=AEmu1`, 'F1'), null);
   t.is(sessionUriProblem(ep, `${ep}/upload/drive/v3/files/F1?uploadType=resumable&upload_id=AEmu1`, 'F1'), null);
@@ -25,7 +25,7 @@ test('emulator-style endpoint: only its own origin, Drive\'s upload path, with a
   for (const [uri, why] of bad) t.regex(sessionUriProblem(ep, uri, 'F1') ?? 'accepted', why, uri);
 });
 
-test('an endpoint with a base path keeps it; Google\'s endpoint accepts Google hosts over https only', (t) => {
+test("an endpoint with a base path keeps it; Google's endpoint accepts Google hosts over https only", (t) => {
   const ep = 'https://proxy.example/google';
   t.is(sessionUriProblem(ep, 'https://proxy.example/google/upload/drive/v3/files?upload_id=x', 'F'), null);
   t.regex(sessionUriProblem(ep, 'https://proxy.example/upload/drive/v3/files?upload_id=x', 'F') ?? '', /path/);

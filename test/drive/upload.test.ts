@@ -7,7 +7,10 @@ import { ROOT_ID, setup, writeRandomFile, type Setup } from '../helpers/drive.js
 
 const CHUNK = 256 * 1024; // the helper's chunkSizeBytes; threshold 1 MiB
 
-const md5 = async (p: string) => createHash('md5').update(await readFile(p)).digest('hex');
+const md5 = async (p: string) =>
+  createHash('md5')
+    .update(await readFile(p))
+    .digest('hex');
 const liveFiles = (s: Setup) => s.emu.listFiles().filter((f) => f.mimeType !== 'application/vnd.google-apps.folder');
 
 /** An upload request by path: each attempt (up()) opens the file afresh, as the daemon does. */

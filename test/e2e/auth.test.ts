@@ -26,7 +26,10 @@ test('revoked refresh token: uploads pause account-wide with a growing delay, on
   t.true((pauses[1] ?? 0) > (pauses[0] ?? 0) && (pauses[2] ?? 0) > (pauses[1] ?? 0), `pauses grow: ${pauses.join(', ')}`);
   // 10 rows × 3 pauses: without the account pause this is one token request per row per retry.
   t.true(tokenCalls <= 3 * 4 + 2, `/token requests ${tokenCalls}`);
-  t.true((await e.rows('auth')).every((r) => r.upload_status === 'pending' || r.upload_status === 'uploading'), 'never failed for bad credentials');
+  t.true(
+    (await e.rows('auth')).every((r) => r.upload_status === 'pending' || r.upload_status === 'uploading'),
+    'never failed for bad credentials',
+  );
   d.kill('SIGTERM');
   t.is((await d.exited).code, 0);
 });
@@ -42,7 +45,10 @@ test('sync --once with revoked credentials exits 1 and says why; rows stay pendi
   t.regex(r.stdout, /uploaded 0, failed rows 0, pending rows 3/);
   const rows = await e.rows('auth-once');
   t.is(rows.length, 3);
-  t.true(rows.every((x) => x.upload_status === 'pending' && /invalid_grant/.test(x.upload_error ?? '')), JSON.stringify(rows));
+  t.true(
+    rows.every((x) => x.upload_status === 'pending' && /invalid_grant/.test(x.upload_error ?? '')),
+    JSON.stringify(rows),
+  );
   t.deepEqual(e.driveFiles(), []);
 
   // Credentials fixed (a new refresh token): the next pass uploads everything and exits 0.

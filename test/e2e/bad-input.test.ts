@@ -15,7 +15,9 @@ test('disk full (SQLITE_FULL) while recording an upload: no crash, a clear error
   const content = 'recorded exactly once';
   s.writeFile('full', 'result.txt', content);
   await s.rt.ctx.store.upsertFile('full', 'result.txt', { size: content.length, mtimeMs: 0 });
-  await s.rt.db.run("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status) SELECT 'other', printf('f-%05d', i), 'uploaded' FROM n");
+  await s.rt.db.run(
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status) SELECT 'other', printf('f-%05d', i), 'uploaded' FROM n",
+  );
 
   const unhandled: unknown[] = [];
   const onUnhandled = (e: unknown) => unhandled.push(e);
@@ -55,7 +57,7 @@ test('disk full (SQLITE_FULL) while recording an upload: no crash, a clear error
     `an error line names the job, the file and the full disk: ${JSON.stringify(errors)}`,
   );
   const [stuck] = await s.rows();
-  t.not(stuck?.upload_status, 'failed', 'a full disk is not the file\'s fault');
+  t.not(stuck?.upload_status, 'failed', "a full disk is not the file's fault");
   t.not(stuck?.upload_status, 'uploaded');
   t.truthy(stuck?.reserved_drive_id, 'the reserved Drive id survived');
 
@@ -96,7 +98,11 @@ test('corrupt rows from the batch system: valid files still upload, bad names fa
   const by = (job: string, name: string) => rows.find((x) => x.batch_job_id === job && x.original_filename === name);
 
   t.is(by('rows', 'good.txt')?.upload_status, 'uploaded');
-  t.is(by('rows', 'scheduled.txt')?.upload_status, 'uploaded', `a garbage next_attempt_at must not hide the file forever: ${JSON.stringify(by('rows', 'scheduled.txt'))}`);
+  t.is(
+    by('rows', 'scheduled.txt')?.upload_status,
+    'uploaded',
+    `a garbage next_attempt_at must not hide the file forever: ${JSON.stringify(by('rows', 'scheduled.txt'))}`,
+  );
 
   const empty = by('rows', '');
   t.is(empty?.upload_status, 'failed');
@@ -107,7 +113,13 @@ test('corrupt rows from the batch system: valid files still upload, bad names fa
 
   t.is(by('rows', 'odd-status.txt')?.upload_status, 'bogus', 'an unknown status is not ours to change');
   t.is(by('no-such-job', 'x.txt')?.upload_status, 'pending', 'a row of an unknown job is left alone');
-  t.deepEqual(e.driveFiles().map((f) => f.name).sort(), ['good.txt', 'scheduled.txt']);
+  t.deepEqual(
+    e
+      .driveFiles()
+      .map((f) => f.name)
+      .sort(),
+    ['good.txt', 'scheduled.txt'],
+  );
   t.false(e.emu.listFiles().some((f) => f.name === 'passwd'));
 
   const st = await e.cli(['status', '--json']);
@@ -137,7 +149,9 @@ test('unusable service-account key file (a directory, not JSON, missing): check-
   const notJson = join(e.dir, 'key.pem');
   writeFileSync(notJson, keyText, { mode: 0o600 });
   const truncated = join(e.dir, 'truncated.json');
-  writeFileSync(truncated, `{"type":"service_account","client_email":"sa@p.iam.gserviceaccount.com","private_key":"${keyText.replace(/\n/g, '\\n')}`, { mode: 0o600 });
+  writeFileSync(truncated, `{"type":"service_account","client_email":"sa@p.iam.gserviceaccount.com","private_key":"${keyText.replace(/\n/g, '\\n')}`, {
+    mode: 0o600,
+  });
   const asDir = join(e.dir, 'key-dir.json');
   mkdirSync(asDir);
   const missing = join(e.dir, 'no-such-key.json');

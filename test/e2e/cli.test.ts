@@ -26,8 +26,17 @@ test('status (text and --json) shows folder URL, counts and last errors; retry -
 
   const json = await e.cli(['status', '--json']);
   t.is(json.code, 0);
-  const rep = JSON.parse(json.stdout) as { jobId: string; folderUrl: string | null; driveUploadStatus: string; counts: Record<string, number>; lastErrors: { file: string; error: string }[] }[];
-  t.deepEqual(rep.map((j) => j.jobId), ['st-bad', 'st-bad2', 'st-ok']);
+  const rep = JSON.parse(json.stdout) as {
+    jobId: string;
+    folderUrl: string | null;
+    driveUploadStatus: string;
+    counts: Record<string, number>;
+    lastErrors: { file: string; error: string }[];
+  }[];
+  t.deepEqual(
+    rep.map((j) => j.jobId),
+    ['st-bad', 'st-bad2', 'st-ok'],
+  );
   const ok = rep.find((j) => j.jobId === 'st-ok');
   t.is(ok?.folderUrl, folderUrl);
   t.deepEqual(ok?.counts, { pending: 0, uploading: 0, uploaded: 1, failed: 0 });
@@ -37,7 +46,10 @@ test('status (text and --json) shows folder URL, counts and last errors; retry -
   t.regex(bad?.lastErrors[0]?.error ?? '', /\{bogus\}/);
 
   const one = await e.cli(['status', '--job', 'st-ok', '--json']);
-  t.deepEqual((JSON.parse(one.stdout) as { jobId: string }[]).map((j) => j.jobId), ['st-ok']);
+  t.deepEqual(
+    (JSON.parse(one.stdout) as { jobId: string }[]).map((j) => j.jobId),
+    ['st-ok'],
+  );
   const none = await e.cli(['status', '--job', 'no-such-job']);
   t.is(none.code, 1);
   t.regex(none.stderr, /no-such-job/);

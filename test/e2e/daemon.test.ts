@@ -2,8 +2,7 @@
 import test from 'ava';
 import { md5, setupE2E, utcDate, waitUntil, type LogLine } from '../helpers/e2e.js';
 
-const uploadedLine = (job: string, file: string) => (l: LogLine) =>
-  l.json?.message === 'uploaded' && l.json.job === job && l.json.file === file;
+const uploadedLine = (job: string, file: string) => (l: LogLine) => l.json?.message === 'uploaded' && l.json.job === job && l.json.file === file;
 
 test('run: files written while the daemon runs are uploaded as they settle; a job directory made after start is picked up', async (t) => {
   const e = await setupE2E(t, { stabilityMs: 200 });
@@ -77,11 +76,21 @@ test('run: a job enabled later (`enable`) has its existing files picked up by th
 
   const en = await e.cli(['enable', 'dormant']);
   t.is(en.code, 0, en.stderr);
-  await waitUntil(async () => {
-    const rows = await e.rows('dormant');
-    return rows.length === 3 && rows.every((r) => r.upload_status === 'uploaded');
-  }, 15_000, 'the enabled job uploaded');
-  t.deepEqual(e.driveFiles().map((f) => f.name).sort(), ['a.txt', 'b.txt', 'c.txt']);
+  await waitUntil(
+    async () => {
+      const rows = await e.rows('dormant');
+      return rows.length === 3 && rows.every((r) => r.upload_status === 'uploaded');
+    },
+    15_000,
+    'the enabled job uploaded',
+  );
+  t.deepEqual(
+    e
+      .driveFiles()
+      .map((f) => f.name)
+      .sort(),
+    ['a.txt', 'b.txt', 'c.txt'],
+  );
   await waitUntil(async () => (await e.jobRow('dormant'))?.drive_upload_status === 'completed', 5_000, 'job completed');
   d.kill('SIGTERM');
   t.is((await d.exited).code, 0);

@@ -34,51 +34,69 @@ test('a job directory that is a symlink out of output_dir: nothing read, its row
   const r = await e.cli(['sync', '--once']);
   t.is(r.code, 1, r.stdout + r.stderr);
   const rows = await e.rows('job-x');
-  t.deepEqual(rows.map((x) => [x.original_filename, x.upload_status]), [['secret.txt', 'failed']], 'no row from a walk through the link');
+  t.deepEqual(
+    rows.map((x) => [x.original_filename, x.upload_status]),
+    [['secret.txt', 'failed']],
+    'no row from a walk through the link',
+  );
   t.regex(rows[0]?.upload_error ?? '', /job directory .*job-x.* outside watch\.output_dir/);
   t.is((await e.jobRow('job-x'))?.drive_upload_status, 'failed');
   const status = await e.cli(['status', '--job', 'job-x']);
   t.regex(status.stdout, /job-x\s+drive=failed/);
   t.regex(status.stdout, /outside watch\.output_dir/);
-  t.deepEqual(e.driveFiles().map((f) => f.name), ['a.txt']);
+  t.deepEqual(
+    e.driveFiles().map((f) => f.name),
+    ['a.txt'],
+  );
   t.deepEqual(filesContaining(emuDir, c.marker), [], 'no byte of the outside file in the emulator');
 });
 
-test.serial('a file swapped for a symlink to an outside file during a resumable upload: no outside byte reaches Drive; the retry refuses the link', async (t) => {
-  const emuDir = makeTempDir(t, 'bds-emu-');
-  const e = await setupE2E(t, {
-    emulatorDataDir: emuDir,
-    resumableThresholdBytes: MiB,
-    chunkSizeBytes: 256 * 1024,
-    stabilityMs: 100,
-    faults: { latencyMs: 100 },
-  });
-  const c = canary(t, 4 * MiB);
-  await e.addJob('swap');
-  const own = Buffer.alloc(4 * MiB, 'job bytes ');
-  const path = e.writeFile('swap', 'big.bin', own);
-  const d = await e.startedDaemon({ timeoutMs: 90_000 });
-  // Swap once Drive has confirmed the first chunk, while the rest is still to be sent.
-  const before = await waitUntil(async () => {
-    const row = (await e.rows('swap'))[0];
-    return row && row.upload_status === 'uploading' && (row as { resumable_offset?: number }).resumable_offset ? row : null;
-  }, 90_000, 'the first confirmed chunk');
-  t.true(((before as { resumable_offset?: number }).resumable_offset ?? 0) < own.length, 'swapped mid-upload');
-  symlinkSync(c.path, `${path}.swap`);
-  renameSync(`${path}.swap`, path);
-  const row = await waitUntil(async () => {
-    const x = (await e.rows('swap'))[0];
-    return x?.upload_status === 'failed' ? x : null;
-  }, 90_000, 'the swapped row to be refused');
-  t.deepEqual(filesContaining(emuDir, c.marker), [], 'no byte of the outside file in the emulator');
-  t.regex(row.upload_error ?? '', /symbolic link/);
-  t.is(row.attempts, 1, 'refused at once, not retried');
-  // What did reach Drive is the job's own file, read through the descriptor opened before the swap.
-  for (const f of e.driveFiles()) t.is(f.md5Checksum, md5(own));
-  t.is((await e.jobRow('swap'))?.drive_upload_status, 'failed');
-  d.kill('SIGTERM');
-  t.is((await d.exited).code, 0);
-});
+test.serial(
+  'a file swapped for a symlink to an outside file during a resumable upload: no outside byte reaches Drive; the retry refuses the link',
+  async (t) => {
+    const emuDir = makeTempDir(t, 'bds-emu-');
+    const e = await setupE2E(t, {
+      emulatorDataDir: emuDir,
+      resumableThresholdBytes: MiB,
+      chunkSizeBytes: 256 * 1024,
+      stabilityMs: 100,
+      faults: { latencyMs: 100 },
+    });
+    const c = canary(t, 4 * MiB);
+    await e.addJob('swap');
+    const own = Buffer.alloc(4 * MiB, 'job bytes ');
+    const path = e.writeFile('swap', 'big.bin', own);
+    const d = await e.startedDaemon({ timeoutMs: 90_000 });
+    // Swap once Drive has confirmed the first chunk, while the rest is still to be sent.
+    const before = await waitUntil(
+      async () => {
+        const row = (await e.rows('swap'))[0];
+        return row && row.upload_status === 'uploading' && (row as { resumable_offset?: number }).resumable_offset ? row : null;
+      },
+      90_000,
+      'the first confirmed chunk',
+    );
+    t.true(((before as { resumable_offset?: number }).resumable_offset ?? 0) < own.length, 'swapped mid-upload');
+    symlinkSync(c.path, `${path}.swap`);
+    renameSync(`${path}.swap`, path);
+    const row = await waitUntil(
+      async () => {
+        const x = (await e.rows('swap'))[0];
+        return x?.upload_status === 'failed' ? x : null;
+      },
+      90_000,
+      'the swapped row to be refused',
+    );
+    t.deepEqual(filesContaining(emuDir, c.marker), [], 'no byte of the outside file in the emulator');
+    t.regex(row.upload_error ?? '', /symbolic link/);
+    t.is(row.attempts, 1, 'refused at once, not retried');
+    // What did reach Drive is the job's own file, read through the descriptor opened before the swap.
+    for (const f of e.driveFiles()) t.is(f.md5Checksum, md5(own));
+    t.is((await e.jobRow('swap'))?.drive_upload_status, 'failed');
+    d.kill('SIGTERM');
+    t.is((await d.exited).code, 0);
+  },
+);
 
 test('names that are not valid UTF-8 are never skipped silently: the job fails naming them (escaped); valid files still upload', async (t) => {
   const e = await setupE2E(t);
@@ -91,8 +109,14 @@ test('names that are not valid UTF-8 are never skipped silently: the job fails n
   const r = await e.cli(['sync', '--once']);
   t.is(r.code, 1, r.stdout + r.stderr);
   t.is((await e.jobRow('latin'))?.drive_upload_status, 'failed');
-  t.deepEqual((await e.rows('latin')).map((x) => [x.original_filename, x.upload_status]), [['ok.txt', 'uploaded']]);
-  t.deepEqual(e.driveFiles().map((f) => f.name), ['ok.txt']);
+  t.deepEqual(
+    (await e.rows('latin')).map((x) => [x.original_filename, x.upload_status]),
+    [['ok.txt', 'uploaded']],
+  );
+  t.deepEqual(
+    e.driveFiles().map((f) => f.name),
+    ['ok.txt'],
+  );
   const status = await e.cli(['status', '--job', 'latin']);
   t.regex(status.stdout, /latin\s+drive=failed/);
   t.true(status.stdout.includes('caf\\xE9.txt'), status.stdout);
@@ -107,7 +131,13 @@ test('names that are not valid UTF-8 are never skipped silently: the job fails n
   const r2 = await e.cli(['sync', '--once']);
   t.is(r2.code, 0, r2.stdout + r2.stderr);
   t.is((await e.jobRow('latin'))?.drive_upload_status, 'completed');
-  t.deepEqual(e.driveFiles().map((f) => f.name).sort(), ['café.txt', 'inner.txt', 'ok.txt']);
+  t.deepEqual(
+    e
+      .driveFiles()
+      .map((f) => f.name)
+      .sort(),
+    ['café.txt', 'inner.txt', 'ok.txt'],
+  );
 });
 
 test.serial('run: a file with a non-UTF-8 name written while the daemon watches is reported, not dropped by the watcher', async (t) => {
@@ -148,7 +178,11 @@ test.serial('unsafe job ids fail their job with the reason in status, and the da
   const outside = new Set(directoryInodes(wide));
   const watched = inotifyWatchedInodes(d.child.pid ?? 0);
   t.true(watched.length > 0, 'the daemon watches something');
-  t.deepEqual(watched.filter((ino) => outside.has(ino)), [], 'no watch outside output_dir');
+  t.deepEqual(
+    watched.filter((ino) => outside.has(ino)),
+    [],
+    'no watch outside output_dir',
+  );
   // The refusal is said once per job, not on every scan.
   const refusals = d.lines.filter((l) => /job id/.test(String(l.json?.message ?? '')) || /job id/.test(String(l.json?.error ?? '')));
   t.true(refusals.length <= unsafe.length, refusals.map((l) => l.text).join('\n'));
@@ -164,7 +198,10 @@ test.serial('unsafe job ids fail their job with the reason in status, and the da
     t.is(j?.driveUploadStatus, 'failed', JSON.stringify(id));
     t.regex(j?.jobError ?? '', /job id/, JSON.stringify(id));
   }
-  t.deepEqual(e.driveFiles().map((f) => f.name), ['a.txt']);
+  t.deepEqual(
+    e.driveFiles().map((f) => f.name),
+    ['a.txt'],
+  );
   t.false(e.emu.listFiles().some((f) => f.name === 'wide' || f.name === 'file.txt'));
 });
 
@@ -179,11 +216,20 @@ test('a symlinked directory inside a job is skipped with one notice; the rest of
   const r = await e.cli(['sync', '--once']);
   t.is(r.code, 0, r.stdout + r.stderr);
   t.is((await e.jobRow('linked'))?.drive_upload_status, 'completed');
-  t.deepEqual((await e.rows('linked')).map((x) => [x.original_filename, x.upload_status]), [['real/a.txt', 'uploaded']]);
-  const notices = r.stdout.split('\n').concat(r.stderr.split('\n')).filter((l) => /symbolic link to a directory/.test(l));
+  t.deepEqual(
+    (await e.rows('linked')).map((x) => [x.original_filename, x.upload_status]),
+    [['real/a.txt', 'uploaded']],
+  );
+  const notices = r.stdout
+    .split('\n')
+    .concat(r.stderr.split('\n'))
+    .filter((l) => /symbolic link to a directory/.test(l));
   t.is(notices.length, 2, notices.join('\n'));
   t.true(notices.every((l) => /"level":"notice"/.test(l)));
-  t.deepEqual(e.driveFiles().map((f) => f.name), ['a.txt']);
+  t.deepEqual(
+    e.driveFiles().map((f) => f.name),
+    ['a.txt'],
+  );
 });
 
 test('a row whose name is too long for the file system fails at once (ENAMETOOLONG is permanent)', async (t) => {
@@ -210,5 +256,8 @@ test('{job.constructor} and other prototype names are not batch_jobs columns', a
   const row = (await e.rows('proto'))[0];
   t.is(row?.upload_status, 'failed');
   t.regex(row?.upload_error ?? '', /no column "constructor"/);
-  t.false(e.emu.listFiles().some((f) => /function|native code/.test(f.name)), 'no folder named after Object()');
+  t.false(
+    e.emu.listFiles().some((f) => /function|native code/.test(f.name)),
+    'no folder named after Object()',
+  );
 });

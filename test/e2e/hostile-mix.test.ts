@@ -89,7 +89,10 @@ test('hostile rows and files mixed into a normal run: normal files once, hostile
   hostile.set('norm-2/pipe', /is a FIFO, not a regular file; refused, never read/);
   // A stolen session URI (the file itself is fine and must upload) and a stolen Drive id.
   put('norm-2', 'session.txt', 'uploads despite the stolen session');
-  await insertRow(e, 'norm-2', 'session.txt', { resumable_session_uri: `${foreign}/upload/drive/v3/files?uploadType=resumable&upload_id=stolen`, resumable_offset: 3 });
+  await insertRow(e, 'norm-2', 'session.txt', {
+    resumable_session_uri: `${foreign}/upload/drive/v3/files?uploadType=resumable&upload_id=stolen`,
+    resumable_offset: 3,
+  });
   e.writeFile('norm-2', 'steal.txt', 'would overwrite the stranger');
   await insertRow(e, 'norm-2', 'steal.txt', { drive_file_id: strangerId });
   hostile.set('norm-2/steal.txt', /names a Drive file this row did not make.*refused, nothing on Drive was changed/);
@@ -105,10 +108,14 @@ test('hostile rows and files mixed into a normal run: normal files once, hostile
   hostile.set('swap/big.bin', /is a symbolic link \(links are never followed\); refused, never read/);
 
   const d = await e.startedDaemon({ timeoutMs: 90_000 });
-  await waitUntil(async () => {
-    const row = (await e.rows('swap'))[0] as { upload_status?: string; resumable_offset?: number } | undefined;
-    return row?.upload_status === 'uploading' && (row.resumable_offset ?? 0) > 0;
-  }, 90_000, 'the swap file to be part-way up');
+  await waitUntil(
+    async () => {
+      const row = (await e.rows('swap'))[0] as { upload_status?: string; resumable_offset?: number } | undefined;
+      return row?.upload_status === 'uploading' && (row.resumable_offset ?? 0) > 0;
+    },
+    90_000,
+    'the swap file to be part-way up',
+  );
   symlinkSync(canary, `${swapPath}.swap`);
   renameSync(`${swapPath}.swap`, swapPath);
   // Written while the daemon watches.
@@ -121,7 +128,12 @@ test('hostile rows and files mixed into a normal run: normal files once, hostile
     const rows = await e.rows();
     if (rows.some((r) => r.upload_status === 'pending' || r.upload_status === 'uploading')) return null;
     if (!normal.every((n) => rows.some((r) => r.batch_job_id === n.job && r.original_filename === n.rel && r.upload_status === 'uploaded'))) return null;
-    if (!['swap/big.bin', 'norm-2/pipe', 'norm-1/link-out.txt'].every((k) => rows.some((r) => `${r.batch_job_id}/${r.original_filename}` === k && r.upload_status === 'failed'))) return null;
+    if (
+      !['swap/big.bin', 'norm-2/pipe', 'norm-1/link-out.txt'].every((k) =>
+        rows.some((r) => `${r.batch_job_id}/${r.original_filename}` === k && r.upload_status === 'failed'),
+      )
+    )
+      return null;
     const status = JSON.parse((await e.cli(['status', '--json'])).stdout) as JobStatus[];
     const done = jobs.every((j) => ['completed', 'failed'].includes(status.find((s) => s.jobId === j)?.driveUploadStatus ?? ''));
     return done && /late\\xFF/.test(status.find((s) => s.jobId === 'latin')?.jobError ?? '') ? status : null;
@@ -134,7 +146,11 @@ test('hostile rows and files mixed into a normal run: normal files once, hostile
   // No byte outside the job directories was read into Drive, and nothing outside was watched.
   t.deepEqual(filesContaining(emuDir, marker), [], 'the canary never reached the emulator');
   const outside = new Set([...directoryInodes(canaryDir), ...directoryInodes(wide)]);
-  t.deepEqual(watched.filter((i) => outside.has(i)), [], 'no inotify watch outside output_dir');
+  t.deepEqual(
+    watched.filter((i) => outside.has(i)),
+    [],
+    'no inotify watch outside output_dir',
+  );
   t.deepEqual(seen, [], 'the stolen session URI got no request');
   t.is(JSON.stringify(e.emu.listFiles().find((f) => f.id === strangerId)), strangerBefore, "the stranger's file is untouched");
 
@@ -146,13 +162,21 @@ test('hostile rows and files mixed into a normal run: normal files once, hostile
     const r = rows.find((x) => x.batch_job_id === n.job && x.original_filename === n.rel);
     const f = files.find((x) => x.id === r?.drive_file_id);
     if (r?.upload_status !== 'uploaded' || f?.md5Checksum !== md5(n.content)) problems.push(`${n.job}/${n.rel}: ${r?.upload_status} ${r?.upload_error ?? ''}`);
-    else if (e.folderPath(f.id) !== [`batch/${utcDate()}/${n.job}`, ...n.rel.split('/').slice(0, -1)].join('/')) problems.push(`${n.job}/${n.rel}: in ${e.folderPath(f.id)}`);
+    else if (e.folderPath(f.id) !== [`batch/${utcDate()}/${n.job}`, ...n.rel.split('/').slice(0, -1)].join('/'))
+      problems.push(`${n.job}/${n.rel}: in ${e.folderPath(f.id)}`);
   }
   t.deepEqual(problems, []);
-  t.deepEqual([...countByPath(e)].filter(([, c]) => c > 1), [], 'no file twice');
+  t.deepEqual(
+    [...countByPath(e)].filter(([, c]) => c > 1),
+    [],
+    'no file twice',
+  );
   // The only other files in Drive: the stranger's, and the swapped file's own bytes (read through the descriptor opened before the swap).
   const known = new Set([...rows.map((r) => r.drive_file_id), strangerId]);
-  t.deepEqual(files.filter((f) => !known.has(f.id)).map((f) => f.name), []);
+  t.deepEqual(
+    files.filter((f) => !known.has(f.id)).map((f) => f.name),
+    [],
+  );
   const swapRow = rows.find((r) => r.batch_job_id === 'swap');
   for (const f of files.filter((x) => x.id === swapRow?.drive_file_id || x.id === swapRow?.reserved_drive_id)) t.is(f.md5Checksum, md5(own));
 
@@ -162,7 +186,10 @@ test('hostile rows and files mixed into a normal run: normal files once, hostile
     t.is(r?.upload_status, 'failed', key);
     t.regex(r?.upload_error ?? '', why, key);
   }
-  t.false(rows.some((r) => r.original_filename.startsWith('shared')), 'the linked directory was not walked');
+  t.false(
+    rows.some((r) => r.original_filename.startsWith('shared')),
+    'the linked directory was not walked',
+  );
   t.false(rows.some((r) => r.batch_job_id === '../wide' || r.batch_job_id === '..' || r.batch_job_id === 'a/b'));
   // Job-level refusals, visible in status.
   const job = (id: string) => status.find((s) => s.jobId === id);

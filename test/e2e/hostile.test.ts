@@ -56,7 +56,10 @@ test('a batch-system row naming ../../etc/passwd and a symlink out of the job di
   t.regex(by('../../etc/passwd')?.upload_error ?? '', /refused, never read/);
   t.is(by('links/escape.txt')?.upload_status, 'failed');
   t.regex(by('links/escape.txt')?.upload_error ?? '', /links\/escape\.txt is a symbolic link \(links are never followed\); refused, never read/);
-  t.deepEqual(e.driveFiles().map((f) => f.name), ['ok.txt']);
+  t.deepEqual(
+    e.driveFiles().map((f) => f.name),
+    ['ok.txt'],
+  );
   t.is(e.emu.stats().uploadsCompleted, 1, 'exactly one upload reached Drive');
   t.false(e.emu.listFiles().some((f) => f.name === 'passwd' || f.name === 'escape.txt'));
   t.is((await e.jobRow('evil'))?.drive_upload_status, 'failed');
@@ -72,18 +75,30 @@ test('run: a file deleted after it was detected ends with a clear error; the dae
   // Recorded as a row first (what the watcher would do), the file vanishes before the upload.
   const p = e.writeFile('gone', 'ghost.txt', 'here for a moment');
   // (On a busy machine the watcher may have recorded it already: either way there is a row.)
-  await e.sql("INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status) VALUES ('gone', 'ghost.txt', 'pending') ON CONFLICT DO NOTHING");
+  await e.sql(
+    "INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status) VALUES ('gone', 'ghost.txt', 'pending') ON CONFLICT DO NOTHING",
+  );
   unlinkSync(p);
   // Nudge the daemon through its watcher with a real file, which must still upload.
   e.writeFile('gone', 'real.txt', 'real');
   await d.waitForLog((l: LogLine) => l.json?.message === 'uploaded' && l.json.file === 'real.txt', 10_000);
-  const ghost = await waitUntil(async () => {
-    const row = (await e.rows('gone')).find((x) => x.original_filename === 'ghost.txt');
-    return row && row.upload_status !== 'uploading' && row.upload_error ? row : null;
-  }, 15_000, 'the ghost row to carry an error');
+  const ghost = await waitUntil(
+    async () => {
+      const row = (await e.rows('gone')).find((x) => x.original_filename === 'ghost.txt');
+      return row && row.upload_status !== 'uploading' && row.upload_error ? row : null;
+    },
+    15_000,
+    'the ghost row to carry an error',
+  );
   t.true(ghost.upload_status === 'failed' || ghost.upload_status === 'pending', ghost.upload_status);
   t.regex(ghost.upload_error ?? '', /not found|deleted/i);
-  t.deepEqual(e.driveFiles().map((f) => f.name).sort(), ['first.txt', 'real.txt']);
+  t.deepEqual(
+    e
+      .driveFiles()
+      .map((f) => f.name)
+      .sort(),
+    ['first.txt', 'real.txt'],
+  );
   t.is(d.child.exitCode, null, 'still running');
   // And afterwards it still picks up new work.
   const from = d.mark();

@@ -22,15 +22,22 @@ test('SIGKILL mid resumable upload, restart: the upload resumes from its offset 
     await e.sql(
       `INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status, attempts, lease_owner, lease_until, next_attempt_at)
        VALUES ('big', ?, 'uploading', 1, ?, ?, 0)`,
-      rel, owner, leaseUntil,
+      rel,
+      owner,
+      leaseUntil,
     );
   }
 
   const d1 = await e.startedDaemon();
-  const killedAt = await waitUntil(async () => {
-    const r = (await e.rows('big')).find((x) => x.original_filename === 'big.bin') as { resumable_offset?: number | null; lease_owner: string | null } | undefined;
-    return r && (r.resumable_offset ?? 0) > 0 ? r : null;
-  }, 60_000, 'a confirmed chunk of big.bin');
+  const killedAt = await waitUntil(
+    async () => {
+      const r = (await e.rows('big')).find((x) => x.original_filename === 'big.bin') as
+        { resumable_offset?: number | null; lease_owner: string | null } | undefined;
+      return r && (r.resumable_offset ?? 0) > 0 ? r : null;
+    },
+    60_000,
+    'a confirmed chunk of big.bin',
+  );
   d1.kill('SIGKILL');
   t.is((await d1.exited).signal, 'SIGKILL');
   const offset = Number(killedAt.resumable_offset);

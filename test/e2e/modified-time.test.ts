@@ -27,9 +27,19 @@ test('modifiedTime in Drive is the local mtime: create and update, multipart and
   const next = { 'small.txt': '2022-02-03T04:05:06.789Z', 'big.bin': '2023-03-04T05:06:07.891Z' } as const;
   write('small.txt', 'small, changed', next['small.txt']);
   write('big.bin', randomBytes(2 * MiB + 9), next['big.bin']);
-  const ids = e.driveFiles().map((f) => f.id).sort();
+  const ids = e
+    .driveFiles()
+    .map((f) => f.id)
+    .sort();
   const r2 = await e.cli(['sync', '--once']);
   t.is(r2.code, 0, r2.stdout + r2.stderr);
-  t.deepEqual(e.driveFiles().map((f) => f.id).sort(), ids, 'same files, new revisions');
+  t.deepEqual(
+    e
+      .driveFiles()
+      .map((f) => f.id)
+      .sort(),
+    ids,
+    'same files, new revisions',
+  );
   t.deepEqual(modified(), next);
 });

@@ -89,7 +89,6 @@ function runDaemon(t: ExecutionContext, e: E2E, extraEnv: Record<string, string>
   };
 }
 
-
 async function freePort(): Promise<number> {
   const srv = createServer();
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
@@ -127,7 +126,10 @@ test('systemd notify: READY after start-up, WATCHDOG while idle, RELOADING then 
   const before = listener.messages().length;
   const pings = await waitUntil(
     () => {
-      const n = listener.messages().slice(before).filter((m) => m === 'WATCHDOG=1').length;
+      const n = listener
+        .messages()
+        .slice(before)
+        .filter((m) => m === 'WATCHDOG=1').length;
       return n >= 2 ? n : 0;
     },
     5_000,
@@ -141,7 +143,10 @@ test('systemd notify: READY after start-up, WATCHDOG while idle, RELOADING then 
   const afterHup = await waitUntil(
     () => {
       // The periodic STATUS= summary may come in between; it is tested on its own below.
-      const m = listener.messages().slice(mark).filter((x) => x !== 'WATCHDOG=1' && !x.startsWith('STATUS='));
+      const m = listener
+        .messages()
+        .slice(mark)
+        .filter((x) => x !== 'WATCHDOG=1' && !x.startsWith('STATUS='));
       return m.length >= 2 ? m : null;
     },
     10_000,
@@ -172,14 +177,32 @@ test('systemd status line: STATUS= summarises the queue (jobs, pending files and
   const d = runDaemon(t, e, { NOTIFY_SOCKET: listener.socketPath });
   const status = (m: string) => /^STATUS=/.test(m) && !m.includes('READY=1');
   const line = /^STATUS=\d+ jobs? active, 2 pending, 0 uploading, 3\.2 MB to go, \d+(\.\d)? [kM]?B\/s, 1 failed$/;
-  const first = await waitUntil(() => listener.messages().filter(status).find((m) => line.test(m)), 30_000, `a STATUS= line like ${String(line)}; got ${JSON.stringify(listener.messages().filter(status).slice(-3))}`);
+  const first = await waitUntil(
+    () =>
+      listener
+        .messages()
+        .filter(status)
+        .find((m) => line.test(m)),
+    30_000,
+    `a STATUS= line like ${String(line)}; got ${JSON.stringify(listener.messages().filter(status).slice(-3))}`,
+  );
   // "daemon started" comes before the first scan's summary, not after it.
   const at = (re: RegExp) => d.lines.findIndex((l) => re.test(l.text));
   t.true(at(/daemon started/) >= 0 && at(/daemon started/) < at(/scan done/), d.output().slice(0, 2000));
   t.log(`systemctl status would show: Status: "${first.slice('STATUS='.length)}"`);
   // A new pending row shows up in a later refresh: the line is read from the database, every few seconds.
-  await e.sql(`INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status, local_size, next_attempt_at) VALUES ('off', 'p3', 'pending', 1000, 0)`);
-  const later = await waitUntil(() => listener.messages().filter(status).find((m) => /, 3 pending, 0 uploading, 3\.2 MB to go/.test(m)), 20_000, 'a refreshed STATUS= line');
+  await e.sql(
+    `INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename, upload_status, local_size, next_attempt_at) VALUES ('off', 'p3', 'pending', 1000, 0)`,
+  );
+  const later = await waitUntil(
+    () =>
+      listener
+        .messages()
+        .filter(status)
+        .find((m) => /, 3 pending, 0 uploading, 3\.2 MB to go/.test(m)),
+    20_000,
+    'a refreshed STATUS= line',
+  );
   t.regex(later, /3 pending/);
   d.kill('SIGTERM');
   t.is((await d.exited).code, 0);
@@ -233,8 +256,15 @@ test('journald: every stderr line starts with <N>; an upload is <6>, a permanent
   t.is((await d.exited).code, 0);
   const stderr = d.lines.filter((l) => l.stream === 'stderr');
   t.true(stderr.length >= 4);
-  t.deepEqual(stderr.filter((l) => !/^<[0-7]>/.test(l.text)).map((l) => l.text), [], 'lines without a priority');
-  t.false(stderr.some((l) => /^\d{4}-\d\d-\d\dT/.test(l.text.slice(3))), 'no timestamp: journald adds its own');
+  t.deepEqual(
+    stderr.filter((l) => !/^<[0-7]>/.test(l.text)).map((l) => l.text),
+    [],
+    'lines without a priority',
+  );
+  t.false(
+    stderr.some((l) => /^\d{4}-\d\d-\d\dT/.test(l.text.slice(3))),
+    'no timestamp: journald adds its own',
+  );
 });
 
 test('SIGTERM mid resumable upload: exit 0 after drain_timeout, row pending with its session and offset; restart finishes it re-sending ≤ 1 chunk', async (t) => {
@@ -245,7 +275,8 @@ test('SIGTERM mid resumable upload: exit 0 after drain_timeout, row pending with
   e.writeFile('big', 'big.bin', body);
   const d1 = await e.startedDaemon();
   type Cp = { upload_status: string; resumable_session_uri: string | null; resumable_offset: number | null; attempts: number };
-  const cp = () => e.sql<Cp>("SELECT upload_status, resumable_session_uri, resumable_offset, attempts FROM batch_file_drive_metadata WHERE batch_job_id = 'big'");
+  const cp = () =>
+    e.sql<Cp>("SELECT upload_status, resumable_session_uri, resumable_offset, attempts FROM batch_file_drive_metadata WHERE batch_job_id = 'big'");
   await waitUntil(async () => ((await cp())[0]?.resumable_offset ?? 0) > 0, 15_000, 'a stored checkpoint');
   const t0 = performance.now();
   d1.kill('SIGTERM');

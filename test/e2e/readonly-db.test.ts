@@ -15,7 +15,10 @@ import { hasBinary, startNotifyListener } from '../ops/notify-listener.js';
  */
 function unprivileged(): { prefix: string[]; user: string } {
   if (process.getuid?.() !== 0) return { prefix: [], user: userInfo().username };
-  return { prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'], user: execFileSync('id', ['-nu', '65534'], { encoding: 'utf8' }).trim() };
+  return {
+    prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'],
+    user: execFileSync('id', ['-nu', '65534'], { encoding: 'utf8' }).trim(),
+  };
 }
 
 test('a database file or directory the daemon cannot write: run, sync --once and check-config exit 78 naming user, file and directory; nothing says started', async (t) => {
@@ -65,7 +68,10 @@ test('a database file or directory the daemon cannot write: run, sync --once and
       const d = e.startDaemon({ config: cfg, prefix: underSystemd });
       await d.waitForLog(/daemon started/, 60_000);
       const got = await notify.waitFor(1);
-      t.true(got.some((m) => m.split('\n').includes('READY=1')), JSON.stringify(got));
+      t.true(
+        got.some((m) => m.split('\n').includes('READY=1')),
+        JSON.stringify(got),
+      );
       d.kill('SIGTERM');
       t.is((await d.exited).code, 0);
       continue;
@@ -77,7 +83,11 @@ test('a database file or directory the daemon cannot write: run, sync --once and
       const out = r.stdout + r.stderr;
       t.is(r.code, 78, `${cmd.join(' ')}, ${c.name}: ${out}`);
       t.true(r.stderr.includes(expected), `${cmd.join(' ')}, ${c.name}: ${r.stderr}`);
-      t.regex(r.stderr, c.name === 'file' ? /: file: E[A-Z]+;/ : new RegExp(`directory ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: E[A-Z]+;`), `names what is not writable: ${r.stderr}`);
+      t.regex(
+        r.stderr,
+        c.name === 'file' ? /: file: E[A-Z]+;/ : new RegExp(`directory ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: E[A-Z]+;`),
+        `names what is not writable: ${r.stderr}`,
+      );
       t.notRegex(out, /daemon started|reconcile pass failed|scan done/, `${cmd.join(' ')}, ${c.name}: started anyway`);
     }
   }

@@ -26,7 +26,7 @@ async function insertRow(e: E2E, job: string, name: string, cols: Record<string,
   await e.sql(`INSERT INTO batch_file_drive_metadata (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`, ...Object.values(row));
 }
 
-test('a resumable_session_uri off the configured endpoint (or not Drive\'s shape) is discarded: the foreign listener sees no request, the file still uploads', async (t) => {
+test("a resumable_session_uri off the configured endpoint (or not Drive's shape) is discarded: the foreign listener sees no request, the file still uploads", async (t) => {
   const e = await setupE2E(t, { logFormat: 'json' });
   const l = await listener(t);
   const foreign = `http://127.0.0.1:${l.port}`;
@@ -62,7 +62,10 @@ test('a resumable_session_uri off the configured endpoint (or not Drive\'s shape
   t.regex(String(refused.find((x) => x.file === 's0.txt')?.reason), /not on the configured drive\.api_endpoint/);
   t.regex(String(refused.find((x) => x.file === 's4.txt')?.reason), /no upload_id/);
   const rows = await e.rows('sess');
-  t.true(rows.every((x) => x.upload_status === 'uploaded'), JSON.stringify(rows.map((x) => [x.original_filename, x.upload_status, x.upload_error])));
+  t.true(
+    rows.every((x) => x.upload_status === 'uploaded'),
+    JSON.stringify(rows.map((x) => [x.original_filename, x.upload_status, x.upload_error])),
+  );
   const files = e.driveFiles();
   t.is(files.length, uris.length);
   for (const x of expected) t.is(files.find((f) => f.name === x.rel)?.md5Checksum, md5(x.content), x.rel);
@@ -70,7 +73,7 @@ test('a resumable_session_uri off the configured endpoint (or not Drive\'s shape
   t.is(after[0]?.n, 0, 'no refused URI is left in the rows');
 });
 
-test('a drive_file_id or reserved_drive_id naming another job\'s file or a stranger\'s file fails the row; those files keep content, name and revision', async (t) => {
+test("a drive_file_id or reserved_drive_id naming another job's file or a stranger's file fails the row; those files keep content, name and revision", async (t) => {
   const e = await setupE2E(t);
   // Another job's file, made by the daemon.
   await e.addJob('job-a');
@@ -81,7 +84,7 @@ test('a drive_file_id or reserved_drive_id naming another job\'s file or a stran
   // A stranger's file, made directly in Drive (no appProperties of ours).
   const stranger = await driveClient(oauthClient(e.emu, 'rt-stranger')).files.create({
     requestBody: { name: 'strangers-report.pdf', parents: [ROOT_FOLDER_ID] },
-    media: { mimeType: 'application/pdf', body: Readable.from([Buffer.from('the stranger\'s own bytes')]) },
+    media: { mimeType: 'application/pdf', body: Readable.from([Buffer.from("the stranger's own bytes")]) },
     fields: 'id',
   });
   const sId = stranger.data.id ?? '';
@@ -90,7 +93,17 @@ test('a drive_file_id or reserved_drive_id naming another job\'s file or a stran
     e.emu
       .listFiles()
       .filter((f) => f.id === xId || f.id === sId)
-      .map(({ id, name, md5Checksum, size, version, modifiedTime, parents, appProperties, trashed }) => ({ id, name, md5Checksum, size, version, modifiedTime, parents, appProperties, trashed }))
+      .map(({ id, name, md5Checksum, size, version, modifiedTime, parents, appProperties, trashed }) => ({
+        id,
+        name,
+        md5Checksum,
+        size,
+        version,
+        modifiedTime,
+        parents,
+        appProperties,
+        trashed,
+      }))
       .sort((a, b) => a.id.localeCompare(b.id));
   const before = snapshot();
   t.is(before.length, 2);
@@ -116,12 +129,18 @@ test('a drive_file_id or reserved_drive_id naming another job\'s file or a stran
     const row = by(name);
     const column = 'drive_file_id' in cols ? 'drive_file_id' : 'reserved_drive_id';
     t.is(row?.upload_status, 'failed', name);
-    t.regex(row?.upload_error ?? '', new RegExp(`^${column} \\S+ names a Drive file this row did not make \\(.*expected bdsJob="job-b" bdsRow="${row?.id}"\\); refused, nothing on Drive was changed$`), `${name}: ${row?.upload_error}`);
+    t.regex(
+      row?.upload_error ?? '',
+      new RegExp(
+        `^${column} \\S+ names a Drive file this row did not make \\(.*expected bdsJob="job-b" bdsRow="${row?.id}"\\); refused, nothing on Drive was changed$`,
+      ),
+      `${name}: ${row?.upload_error}`,
+    );
   }
   t.regex(by('b-update-stranger.txt')?.upload_error ?? '', /no bdsJob\/bdsRow appProperties/);
   t.regex(by('b-update-other-job.txt')?.upload_error ?? '', /bdsJob="job-a" bdsRow="1"/);
   t.is(by('b-normal.txt')?.upload_status, 'uploaded');
-  t.deepEqual(snapshot(), before, 'the other job\'s file and the stranger\'s file are untouched');
+  t.deepEqual(snapshot(), before, "the other job's file and the stranger's file are untouched");
   t.is((await e.jobRow('job-b'))?.drive_upload_status, 'failed');
   t.is((await e.rows('job-a'))[0]?.upload_status, 'uploaded');
 });
@@ -130,7 +149,14 @@ test('a session URI on our endpoint that belongs to another file is caught when 
   const e = await setupE2E(t, { logFormat: 'json' });
   // Another upload's session on the same endpoint (as if copied from another row).
   const token = await userToken(e.emu, 'rt-other-row');
-  const start = await api(e.emu, token, 'POST', '/upload/drive/v3/files?uploadType=resumable', { name: 'another-rows-file.bin', parents: [ROOT_FOLDER_ID] }, { 'x-upload-content-length': '4' });
+  const start = await api(
+    e.emu,
+    token,
+    'POST',
+    '/upload/drive/v3/files?uploadType=resumable',
+    { name: 'another-rows-file.bin', parents: [ROOT_FOLDER_ID] },
+    { 'x-upload-content-length': '4' },
+  );
   const foreignSession = start.headers.get('location') ?? '';
   t.regex(foreignSession, /upload_id=/);
   await e.addJob('copied');

@@ -30,7 +30,9 @@ test(`${JOBS * PER_JOB} small files across ${JOBS} jobs: all uploaded with at mo
   const files = JOBS * PER_JOB;
   const s = e.emu.stats();
   const perFile = s.driveRequests / files;
-  t.log(`${files} files in ${(ms / 1000).toFixed(1)} s (${Math.round(files / (ms / 1000))} files/s); ${s.driveRequests} Drive requests = ${perFile.toFixed(4)} per file; tokens ${s.tokensIssued}`);
+  t.log(
+    `${files} files in ${(ms / 1000).toFixed(1)} s (${Math.round(files / (ms / 1000))} files/s); ${s.driveRequests} Drive requests = ${perFile.toFixed(4)} per file; tokens ${s.tokensIssued}`,
+  );
   t.true(perFile <= 1.05, `${perFile} requests per file: ${JSON.stringify(s.requests)}`);
 
   const rows = await e.rows();

@@ -3,8 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import test from 'ava';
 import { assertExactlyOnce, setupE2E, utcDate, waitUntil, type LogLine } from '../helpers/e2e.js';
 
-const uploadedLine = (job: string, file: string) => (l: LogLine) =>
-  l.json?.message === 'uploaded' && l.json.job === job && l.json.file === file;
+const uploadedLine = (job: string, file: string) => (l: LogLine) => l.json?.message === 'uploaded' && l.json.job === job && l.json.file === file;
 
 function makeFiles(jobs: string[], perJob: number) {
   const out: { job: string; rel: string; content: string }[] = [];
@@ -30,19 +29,27 @@ test('SIGKILL during uploads, restart: every file exactly once, md5 equal, nothi
   t.true(midUploaded < files.length, 'killed mid-way');
 
   const d2 = await e.startedDaemon();
-  await waitUntil(async () => {
-    const rows = await e.rows();
-    return rows.length === files.length && rows.every((r) => r.upload_status === 'uploaded');
-  }, 60_000, 'all uploaded after restart');
+  await waitUntil(
+    async () => {
+      const rows = await e.rows();
+      return rows.length === files.length && rows.every((r) => r.upload_status === 'uploaded');
+    },
+    60_000,
+    'all uploaded after restart',
+  );
   d2.kill('SIGTERM');
   t.is((await d2.exited).code, 0);
   await assertExactlyOnce(t, e, files, (job) => `batch/${utcDate()}/${job}`);
   // Also by appProperties: one Drive file per row.
   const perRow = new Map<string, number>();
-  for (const f of e.driveFiles()) perRow.set(`${f.appProperties.bdsJob}/${f.appProperties.bdsRow}`, (perRow.get(`${f.appProperties.bdsJob}/${f.appProperties.bdsRow}`) ?? 0) + 1);
+  for (const f of e.driveFiles())
+    perRow.set(`${f.appProperties.bdsJob}/${f.appProperties.bdsRow}`, (perRow.get(`${f.appProperties.bdsJob}/${f.appProperties.bdsRow}`) ?? 0) + 1);
   t.is(perRow.size, files.length);
   t.true([...perRow.values()].every((n) => n === 1));
-  t.deepEqual((await e.rows()).filter((r) => r.upload_status === 'uploading'), []);
+  t.deepEqual(
+    (await e.rows()).filter((r) => r.upload_status === 'uploading'),
+    [],
+  );
 });
 
 test('SIGTERM drains: exit 0 within the deadline, a stopping/stopped line, no row left uploading', async (t) => {
@@ -61,9 +68,15 @@ test('SIGTERM drains: exit 0 within the deadline, a stopping/stopped line, no ro
   t.regex(d.output(), /stopping/);
   t.regex(d.output(), /"message":"stopped"/);
   const rows = await e.rows();
-  t.deepEqual(rows.filter((r) => r.upload_status === 'uploading'), []);
+  t.deepEqual(
+    rows.filter((r) => r.upload_status === 'uploading'),
+    [],
+  );
   t.true(rows.every((r) => r.upload_status === 'uploaded' || r.upload_status === 'pending'));
-  t.true(rows.every((r) => r.lease_owner === null), 'leases released');
+  t.true(
+    rows.every((r) => r.lease_owner === null),
+    'leases released',
+  );
   // Whatever was uploaded is in Drive once; the rest is finished by the next run.
   const r = await e.cli(['sync', '--once']);
   t.is(r.code, 0, r.stderr);
@@ -112,13 +125,19 @@ test('two daemons on one database at once: every file exactly once', async (t) =
   for (const f of files) e.writeFile(f.job, f.rel, f.content);
   const [a, b] = await Promise.all([e.startedDaemon(), e.startedDaemon()]);
   // Files written while both watch: both see them, one uploads each.
-  const late = makeFiles(['two-1'], 40).slice(30).map((f) => ({ ...f, content: `late ${f.rel}` }));
+  const late = makeFiles(['two-1'], 40)
+    .slice(30)
+    .map((f) => ({ ...f, content: `late ${f.rel}` }));
   for (const f of late) e.writeFile(f.job, f.rel, f.content);
   const all = [...files, ...late];
-  await waitUntil(async () => {
-    const rows = await e.rows();
-    return rows.length === all.length && rows.every((r) => r.upload_status === 'uploaded');
-  }, 60_000, 'all uploaded by the two daemons');
+  await waitUntil(
+    async () => {
+      const rows = await e.rows();
+      return rows.length === all.length && rows.every((r) => r.upload_status === 'uploaded');
+    },
+    60_000,
+    'all uploaded by the two daemons',
+  );
   a!.kill('SIGTERM');
   b!.kill('SIGTERM');
   t.is((await a!.exited).code, 0);
@@ -126,12 +145,20 @@ test('two daemons on one database at once: every file exactly once', async (t) =
   await assertExactlyOnce(t, e, all, (job) => `batch/${utcDate()}/${job}`);
   // Folders are recorded with their reserved id before they are made: each is made once, none trashed.
   const folders = e.emu.listFiles().filter((f) => f.mimeType.endsWith('folder'));
-  t.true(folders.every((f) => !f.trashed), 'no folder made and trashed');
+  t.true(
+    folders.every((f) => !f.trashed),
+    'no folder made and trashed',
+  );
   const names = folders.map((f) => `${f.parents[0]}/${f.name}`);
   t.is(new Set(names).size, names.length, 'no duplicate folder');
   for (const job of jobs) {
     const folderId = (await e.folderRow(job))?.drive_folder_id;
-    const parents = new Set(e.driveFiles().filter((f) => f.appProperties.bdsJob === job).map((f) => f.parents[0]));
+    const parents = new Set(
+      e
+        .driveFiles()
+        .filter((f) => f.appProperties.bdsJob === job)
+        .map((f) => f.parents[0]),
+    );
     t.deepEqual([...parents], [folderId], `every file of ${job} in its recorded folder`);
   }
   const byA = a!.lines.filter((l) => l.json?.message === 'uploaded').length;

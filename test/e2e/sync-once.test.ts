@@ -127,7 +127,10 @@ test("an unknown token in a row's own pattern fails the job's rows with an error
   }
   t.is((await e.jobRow('job-bad'))?.drive_upload_status, 'failed');
   t.is((await e.jobRow('job-good'))?.drive_upload_status, 'completed');
-  t.deepEqual(e.driveFiles().map((f) => f.name), ['c.txt']);
+  t.deepEqual(
+    e.driveFiles().map((f) => f.name),
+    ['c.txt'],
+  );
   t.false(e.emu.listFiles().some((f) => f.name.includes('client') || f.name === 'Batches'));
 
   const st = await e.cli(['status', '--job', 'job-bad']);

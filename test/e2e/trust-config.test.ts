@@ -49,7 +49,12 @@ async function echoingTokenEndpoint(t: import('ava').ExecutionContext): Promise<
     req.on('end', () => {
       const form = new URLSearchParams(body);
       res.writeHead(400, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: 'invalid_client', error_description: `client ${form.get('client_secret')} with ${form.get('refresh_token')} is not known here` }));
+      res.end(
+        JSON.stringify({
+          error: 'invalid_client',
+          error_description: `client ${form.get('client_secret')} with ${form.get('refresh_token')} is not known here`,
+        }),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -64,7 +69,10 @@ test('check-config and the logs never print a client secret a token endpoint ech
   const base = readFileSync(e.configPath, 'utf8').replace(/^ {2}api_endpoint: .*$/m, `  api_endpoint: ${JSON.stringify(endpoint)}`);
   await e.addJob('echo');
   e.writeFile('echo', 'a.txt', 'a');
-  for (const [name, secret] of [['plain', e.secrets.clientSecret], ['gocspx', gocspx]] as const) {
+  for (const [name, secret] of [
+    ['plain', e.secrets.clientSecret],
+    ['gocspx', gocspx],
+  ] as const) {
     for (const format of ['text', 'json']) {
       const cfg = join(e.dir, `echo-${name}-${format}.yaml`);
       writeFileSync(cfg, base.replace(/^ {2}client_secret: .*$/m, `  client_secret: ${JSON.stringify(secret)}`).replace(/format: json/, `format: ${format}`));
@@ -76,7 +84,7 @@ test('check-config and the logs never print a client secret a token endpoint ech
       // The same answer met while uploading: the log line and the row's upload_error carry no secret.
       const s = await e.cli(['sync', '--once', '--max-wait-ms', '0'], { config: cfg });
       const out = s.stdout + s.stderr;
-      t.regex(out, /is not known here/, 'the endpoint\'s answer was logged');
+      t.regex(out, /is not known here/, "the endpoint's answer was logged");
       t.false(out.includes(secret), `sync --once logged the ${name} secret (${format}): ${out}`);
       const rows = await e.rows('echo');
       t.true(rows.length > 0 && rows.every((x) => !(x.upload_error ?? '').includes(secret)), JSON.stringify(rows));

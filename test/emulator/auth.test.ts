@@ -112,7 +112,12 @@ test('service account without subject: no storage quota in My Drive, fine in a s
   t.is(folder.status, 200);
 
   const ok = await sa.files.create(
-    { requestBody: { name: 'b.txt', parents: ['0AsharedDrive0001'] }, media: { mimeType: 'text/plain', body: Readable.from(Buffer.from('b')) }, supportsAllDrives: true, fields: 'id,driveId,size' },
+    {
+      requestBody: { name: 'b.txt', parents: ['0AsharedDrive0001'] },
+      media: { mimeType: 'text/plain', body: Readable.from(Buffer.from('b')) },
+      supportsAllDrives: true,
+      fields: 'id,driveId,size',
+    },
     noRetry,
   );
   t.is(ok.data.driveId, '0AsharedDrive0001');
@@ -122,7 +127,10 @@ test('service account without subject: no storage quota in My Drive, fine in a s
 test('service account with subject (domain-wide delegation) acts as a user with quota', async (t) => {
   const emu = await withEmulator(t);
   const sa = driveClient(serviceAccountClient(emu, 'person@example.com'));
-  const ok = await sa.files.create({ requestBody: { name: 'a.txt' }, media: { mimeType: 'text/plain', body: Readable.from(Buffer.from('abc')) }, fields: 'id,size' }, noRetry);
+  const ok = await sa.files.create(
+    { requestBody: { name: 'a.txt' }, media: { mimeType: 'text/plain', body: Readable.from(Buffer.from('abc')) }, fields: 'id,size' },
+    noRetry,
+  );
   t.is(ok.data.size, '3');
   t.is(emu.stats().requests['POST /token']?.['200'], 1);
 });

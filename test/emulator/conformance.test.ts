@@ -29,7 +29,7 @@ async function clientVersion(): Promise<string> {
 }
 
 /** What drive_session.py prints: one JSON object, a field per step. */
- 
+
 type SessionOutput = any;
 
 async function session(emu: Emulator, ca: string | null): Promise<SessionOutput> {

@@ -153,8 +153,14 @@ test('storage quota: 403 storageQuotaExceeded, freed by delete', async (t) => {
   t.is(first.status, 200);
   const over = await up(60);
   t.is(over.status, 403);
-  t.deepEqual(over.json.error.errors[0], { domain: 'usageLimits', reason: 'storageQuotaExceeded', message: "The user's Drive storage quota has been exceeded." });
-  const mp = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=multipart', `--b\r\n\r\n{"name":"m"}\r\n--b\r\n\r\n${'z'.repeat(50)}\r\n--b--`, { 'content-type': 'multipart/related; boundary=b' });
+  t.deepEqual(over.json.error.errors[0], {
+    domain: 'usageLimits',
+    reason: 'storageQuotaExceeded',
+    message: "The user's Drive storage quota has been exceeded.",
+  });
+  const mp = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=multipart', `--b\r\n\r\n{"name":"m"}\r\n--b\r\n\r\n${'z'.repeat(50)}\r\n--b--`, {
+    'content-type': 'multipart/related; boundary=b',
+  });
   t.is(mp.status, 403);
   t.is((await api(emu, token, 'DELETE', `/drive/v3/files/${first.json.id}`)).status, 204);
   t.is((await up(60)).status, 200);

@@ -76,11 +76,16 @@ test('multipart upload through the client: size string, md5, sha256, appProperti
 test('multipart with a string body and an empty media part', async (t) => {
   const emu = await withEmulator(t);
   const d = driveClient(oauthClient(emu));
-  const up = await d.files.create({ requestBody: { name: 's.txt' }, media: { mimeType: 'text/plain', body: 'hello' }, fields: 'size,md5Checksum,mimeType' }, noRetry);
+  const up = await d.files.create(
+    { requestBody: { name: 's.txt' }, media: { mimeType: 'text/plain', body: 'hello' }, fields: 'size,md5Checksum,mimeType' },
+    noRetry,
+  );
   t.deepEqual(up.data, { size: '5', md5Checksum: md5('hello'), mimeType: 'text/plain' });
   const token = await userToken(emu);
   const body = '--b1\r\ncontent-type: application/json\r\n\r\n{"name":"empty"}\r\n--b1\r\ncontent-type: text/plain\r\n\r\n\r\n--b1--';
-  const res = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=multipart&fields=size,md5Checksum', body, { 'content-type': 'multipart/related; boundary=b1' });
+  const res = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=multipart&fields=size,md5Checksum', body, {
+    'content-type': 'multipart/related; boundary=b1',
+  });
   t.is(res.status, 200);
   t.deepEqual(res.json, { size: '0', md5Checksum: md5('') });
 });
@@ -89,7 +94,14 @@ test('malformed multipart, bad JSON and missing boundary -> 400', async (t) => {
   const emu = await withEmulator(t);
   const token = await userToken(emu);
   const mp = { 'content-type': 'multipart/related; boundary=zz' };
-  const truncated = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=multipart', '--zz\r\ncontent-type: application/json\r\n\r\n{}\r\n--zz\r\n\r\nabc', mp);
+  const truncated = await api(
+    emu,
+    token,
+    'POST',
+    '/upload/drive/v3/files?uploadType=multipart',
+    '--zz\r\ncontent-type: application/json\r\n\r\n{}\r\n--zz\r\n\r\nabc',
+    mp,
+  );
   t.is(truncated.status, 400);
   t.is(truncated.json.error.errors[0].reason, 'badRequest');
   const badJson = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=multipart', '--zz\r\n\r\n{nope\r\n--zz\r\n\r\nabc\r\n--zz--', mp);
@@ -106,7 +118,9 @@ test('malformed multipart, bad JSON and missing boundary -> 400', async (t) => {
 test('uploadType=media creates an Untitled file from the raw body', async (t) => {
   const emu = await withEmulator(t);
   const token = await userToken(emu);
-  const res = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=media&fields=name,size,mimeType,md5Checksum', 'raw bytes', { 'content-type': 'text/csv' });
+  const res = await api(emu, token, 'POST', '/upload/drive/v3/files?uploadType=media&fields=name,size,mimeType,md5Checksum', 'raw bytes', {
+    'content-type': 'text/csv',
+  });
   t.is(res.status, 200);
   t.deepEqual(res.json, { name: 'Untitled', size: '9', mimeType: 'text/csv', md5Checksum: md5('raw bytes') });
   t.deepEqual(emu.stats().requests['POST /upload/drive/v3/files?uploadType=media'], { '200': 1 });
@@ -164,9 +178,16 @@ test('metadata update: rename, appProperties merge/delete, trash, move; version 
   const d = driveClient(oauthClient(emu));
   const a = await d.files.create({ requestBody: { name: 'a', mimeType: FOLDER } }, noRetry);
   const b = await d.files.create({ requestBody: { name: 'b', mimeType: FOLDER } }, noRetry);
-  const f = await d.files.create({ requestBody: { name: 'f.txt', parents: [a.data.id!], appProperties: { k1: 'v1', k2: 'v2' } }, media: { body: 'x' } }, noRetry);
+  const f = await d.files.create(
+    { requestBody: { name: 'f.txt', parents: [a.data.id!], appProperties: { k1: 'v1', k2: 'v2' } }, media: { body: 'x' } },
+    noRetry,
+  );
   const u = await d.files.update(
-    { fileId: f.data.id!, requestBody: { name: 'g.txt', appProperties: { k2: null, k3: 'v3' } as unknown as Record<string, string> }, fields: 'name,appProperties,version' },
+    {
+      fileId: f.data.id!,
+      requestBody: { name: 'g.txt', appProperties: { k2: null, k3: 'v3' } as unknown as Record<string, string> },
+      fields: 'name,appProperties,version',
+    },
     noRetry,
   );
   t.deepEqual(u.data, { name: 'g.txt', appProperties: { k1: 'v1', k3: 'v3' }, version: '2' });
@@ -186,15 +207,25 @@ test('metadata update: rename, appProperties merge/delete, trash, move; version 
 test('content update (files.update with media) keeps the id, new md5, version+1', async (t) => {
   const emu = await withEmulator(t);
   const d = driveClient(oauthClient(emu));
-  const f = await d.files.create({ requestBody: { name: 'v.txt' }, media: { body: Readable.from(Buffer.from('one')) }, fields: 'id,md5Checksum,version' }, noRetry);
+  const f = await d.files.create(
+    { requestBody: { name: 'v.txt' }, media: { body: Readable.from(Buffer.from('one')) }, fields: 'id,md5Checksum,version' },
+    noRetry,
+  );
   const u = await d.files.update(
-    { fileId: f.data.id!, requestBody: { name: 'v2.txt' }, media: { mimeType: 'text/plain', body: Readable.from(Buffer.from('second')) }, fields: 'id,name,md5Checksum,size,version' },
+    {
+      fileId: f.data.id!,
+      requestBody: { name: 'v2.txt' },
+      media: { mimeType: 'text/plain', body: Readable.from(Buffer.from('second')) },
+      fields: 'id,name,md5Checksum,size,version',
+    },
     noRetry,
   );
   t.deepEqual(u.data, { id: f.data.id, name: 'v2.txt', md5Checksum: md5('second'), size: '6', version: '2' });
   t.is(emu.stats().requests['PATCH /upload/drive/v3/files/{id}?uploadType=multipart']?.['200'], 1);
   const token = await userToken(emu);
-  const media = await api(emu, token, 'PATCH', `/upload/drive/v3/files/${f.data.id}?uploadType=media&fields=size,version`, 'third!!', { 'content-type': 'text/plain' });
+  const media = await api(emu, token, 'PATCH', `/upload/drive/v3/files/${f.data.id}?uploadType=media&fields=size,version`, 'third!!', {
+    'content-type': 'text/plain',
+  });
   t.deepEqual(media.json, { size: '7', version: '3' });
   t.is(emu.stats().storedBytes, 7);
 });
@@ -229,21 +260,39 @@ test('inspection routes: state tree, stats, reset keeps the start-up roots', asy
   const emu = await withEmulator(t, { rootFolderId: 'rootFolder000001' });
   const token = await userToken(emu);
   const sub = await api(emu, token, 'POST', '/drive/v3/files', { name: 'sub', mimeType: FOLDER, parents: ['rootFolder000001'] });
-  await api(emu, token, 'POST', `/upload/drive/v3/files?uploadType=multipart`, `--q\r\n\r\n{"name":"f","parents":["${sub.json.id}"],"appProperties":{"a":"b"}}\r\n--q\r\n\r\nabc\r\n--q--`, {
-    'content-type': 'multipart/related; boundary=q',
-  });
+  await api(
+    emu,
+    token,
+    'POST',
+    `/upload/drive/v3/files?uploadType=multipart`,
+    `--q\r\n\r\n{"name":"f","parents":["${sub.json.id}"],"appProperties":{"a":"b"}}\r\n--q\r\n\r\nabc\r\n--q--`,
+    {
+      'content-type': 'multipart/related; boundary=q',
+    },
+  );
   const state = await api(emu, null, 'GET', '/__emulator/state');
   t.is(state.status, 200);
   const root = state.json.myDrive.children.find((c: any) => c.id === 'rootFolder000001');
   t.is(root.children[0].name, 'sub');
-  t.deepEqual(root.children[0].children[0], { id: root.children[0].children[0].id, name: 'f', mimeType: 'application/octet-stream', trashed: false, appProperties: { a: 'b' }, size: 3, md5Checksum: md5('abc') });
+  t.deepEqual(root.children[0].children[0], {
+    id: root.children[0].children[0].id,
+    name: 'f',
+    mimeType: 'application/octet-stream',
+    trashed: false,
+    appProperties: { a: 'b' },
+    size: 3,
+    md5Checksum: md5('abc'),
+  });
   t.deepEqual(state.json, emu.state());
   const stats = await api(emu, null, 'GET', '/__emulator/stats');
   t.is(stats.json.driveRequests, 2);
   t.is(stats.json.writeRequests, 2);
   t.true(stats.json.totalRequests >= 4);
   t.is((await api(emu, null, 'POST', '/__emulator/reset')).status, 200);
-  t.deepEqual(emu.listFiles().map((f) => f.id), ['rootFolder000001']);
+  t.deepEqual(
+    emu.listFiles().map((f) => f.id),
+    ['rootFolder000001'],
+  );
   t.is(emu.stats().driveRequests, 0);
 });
 
@@ -258,12 +307,19 @@ test('client aborts mid-upload: no file, no temp data left, emulator keeps servi
   const token = await userToken(emu);
   const abort = (path: string, headers: Record<string, string>, first: Buffer) =>
     new Promise<void>((resolve) => {
-      const req = http.request(`${emu.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-length': '10000000', ...headers } });
+      const req = http.request(`${emu.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-length': '10000000', ...headers },
+      });
       req.on('error', () => resolve());
       req.write(first, () => setImmediate(() => (req.destroy(), resolve())));
     });
   await abort('/upload/drive/v3/files?uploadType=media', { 'content-type': 'text/plain' }, Buffer.alloc(200_000, 1));
-  await abort('/upload/drive/v3/files?uploadType=multipart', { 'content-type': 'multipart/related; boundary=x' }, Buffer.concat([Buffer.from('--x\r\n\r\n{"name":"a"}\r\n--x\r\n\r\n'), Buffer.alloc(200_000, 2)]));
+  await abort(
+    '/upload/drive/v3/files?uploadType=multipart',
+    { 'content-type': 'multipart/related; boundary=x' },
+    Buffer.concat([Buffer.from('--x\r\n\r\n{"name":"a"}\r\n--x\r\n\r\n'), Buffer.alloc(200_000, 2)]),
+  );
   const deadline = Date.now() + 5000;
   while (emu.stats().concurrentRequests > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
   t.is(emu.stats().concurrentRequests, 0);

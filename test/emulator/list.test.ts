@@ -88,7 +88,10 @@ test('shared drive: items invisible without supportsAllDrives / includeItemsFrom
   t.is((denied as unknown as { status: number }).status, 404);
   t.is((denied as unknown as { response: { data: any } }).response.data.error.message, 'File not found: rootInShared0001.');
 
-  const f = await d.files.create({ requestBody: { name: 'x', parents: ['rootInShared0001'] }, media: { body: 'x' }, supportsAllDrives: true, fields: 'id,driveId' }, noRetry);
+  const f = await d.files.create(
+    { requestBody: { name: 'x', parents: ['rootInShared0001'] }, media: { body: 'x' }, supportsAllDrives: true, fields: 'id,driveId' },
+    noRetry,
+  );
   t.is(f.data.driveId, SD);
   const id = f.data.id!;
   t.is((await api(emu, token, 'GET', `/drive/v3/files/${id}`)).status, 404);
@@ -103,7 +106,10 @@ test('shared drive: items invisible without supportsAllDrives / includeItemsFrom
   t.deepEqual(half.data.files, []);
   const all = await d.files.list({ q, supportsAllDrives: true, includeItemsFromAllDrives: true, fields: 'files(id,driveId)' }, noRetry);
   t.deepEqual(all.data.files, [{ id, driveId: SD }]);
-  const inDrive = await d.files.list({ q, corpora: 'drive', driveId: SD, supportsAllDrives: true, includeItemsFromAllDrives: true, fields: 'files(id)' }, noRetry);
+  const inDrive = await d.files.list(
+    { q, corpora: 'drive', driveId: SD, supportsAllDrives: true, includeItemsFromAllDrives: true, fields: 'files(id)' },
+    noRetry,
+  );
   t.deepEqual(inDrive.data.files, [{ id }]);
   const noInclude = await api(emu, token, 'GET', `/drive/v3/files?corpora=drive&driveId=${SD}&supportsAllDrives=true`);
   t.is(noInclude.status, 400);

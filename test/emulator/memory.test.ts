@@ -37,13 +37,17 @@ test('a 300 MiB multipart upload streams to disk: RSS stays flat', async (t) => 
   t.teardown(() => clearInterval(sampler));
 
   const boundary = 'mem-test-boundary';
-  const head = Buffer.from(`--${boundary}\r\ncontent-type: application/json\r\n\r\n{"name":"big.bin"}\r\n--${boundary}\r\ncontent-type: application/octet-stream\r\n\r\n`);
+  const head = Buffer.from(
+    `--${boundary}\r\ncontent-type: application/json\r\n\r\n{"name":"big.bin"}\r\n--${boundary}\r\ncontent-type: application/octet-stream\r\n\r\n`,
+  );
   const tail = Buffer.from(`\r\n--${boundary}--`);
-  const body = Readable.from((async function* () {
-    yield head;
-    for await (const chunk of generated(total, block)) yield chunk as Buffer;
-    yield tail;
-  })());
+  const body = Readable.from(
+    (async function* () {
+      yield head;
+      for await (const chunk of generated(total, block)) yield chunk as Buffer;
+      yield tail;
+    })(),
+  );
   const answer = await new Promise<{ status: number; json: any }>((resolve, reject) => {
     const req = http.request(`${emu.url}/upload/drive/v3/files?uploadType=multipart&fields=id,size,md5Checksum`, {
       method: 'POST',

@@ -30,9 +30,20 @@ test('state and contents survive a clean restart with dataDir', async (t) => {
   let token = await userToken(first);
   const folder = await api(first, token, 'POST', '/drive/v3/files?supportsAllDrives=true', { name: 'job', mimeType: FOLDER, parents: ['rootPersist00001'] });
   const body = crypto.randomBytes(5000);
-  const file = await api(first, token, 'POST', '/upload/drive/v3/files?uploadType=media&supportsAllDrives=true', new Uint8Array(body), { 'content-type': 'application/octet-stream' });
-  await api(first, token, 'PATCH', `/drive/v3/files/${file.json.id}?supportsAllDrives=true&addParents=${folder.json.id}&removeParents=${encodeURIComponent('root')}`, {});
-  const renamed = await api(first, token, 'PATCH', `/drive/v3/files/${file.json.id}?supportsAllDrives=true&fields=name,parents,version,driveId`, { name: 'renamed.bin', appProperties: { k: 'v' } });
+  const file = await api(first, token, 'POST', '/upload/drive/v3/files?uploadType=media&supportsAllDrives=true', new Uint8Array(body), {
+    'content-type': 'application/octet-stream',
+  });
+  await api(
+    first,
+    token,
+    'PATCH',
+    `/drive/v3/files/${file.json.id}?supportsAllDrives=true&addParents=${folder.json.id}&removeParents=${encodeURIComponent('root')}`,
+    {},
+  );
+  const renamed = await api(first, token, 'PATCH', `/drive/v3/files/${file.json.id}?supportsAllDrives=true&fields=name,parents,version,driveId`, {
+    name: 'renamed.bin',
+    appProperties: { k: 'v' },
+  });
   t.is(renamed.status, 200);
   t.deepEqual(renamed.json, { name: 'renamed.bin', parents: [folder.json.id], version: '3', driveId: '0AsharedPersist01' });
   const before = first.listFiles();
@@ -71,14 +82,28 @@ test('SIGKILLed emulator process: every answered mutation and the resumable sess
   const token = await userToken(remote);
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) {
-    const r = await api(remote, token, 'POST', `/upload/drive/v3/files?uploadType=multipart`, `--b\r\n\r\n{"name":"f${i}","parents":["rootKill00000001"]}\r\n--b\r\n\r\ncontent-${i}\r\n--b--`, {
-      'content-type': 'multipart/related; boundary=b',
-    });
+    const r = await api(
+      remote,
+      token,
+      'POST',
+      `/upload/drive/v3/files?uploadType=multipart`,
+      `--b\r\n\r\n{"name":"f${i}","parents":["rootKill00000001"]}\r\n--b\r\n\r\ncontent-${i}\r\n--b--`,
+      {
+        'content-type': 'multipart/related; boundary=b',
+      },
+    );
     t.is(r.status, 200);
     ids.push(r.json.id);
   }
   const data = crypto.randomBytes(KIB256 + 10);
-  const start = await api(remote, token, 'POST', '/upload/drive/v3/files?uploadType=resumable', { name: 'big' }, { 'x-upload-content-length': String(data.length) });
+  const start = await api(
+    remote,
+    token,
+    'POST',
+    '/upload/drive/v3/files?uploadType=resumable',
+    { name: 'big' },
+    { 'x-upload-content-length': String(data.length) },
+  );
   const loc = start.headers.get('location') as string;
   const chunk = await api(remote, null, 'PUT', loc, new Uint8Array(data.subarray(0, KIB256)), { 'content-range': `bytes 0-${KIB256 - 1}/${data.length}` });
   t.is(chunk.status, 308);
@@ -89,7 +114,10 @@ test('SIGKILLed emulator process: every answered mutation and the resumable sess
 
   const port = Number(new URL(url).port);
   const again = await withEmulator(t, { dataDir: dir, rootFolderId: 'rootKill00000001', port });
-  const names = again.listFiles().filter((f) => f.mimeType !== FOLDER).map((f) => f.name);
+  const names = again
+    .listFiles()
+    .filter((f) => f.mimeType !== FOLDER)
+    .map((f) => f.name);
   t.deepEqual(names, ['f0', 'f1', 'f2', 'f3', 'f4']);
   const token2 = await userToken(again);
   t.is((await download(again, token2, ids[3] as string)).toString(), 'content-3');
@@ -97,6 +125,8 @@ test('SIGKILLed emulator process: every answered mutation and the resumable sess
   const status = await api(again, null, 'PUT', loc, '', { 'content-range': `bytes */${data.length}` });
   t.is(status.status, 308);
   t.is(status.headers.get('range'), `bytes=0-${KIB256 - 1}`);
-  const done = await api(again, null, 'PUT', `${loc}&fields=md5Checksum,size`, new Uint8Array(data.subarray(KIB256)), { 'content-range': `bytes ${KIB256}-${data.length - 1}/${data.length}` });
+  const done = await api(again, null, 'PUT', `${loc}&fields=md5Checksum,size`, new Uint8Array(data.subarray(KIB256)), {
+    'content-range': `bytes ${KIB256}-${data.length - 1}/${data.length}`,
+  });
   t.deepEqual(done.json, { md5Checksum: md5(data), size: String(data.length) });
 });

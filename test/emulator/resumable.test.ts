@@ -8,7 +8,14 @@ import { waitUntil } from '../helpers/poll.js';
 
 const KIB256 = 256 * 1024;
 
-async function startSession(emu: Emulator, token: string, meta: Record<string, unknown>, total: number | null, path = '/upload/drive/v3/files', method = 'POST'): Promise<string> {
+async function startSession(
+  emu: Emulator,
+  token: string,
+  meta: Record<string, unknown>,
+  total: number | null,
+  path = '/upload/drive/v3/files',
+  method = 'POST',
+): Promise<string> {
   const headers: Record<string, string> = { 'x-upload-content-type': 'application/octet-stream' };
   if (total !== null) headers['x-upload-content-length'] = String(total);
   const res = await api(emu, token, method, `${path}?uploadType=resumable`, meta, headers);
@@ -49,7 +56,12 @@ test('resumable: initiate -> 200 + Location; chunks -> 308 + Range; last chunk -
   t.is(c1.headers.get('range'), `bytes=0-${KIB256 - 1}`);
   const c2 = await put(emu, loc, data.subarray(KIB256, 2 * KIB256), `bytes ${KIB256}-${2 * KIB256 - 1}/*`);
   t.is(c2.headers.get('range'), `bytes=0-${2 * KIB256 - 1}`);
-  const last = await put(emu, `${loc}&fields=id,name,size,md5Checksum,appProperties`, data.subarray(2 * KIB256), `bytes ${2 * KIB256}-${data.length - 1}/${data.length}`);
+  const last = await put(
+    emu,
+    `${loc}&fields=id,name,size,md5Checksum,appProperties`,
+    data.subarray(2 * KIB256),
+    `bytes ${2 * KIB256}-${data.length - 1}/${data.length}`,
+  );
   t.is(last.status, 200);
   t.deepEqual(last.json, { id: last.json.id, name: 'big.bin', size: String(data.length), md5Checksum: md5(data), appProperties: { job: 'j' } });
   // Asking again after completion answers the file.

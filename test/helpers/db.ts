@@ -73,8 +73,7 @@ export function openRaw(path: string, mode = sqlite3.OPEN_READWRITE | sqlite3.OP
               else res({ changes: this.changes, lastID: this.lastID });
             }),
           ),
-        all: <T>(sql: string, ...params: unknown[]) =>
-          new Promise<T[]>((res, rej) => d.all(sql, params, (e, rows) => (e ? rej(e) : res(rows as T[])))),
+        all: <T>(sql: string, ...params: unknown[]) => new Promise<T[]>((res, rej) => d.all(sql, params, (e, rows) => (e ? rej(e) : res(rows as T[])))),
         close: () => new Promise((res, rej) => d.close((e) => (e ? rej(e) : res()))),
       });
     });
@@ -168,7 +167,9 @@ export async function makeTestStore(
 
 /** Schema summary used to prove "nothing changed": every sqlite_schema entry (type, name, sql). */
 export async function schemaSnapshot(db: Db | RawDb): Promise<{ type: string; name: string; sql: string | null }[]> {
-  return (await db.all(
-    "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name",
-  )) as { type: string; name: string; sql: string | null }[];
+  return (await db.all("SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name")) as {
+    type: string;
+    name: string;
+    sql: string | null;
+  }[];
 }

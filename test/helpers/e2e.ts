@@ -236,10 +236,10 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
       }
     }
   } else
-  await withRawDb(dbPath, async (raw) => {
-    if (opts.batchJobs !== false) await raw.exec(BATCH_JOBS_DDL.real);
-    else await raw.exec('CREATE TABLE unrelated (x INTEGER)');
-  });
+    await withRawDb(dbPath, async (raw) => {
+      if (opts.batchJobs !== false) await raw.exec(BATCH_JOBS_DDL.real);
+      else await raw.exec('CREATE TABLE unrelated (x INTEGER)');
+    });
   if (!opts.postgres && opts.migrate !== false && opts.batchJobs !== false) {
     const db = await openDatabase(dbPath, { busyTimeoutMs: 5000 });
     try {
@@ -422,15 +422,21 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
 
   const withDb = <T>(fn: (raw: RawDb) => Promise<T>) =>
     pgSql
-      ? fn({ ...pgSql, all: <R>(q: string, ...p: unknown[]) => pgSql.all<R[]>(q, ...p), run: async (q: string, ...p: unknown[]) => {
-          await pgSql.run(q, ...p);
-          return { changes: 0, lastID: 0 };
-        }, exec: async (q: string) => void (await pgSql.exec(q)), close: async () => undefined })
+      ? fn({
+          ...pgSql,
+          all: <R>(q: string, ...p: unknown[]) => pgSql.all<R[]>(q, ...p),
+          run: async (q: string, ...p: unknown[]) => {
+            await pgSql.run(q, ...p);
+            return { changes: 0, lastID: 0 };
+          },
+          exec: async (q: string) => void (await pgSql.exec(q)),
+          close: async () => undefined,
+        })
       : withRawDb(dbPath, async (raw) => {
-      // The daemon writes concurrently: wait for its short transactions instead of failing with SQLITE_BUSY.
-      await raw.exec('PRAGMA busy_timeout = 10000');
-      return fn(raw);
-    });
+          // The daemon writes concurrently: wait for its short transactions instead of failing with SQLITE_BUSY.
+          await raw.exec('PRAGMA busy_timeout = 10000');
+          return fn(raw);
+        });
 
   const env: E2E = {
     dir,
@@ -454,7 +460,11 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
         await raw.run(
           `INSERT INTO batch_jobs (job_id, status, total_files, created_at, updated_at, drive_integration_enabled, drive_folder_pattern)
            VALUES (?, ?, ?, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, ?, ?)`,
-          id, o.status ?? 'completed', o.totalFiles ?? 0, pgSql ? o.enabled !== false : o.enabled === false ? 0 : 1, o.pattern ?? null,
+          id,
+          o.status ?? 'completed',
+          o.totalFiles ?? 0,
+          pgSql ? o.enabled !== false : o.enabled === false ? 0 : 1,
+          o.pattern ?? null,
         );
         // What the batch system does when it asks for Drive upload (the column default is not_requested).
         if (o.enabled !== false) await raw.run("UPDATE batch_jobs SET drive_upload_status = 'pending' WHERE job_id = ?", id);
@@ -508,7 +518,12 @@ export function countByPath(e: E2E): Map<string, number> {
 }
 
 /** Asserts every local file of `jobs` is in Drive exactly once with the same md5, and every row uploaded. */
-export async function assertExactlyOnce(t: ExecutionContext, e: E2E, expected: { job: string; rel: string; content: string | Buffer }[], folderOf: (job: string) => string): Promise<void> {
+export async function assertExactlyOnce(
+  t: ExecutionContext,
+  e: E2E,
+  expected: { job: string; rel: string; content: string | Buffer }[],
+  folderOf: (job: string) => string,
+): Promise<void> {
   const counts = countByPath(e);
   const dupes = [...counts].filter(([, n]) => n > 1);
   t.deepEqual(dupes, [], 'no file twice in one folder');

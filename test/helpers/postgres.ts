@@ -167,7 +167,8 @@ async function waitReady(port: number, child: ChildProcess, log: () => string): 
       return;
     } catch (e) {
       await c.end().catch(() => undefined);
-      if (Date.now() > deadline) throw new Error(`PostgreSQL on port ${port} not ready after 60 s: ${(e as Error).message}; server log: ${log().slice(-500)}`, { cause: e });
+      if (Date.now() > deadline)
+        throw new Error(`PostgreSQL on port ${port} not ready after 60 s: ${(e as Error).message}; server log: ${log().slice(-500)}`, { cause: e });
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -106,7 +106,10 @@ export function spawnNode(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?:
       const hit = out.split('\n').find((l) => re.test(l));
       if (hit !== undefined) return Promise.resolve(hit);
       return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${re} in the child's output:\n${out.slice(-3000)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${re} in the child's output:\n${out.slice(-3000)}`)),
+          timeoutMs,
+        );
         const w = {
           re,
           resolve: (l: string) => {
@@ -284,22 +287,23 @@ export async function makeWorkspace(o: {
   else writeFileSync(dbPath, '');
   const db = o.databaseUrl ? null : await openDatabase(dbPath, { busyTimeoutMs: 5000 });
   if (db)
-  try {
-    await db.exec(BATCH_JOBS);
-    await migrate(db);
-    await db.exec('BEGIN');
-    for (const id of o.jobIds) {
-      await db.run(
-        `INSERT INTO batch_jobs (job_id, status, total_files, created_at, updated_at, drive_integration_enabled, drive_upload_status)
+    try {
+      await db.exec(BATCH_JOBS);
+      await migrate(db);
+      await db.exec('BEGIN');
+      for (const id of o.jobIds) {
+        await db.run(
+          `INSERT INTO batch_jobs (job_id, status, total_files, created_at, updated_at, drive_integration_enabled, drive_upload_status)
          VALUES (?, ?, 0, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, 1, 'pending')`,
-        id, o.jobStatus ?? 'processing',
-      );
-      mkdirSync(join(outputDir, id), { recursive: true });
+          id,
+          o.jobStatus ?? 'processing',
+        );
+        mkdirSync(join(outputDir, id), { recursive: true });
+      }
+      await db.exec('COMMIT');
+    } finally {
+      await db.close();
     }
-    await db.exec('COMMIT');
-  } finally {
-    await db.close();
-  }
   const refreshTokenFile = join(dir, 'refresh-token');
   writeFileSync(refreshTokenFile, 'bench-refresh-token\n', { mode: 0o600 });
   const configPath = join(dir, 'config.yaml');

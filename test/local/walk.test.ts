@@ -27,14 +27,11 @@ test('nested files with /-separated relative paths and their sizes; ignored file
   put('pages/.thumbs/t.png', 'x');
   mkdirSync(join(dir, 'empty-dir'));
   const tree = await walkJobDir(dir, DEFAULT_IGNORE);
-  t.deepEqual(
-    tree.files.map((f) => [f.relPath, f.size]).sort(),
-    [
-      ['a.txt', 1],
-      ['pages/deep/er/p.bin', 6],
-      ['pages/p-001.png', 5],
-    ],
-  );
+  t.deepEqual(tree.files.map((f) => [f.relPath, f.size]).sort(), [
+    ['a.txt', 1],
+    ['pages/deep/er/p.bin', 6],
+    ['pages/p-001.png', 5],
+  ]);
   t.true(tree.files.every((f) => f.mtimeMs > 0));
   t.deepEqual(tree.badNames, []);
   t.deepEqual(tree.dirLinks, []);
@@ -71,7 +68,10 @@ test('names that are not valid UTF-8 are reported escaped (directories with a tr
   // Ignored names stay ignored, whatever their bytes.
   writeFileSync(bytePath(dir, Buffer.from('draft\xe9.tmp', 'latin1')), 'x');
   const tree = await walkJobDir(dir, DEFAULT_IGNORE);
-  t.deepEqual(tree.files.map((f) => f.relPath), ['ok.txt']);
+  t.deepEqual(
+    tree.files.map((f) => f.relPath),
+    ['ok.txt'],
+  );
   t.deepEqual(tree.badNames.sort(), ['caf\\xE9.txt', 'd\\xFE/', 'sub/a\\xFF']);
 });
 

@@ -42,9 +42,15 @@ function gaxiosLikeError(): Error {
 
 const cases: [string, () => Record<string, unknown>][] = [
   ['strings under innocent keys', () => ({ note: `got ${SECRETS.accessToken} and ${SECRETS.refreshToken}`, other: `secret ${SECRETS.clientSecret}` })],
-  ['auth headers in text', () => ({ request: `GET /x HTTP/1.1\r\nAuthorization: Bearer ${SECRETS.bearer}\r\nProxy-Authorization: Basic ${SECRETS.basic}\r\n` })],
+  [
+    'auth headers in text',
+    () => ({ request: `GET /x HTTP/1.1\r\nAuthorization: Bearer ${SECRETS.bearer}\r\nProxy-Authorization: Basic ${SECRETS.basic}\r\n` }),
+  ],
   ['auth headers as fields', () => ({ headers: { authorization: `Bearer ${SECRETS.bearer}`, 'x-other': `Basic ${SECRETS.basic}` } })],
-  ['JSON text', () => ({ body: JSON.stringify({ access_token: SECRETS.accessToken, refresh_token: SECRETS.refreshToken, client_secret: SECRETS.clientSecret }) })],
+  [
+    'JSON text',
+    () => ({ body: JSON.stringify({ access_token: SECRETS.accessToken, refresh_token: SECRETS.refreshToken, client_secret: SECRETS.clientSecret }) }),
+  ],
   [
     'ten levels deep, in arrays',
     () => {
@@ -62,9 +68,22 @@ const cases: [string, () => Record<string, unknown>][] = [
       return { error: top };
     },
   ],
-  ['an AggregateError', () => ({ error: new AggregateError([new Error(`a ${SECRETS.accessToken}`), new Error(`b Bearer ${SECRETS.bearer}`)], `Bearer ${SECRETS.bearer}`) })],
+  [
+    'an AggregateError',
+    () => ({ error: new AggregateError([new Error(`a ${SECRETS.accessToken}`), new Error(`b Bearer ${SECRETS.bearer}`)], `Bearer ${SECRETS.bearer}`) }),
+  ],
   ['a gaxios-shaped error and its config', () => ({ error: gaxiosLikeError(), config: (gaxiosLikeError() as unknown as { config: unknown }).config })],
-  ['Map, Headers, URL', () => ({ m: new Map([['refresh_token', SECRETS.refreshToken], ['x', SECRETS.accessToken]]), h: new Headers({ authorization: `Bearer ${SECRETS.bearer}` }), u: new URL(`https://x.example/cb?access_token=${SECRETS.accessToken}`) })],
+  [
+    'Map, Headers, URL',
+    () => ({
+      m: new Map([
+        ['refresh_token', SECRETS.refreshToken],
+        ['x', SECRETS.accessToken],
+      ]),
+      h: new Headers({ authorization: `Bearer ${SECRETS.bearer}` }),
+      u: new URL(`https://x.example/cb?access_token=${SECRETS.accessToken}`),
+    }),
+  ],
 ];
 
 for (const format of ['text', 'json'] as const) {
@@ -119,13 +138,21 @@ test('a real google-auth-library failure against a token endpoint that echoes th
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => server.close());
   const port = (server.address() as AddressInfo).port;
-  const client = new OAuth2Client({ clientId: 'c.apps.googleusercontent.com', clientSecret: SECRETS.clientSecret, endpoints: { oauth2TokenUrl: `http://127.0.0.1:${port}/token` } });
+  const client = new OAuth2Client({
+    clientId: 'c.apps.googleusercontent.com',
+    clientSecret: SECRETS.clientSecret,
+    endpoints: { oauth2TokenUrl: `http://127.0.0.1:${port}/token` },
+  });
   client.setCredentials({ refresh_token: SECRETS.refreshToken });
   const err = await t.throwsAsync(() => client.getAccessToken());
   t.truthy(err);
   for (const format of ['text', 'json'] as const) {
     const c = capture(format);
-    c.log.error('token refresh failed', { error: err, config: (err as unknown as { config?: unknown }).config, response: (err as unknown as { response?: unknown }).response });
+    c.log.error('token refresh failed', {
+      error: err,
+      config: (err as unknown as { config?: unknown }).config,
+      response: (err as unknown as { response?: unknown }).response,
+    });
     const out = c.text();
     t.true(out.includes('token refresh failed'));
     t.false(out.includes(SECRETS.clientSecret), out);

@@ -46,7 +46,10 @@ test('multi-line messages and stacks carry the prefix on every line', async (t) 
   const stackPart = lines.slice(0, stackLines);
   t.is(stackPart[0], '<3>Error: upload failed');
   for (const l of stackPart) t.regex(l, /^<3>/, l);
-  t.true(stackPart.slice(1).every((l) => /^<3>\s+at /.test(l)), 'stack frames are error records too');
+  t.true(
+    stackPart.slice(1).every((l) => /^<3>\s+at /.test(l)),
+    'stack frames are error records too',
+  );
   t.deepEqual(lines.slice(stackLines), ['<4>first line', '<4>second line', '<4>third line', '<7>dbg one', '<7>dbg two']);
 });
 

@@ -1,12 +1,6 @@
 import { request } from 'node:http';
 import test from 'ava';
-import {
-  createPrometheusMetrics,
-  parseListen,
-  scanHealth,
-  startMetricsServer,
-  type HealthReport,
-} from '../../src/metrics/index.js';
+import { createPrometheusMetrics, parseListen, scanHealth, startMetricsServer, type HealthReport } from '../../src/metrics/index.js';
 import { parsePromText, sampleValue } from './prom-text.js';
 
 interface Reply {

@@ -24,9 +24,7 @@ export function parsePromText(text: string): Sample[] {
 
 /** The value of the one sample with this name whose labels include `labels`; throws if none or several. */
 export function sampleValue(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
-  const hits = samples.filter(
-    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
-  );
+  const hits = samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v));
   if (hits.length !== 1) throw new Error(`expected one sample ${name}${JSON.stringify(labels)}, found ${hits.length}`);
   return hits[0]!.value;
 }

@@ -3,7 +3,6 @@ import { createNotifier, watchdogInterval, type NotifyExec } from '../../src/dae
 import type { Logger, LogMeta } from '../../src/log/index.js';
 import { hasBinary, startNotifyListener } from './notify-listener.js';
 
-
 function recordingLogger() {
   const lines: { level: string; message: string; meta?: LogMeta }[] = [];
   const at = (level: string) => (message: string, meta?: LogMeta) => {

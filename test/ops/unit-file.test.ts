@@ -31,7 +31,10 @@ function section(unit: string, name: string): [string, string][] {
 }
 
 function value(entries: [string, string][], key: string): string | undefined {
-  return entries.filter(([k]) => k === key).map(([, v]) => v).at(-1);
+  return entries
+    .filter(([k]) => k === key)
+    .map(([, v]) => v)
+    .at(-1);
 }
 
 async function requireSystemdAnalyze(t: ExecutionContext): Promise<void> {
@@ -60,7 +63,9 @@ async function testableCopy(t: ExecutionContext): Promise<string> {
 test('the unit passes systemd-analyze verify with nothing on stderr', async (t) => {
   await requireSystemdAnalyze(t);
   const path = await testableCopy(t);
-  const r = await run('systemd-analyze', ['verify', path], { cwd: join(path, '..') }).catch((e: unknown) => e as { code: number; stderr: string; stdout: string });
+  const r = await run('systemd-analyze', ['verify', path], { cwd: join(path, '..') }).catch(
+    (e: unknown) => e as { code: number; stderr: string; stdout: string },
+  );
   t.is('code' in r ? r.code : 0, 0, r.stderr);
   t.is(r.stderr, '', 'warnings such as "Unknown key … ignoring" also fail');
 });
@@ -83,10 +88,7 @@ test('the unit says what the daemon and the operators rely on', async (t) => {
   const unit = await readFile(UNIT, 'utf8');
   const s = section(unit, 'Service');
   const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-  t.is(
-    value(s, 'ExecStart'),
-    `/usr/bin/node /opt/batch-drive-sync/${pkg.bin['batch-drive-sync'] ?? '?'} run --config /etc/batch-drive-sync/config.yaml`,
-  );
+  t.is(value(s, 'ExecStart'), `/usr/bin/node /opt/batch-drive-sync/${pkg.bin['batch-drive-sync'] ?? '?'} run --config /etc/batch-drive-sync/config.yaml`);
   t.like(Object.fromEntries(s), {
     Type: 'notify',
     NotifyAccess: 'all',

@@ -34,7 +34,10 @@ test('fitAppProperty counts UTF-8 bytes, not characters, and never splits a mult
     t.regex(v, /~[0-9a-f]{16}$/);
   }
   // Where the byte budget ends right after a high surrogate (the production key, and a 4-byte key).
-  for (const [key, value] of [['bdsJob', 'ab' + '😀'.repeat(40)], ['abcd', '😀'.repeat(100)]] as const) {
+  for (const [key, value] of [
+    ['bdsJob', 'ab' + '😀'.repeat(40)],
+    ['abcd', '😀'.repeat(100)],
+  ] as const) {
     const v = fitAppProperty(key, value);
     t.true(bytes(key) + bytes(v) <= 124, `${key}: ${bytes(v)} bytes`);
     t.false(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(v), `${key}: no lone high surrogate in ${JSON.stringify(v)}`);

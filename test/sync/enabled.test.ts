@@ -4,7 +4,10 @@ import { createEnabledJobs } from '../../src/sync/index.js';
 import { makeTestStore } from '../helpers/db.js';
 
 test('answers from batch_jobs: enabled job with its row, disabled and unknown jobs undefined', async (t) => {
-  const { store, clock } = await makeTestStore(t, 'real', [{ job_id: 'on', enabled: true, pattern: 'p/{job_id}' }, { job_id: 'off', enabled: false }]);
+  const { store, clock } = await makeTestStore(t, 'real', [
+    { job_id: 'on', enabled: true, pattern: 'p/{job_id}' },
+    { job_id: 'off', enabled: false },
+  ]);
   const jobs = createEnabledJobs(store, { now: clock.now, ttlMs: 5000 });
   const on = await jobs.get('on');
   t.is(on?.jobId, 'on');

@@ -33,7 +33,10 @@ test('a row whose file was modified within stability_ms goes back to pending wit
   s.advance(2200);
   t.like(await drainDue(s.rt.ctx, signals), { uploaded: 1, failed: 0 });
   t.like(await s.row(row!.id), { upload_status: 'uploaded', attempts: 1 });
-  t.deepEqual(driveFiles(s.emu).map((f) => f.name), ['growing.bin']);
+  t.deepEqual(
+    driveFiles(s.emu).map((f) => f.name),
+    ['growing.bin'],
+  );
 });
 
 test('rows of a job that is not Drive-enabled are never claimed', async (t) => {
@@ -43,7 +46,11 @@ test('rows of a job that is not Drive-enabled are never claimed', async (t) => {
   s.writeFile('never-asked', 'a.txt', 'null flag');
   const { store } = s.rt.ctx;
   for (const j of ['off', 'on', 'never-asked']) await store.upsertFile(j, 'a.txt', { size: 2, mtimeMs: 0 });
-  t.deepEqual((await store.claimDue('someone', 10, 60_000, 'off')).map((r) => r.id), [], 'not even when asked for by job');
+  t.deepEqual(
+    (await store.claimDue('someone', 10, 60_000, 'off')).map((r) => r.id),
+    [],
+    'not even when asked for by job',
+  );
   const sum = await drainDue(s.rt.ctx, signals);
   t.like(sum, { uploaded: 1, failed: 0 });
   const rows = await s.rows();
@@ -85,7 +92,12 @@ test('drainDue with upload.concurrency 2 never has more than 2 uploads (or Drive
 });
 
 test('scanJobs on an unchanged tree writes nothing and asks Drive nothing', async (t) => {
-  const s = await setupSync(t, { jobs: [{ job_id: 'scan-a', enabled: true, status: 'completed' }, { job_id: 'scan-b', enabled: true }] });
+  const s = await setupSync(t, {
+    jobs: [
+      { job_id: 'scan-a', enabled: true, status: 'completed' },
+      { job_id: 'scan-b', enabled: true },
+    ],
+  });
   s.writeFile('scan-a', 'a.txt', 'a');
   s.writeFile('scan-a', 'pages/p-1.png', 'p1');
   s.writeFile('scan-b', 'b.txt', 'b');
@@ -136,7 +148,10 @@ test('a file whose mtime is far in the future (clock skew) is uploaded, not held
   const { store } = s.rt.ctx;
   await store.upsertFile('skew', 'from-the-future.bin', { size: 15, mtimeMs: future });
   t.like(await drainDue(s.rt.ctx, signals), { uploaded: 1, paused: 0 });
-  t.deepEqual(driveFiles(s.emu).map((f) => f.name), ['from-the-future.bin']);
+  t.deepEqual(
+    driveFiles(s.emu).map((f) => f.name),
+    ['from-the-future.bin'],
+  );
 });
 
 test('fairness: a large file due behind many small ones gets the next free slot (one slot kept for the oldest large file)', async (t) => {
@@ -157,17 +172,27 @@ test('fairness: a large file due behind many small ones gets the next free slot 
   t.like(await drainDue(s.rt.ctx, signals), { uploaded: 62, failed: 0 });
   const rows = await s.rows();
   const started = (name: string) => Number(rows.find((r) => r.original_filename === name)?.started_at);
-  const smallStarts = rows.filter((r) => String(r.original_filename).startsWith('s-')).map((r) => Number(r.started_at)).sort((a, b) => a - b);
+  const smallStarts = rows
+    .filter((r) => String(r.original_filename).startsWith('s-'))
+    .map((r) => Number(r.started_at))
+    .sort((a, b) => a - b);
   // The first large file starts with the first claim; the second once the first is done, long before the small ones are.
   t.true(started('big-1.bin') <= smallStarts[0]!, 'the oldest large file is claimed with the first small one');
   const bigDone = Number(rows.find((r) => r.original_filename === 'big-1.bin')?.uploaded_at);
   t.true(started('big-2.bin') >= bigDone, 'one large file at a time in the kept slot');
-  t.true(smallStarts.filter((x) => x > started('big-2.bin')).length > 0 && started('big-2.bin') < smallStarts[smallStarts.length - 1]!, 'the second large file did not wait for every small one');
+  t.true(
+    smallStarts.filter((x) => x > started('big-2.bin')).length > 0 && started('big-2.bin') < smallStarts[smallStarts.length - 1]!,
+    'the second large file did not wait for every small one',
+  );
 });
 
 test('a resumable upload logs its start and a progress line at most every 30 s (offset, percent, rate); a small one logs neither', async (t) => {
   const chunk = 256 * 1024;
-  const s = await setupSync(t, { jobs: [{ job_id: 'rl', enabled: true }], upload: { resumable_threshold_bytes: chunk, chunk_size_bytes: chunk }, captureLogs: true });
+  const s = await setupSync(t, {
+    jobs: [{ job_id: 'rl', enabled: true }],
+    upload: { resumable_threshold_bytes: chunk, chunk_size_bytes: chunk },
+    captureLogs: true,
+  });
   s.writeFile('rl', 'big.bin', Buffer.alloc(chunk * 6, 3));
   s.writeFile('rl', 'small.txt', 'tiny');
   await s.rt.ctx.store.upsertFile('rl', 'big.bin', { size: chunk * 6, mtimeMs: 0 });
@@ -201,8 +226,12 @@ test('a resumable upload logs its start and a progress line at most every 30 s (
   t.false(s.logs.some((l) => String(l.message).startsWith('resumable') && l.file === 'small.txt'));
 });
 
-test('an error of our own code (not Drive\'s) is internal: logged at error level with its stack, retried, failed after max_attempts', async (t) => {
-  const s = await setupSync(t, { jobs: [{ job_id: 'bug', enabled: true }], captureLogs: true, upload: { max_attempts: 2, backoff_base_ms: 60_000, backoff_max_ms: 60_000 } });
+test("an error of our own code (not Drive's) is internal: logged at error level with its stack, retried, failed after max_attempts", async (t) => {
+  const s = await setupSync(t, {
+    jobs: [{ job_id: 'bug', enabled: true }],
+    captureLogs: true,
+    upload: { max_attempts: 2, backoff_base_ms: 60_000, backoff_max_ms: 60_000 },
+  });
   s.writeFile('bug', 'a.txt', 'a');
   await s.rt.ctx.store.upsertFile('bug', 'a.txt', { size: 1, mtimeMs: 0 });
   // A bug in our code path (e.g. reading a field of undefined), not an answer from Drive.

@@ -18,7 +18,7 @@ test('LocalFileError: one rule from its code: ENOENT retries, EACCES and ENAMETO
   t.like(decide(new LocalFileError('file a.txt shrank while it was being read', 'changed')), { action: 'retry', reason: 'local:changed' });
 });
 
-test('PatternError (unknown token in a job\'s own pattern) fails as config:folder_pattern', (t) => {
+test("PatternError (unknown token in a job's own pattern) fails as config:folder_pattern", (t) => {
   t.like(decide(new PatternError('unknown token {bogus}')), { action: 'fail', reason: 'config:folder_pattern', message: 'unknown token {bogus}' });
 });
 
@@ -41,13 +41,18 @@ test('Drive errors: retryable retries; permanent fails; rate limit, daily cap an
     reason: 'auth:invalid_grant',
   });
 
-  const quota = decide(new PermanentDriveError('Drive 403 storageQuotaExceeded: The user\'s Drive storage quota has been exceeded.', { status: 403, reason: 'storageQuotaExceeded' }));
+  const quota = decide(
+    new PermanentDriveError("Drive 403 storageQuotaExceeded: The user's Drive storage quota has been exceeded.", {
+      status: 403,
+      reason: 'storageQuotaExceeded',
+    }),
+  );
   t.like(quota, { action: 'fail', reason: 'permanent:storageQuotaExceeded' });
   t.regex(quota.message, /storageQuotaExceeded/);
   t.like(decide(new PermanentDriveError('Drive 400', { status: 400 })), { action: 'fail', reason: 'permanent:400' });
 });
 
-test('anything else is ours (internal), never reported as Drive\'s: retried (bounded by max_attempts), flagged for a stack trace', (t) => {
+test("anything else is ours (internal), never reported as Drive's: retried (bounded by max_attempts), flagged for a stack trace", (t) => {
   const bug = decide(new TypeError("Cannot read properties of undefined (reading 'id')"));
   t.like(bug, { action: 'retry', reason: 'internal:TypeError', internal: true });
   t.regex(bug.message, /^internal error \(TypeError: Cannot read properties/);
@@ -55,7 +60,10 @@ test('anything else is ours (internal), never reported as Drive\'s: retried (bou
   // Shapes that only the Drive layer may classify are not Drive's when they reach sync unclassified.
   const reset = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
   t.like(decide(reset), { action: 'retry', reason: 'internal:Error', internal: true });
-  const notFound = { message: 'File not found', response: { status: 404, data: { error: { errors: [{ reason: 'notFound' }], message: 'File not found: abc.' } } } };
+  const notFound = {
+    message: 'File not found',
+    response: { status: 404, data: { error: { errors: [{ reason: 'notFound' }], message: 'File not found: abc.' } } },
+  };
   t.like(decide(notFound), { action: 'retry', reason: 'internal:object' });
   t.like(decide('a string'), { action: 'retry', reason: 'internal:string' });
   // Known kinds are not internal.

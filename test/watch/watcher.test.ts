@@ -141,7 +141,10 @@ test('a new job directory and a new sub-directory: onDir fires with the job id, 
   const x = join(r.out, 'old', 'sub', 'x.bin');
   writeFileSync(x, 'xx');
   t.is((await waitRewriting(r, x, 'xx', named('old', 'sub/x.bin'))).size, 2);
-  t.true(r.dirs.every((d) => d === 'new-job' || d === 'old'), `onDir gets job ids only: ${JSON.stringify(r.dirs)}`);
+  t.true(
+    r.dirs.every((d) => d === 'new-job' || d === 'old'),
+    `onDir gets job ids only: ${JSON.stringify(r.dirs)}`,
+  );
 });
 
 test('ignored files and ignored folders never fire; files at the top level (no job) never fire', async (t) => {
@@ -157,7 +160,10 @@ test('ignored files and ignored folders never fire; files at the top level (no j
   // Written last: once it is reported, every earlier file had its chance.
   writeFileSync(join(r.out, 'job-1', 'kept.txt'), 'kept');
   await r.waitFile(named('job-1', 'kept.txt'));
-  t.deepEqual(r.files.map((f) => `${f.jobId}/${f.relPath}`), ['job-1/kept.txt']);
+  t.deepEqual(
+    r.files.map((f) => `${f.jobId}/${f.relPath}`),
+    ['job-1/kept.txt'],
+  );
   t.false(r.dirs.includes('top-level.txt'));
 });
 

@@ -49,7 +49,9 @@ export function sqliteJobStore({ db, now, hasStatusColumn, finishedSql, finished
                         FROM batch_file_drive_metadata
                        WHERE batch_job_id IN (SELECT value FROM json_each(?))
                        GROUP BY batch_job_id) c ON c.batch_job_id = j.job_id`,
-        ...finishedArgs, ids, ids,
+        ...finishedArgs,
+        ids,
+        ids,
       );
       // The same rule as recomputeJobStatus: a job-level error is one more failure.
       const target = (r: (typeof rows)[number]) => jobDriveStatus(r.enabled === 1, { ...r, failed: r.failed + (r.jerr > 0 ? 1 : 0) }, r.fin === 1);
