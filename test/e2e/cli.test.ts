@@ -1,8 +1,9 @@
 // The CLI surface end to end: status, retry, migrate, exit codes, demo, secrets.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { findSecrets, setupE2E, utcDate } from '../helpers/e2e.js';
+import { CLI, findSecrets, setupE2E, utcDate } from '../helpers/e2e.js';
 import { schemaSnapshot, withRawDb } from '../helpers/db.js';
 
 test('status (text and --json) shows folder URL, counts and last errors; retry --job puts only that job back', async (t) => {
@@ -15,16 +16,23 @@ test('status (text and --json) shows folder URL, counts and last errors; retry -
   e.writeFile('st-bad2', 'c.txt', 'c');
   t.is((await e.cli(['sync', '--once'])).code, 1);
 
+  // By default the finished job is one total line; the failed ones are shown in full.
   const text = await e.cli(['status']);
   t.is(text.code, 0, text.stderr);
+  t.regex(text.stdout, /^st-bad\s+drive=failed\s+job=completed$/m);
+  t.regex(text.stdout, /^st-bad2\s+drive=failed/m);
+  t.regex(text.stdout, /^ {2}failed b\.txt \(attempt 1\): .*\{bogus\}/m);
+  t.notRegex(text.stdout, /^st-ok/m);
+  t.regex(text.stdout, /^1 finished job: 1 files, 1 B in Drive \(status --all lists them\)$/m);
+
+  const all = await e.cli(['status', '--all']);
   const folderUrl = String((await e.folderRow('st-ok'))?.drive_folder_url);
   t.regex(folderUrl, /^https:\/\/drive\.google\.com\/drive\/folders\/.+/);
-  t.true(text.stdout.includes(`folder: ${folderUrl}`));
-  t.regex(text.stdout, /st-ok\s+drive=completed\s+job=completed\s+pending=0 uploading=0 uploaded=1 failed=0/);
-  t.regex(text.stdout, /st-bad\s+drive=failed.*failed=1/);
-  t.regex(text.stdout, /failed: b\.txt: .*\{bogus\}/);
+  t.true(all.stdout.includes(`  folder ${folderUrl}\n`));
+  t.regex(all.stdout, /^st-ok\s+drive=completed\s+job=completed\n {2}files {2}1\/1 \(100 %\) {3}pending 0, uploading 0, failed 0\n {2}bytes {2}1 B\/1 B \(100 %\)/m);
+  t.notRegex(all.stdout, /finished job/);
 
-  const json = await e.cli(['status', '--json']);
+  const json = await e.cli(['status', '--all', '--json']);
   t.is(json.code, 0);
   const rep = JSON.parse(json.stdout) as {
     jobId: string;
@@ -44,6 +52,11 @@ test('status (text and --json) shows folder URL, counts and last errors; retry -
   t.is(bad?.driveUploadStatus, 'failed');
   t.is(bad?.lastErrors[0]?.file, 'b.txt');
   t.regex(bad?.lastErrors[0]?.error ?? '', /\{bogus\}/);
+  t.deepEqual(
+    (JSON.parse((await e.cli(['status', '--json'])).stdout) as { jobId: string }[]).map((j) => j.jobId),
+    ['st-bad', 'st-bad2', 'st-ok'],
+    '--json lists every job, as --all',
+  );
 
   const one = await e.cli(['status', '--job', 'st-ok', '--json']);
   t.deepEqual(
@@ -174,8 +187,7 @@ test('demo: exits 0 within 60 s, prints the Drive tree and every enabled job com
 
 test('secrets: no refresh token, client secret, access token or key in any output, even at debug level and on auth failure', async (t) => {
   const e = await setupE2E(t, { logLevel: 'debug' });
-  // Still running: a finished job whose files are all in Drive is final, neither watched nor walked.
-  await e.addJob('sec', { status: 'processing' });
+  await e.addJob('sec', { status: 'processing' }); // still running: its directory is watched
   e.writeFile('sec', 'a.txt', 'a');
   const outs: string[] = [];
   const keep = (r: { stdout: string; stderr: string; code: number | null }) => {
@@ -203,4 +215,32 @@ test('secrets: no refresh token, client secret, access token or key in any outpu
   t.true(all.length > 1000, 'there was output to check');
   t.deepEqual(findSecrets(all, [e.secrets.refreshToken, e.secrets.clientSecret]), []);
   t.deepEqual(findSecrets(e.allOutput(), [e.secrets.refreshToken, e.secrets.clientSecret]), []);
+});
+
+test('demo --keep: prints what it kept and a command that restarts its emulator on the kept data; status reads the kept database', async (t) => {
+  const e = await setupE2E(t);
+  const r = await e.cli(['demo', '--keep'], { config: null, timeoutMs: 90_000 });
+  t.is(r.code, 0, r.stderr.slice(-3000));
+  const dir = /^== kept in (\S+)$/m.exec(r.stdout)?.[1];
+  t.truthy(dir, r.stdout.slice(-2000));
+  t.teardown(() => rmSync(dir!, { recursive: true, force: true }));
+  for (const f of ['config.yaml', 'batch.db', 'output', 'emulator-data']) t.true(existsSync(join(dir!, f)), f);
+  const cmd = /^ {2}batch-drive-sync (emulator --data \S+ --root-folder \S+ --port \d+) &$/m.exec(r.stdout)?.[1];
+  t.truthy(cmd);
+  // The printed command, as printed: the emulator comes back with the demo's files.
+  const emu = spawn(process.execPath, [CLI, ...cmd!.split(' ')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => emu.kill('SIGTERM'));
+  const url = await new Promise<string>((resolve, reject) => {
+    emu.stdout.setEncoding('utf8').on('data', (s: string) => {
+      const m = /http:\/\/127\.0\.0\.1:\d+/.exec(s);
+      if (m) resolve(m[0]);
+    });
+    emu.once('exit', (code) => reject(new Error(`emulator exited ${code}`)));
+  });
+  const state = await (await fetch(`${url}/__emulator/state`)).text();
+  for (const name of ['report.csv', 'p-001.png', 'deck.pptx', 'summary.txt']) t.true(state.includes(name), name);
+  const st = await e.cli(['status', '--all', '--config', join(dir!, 'config.yaml')], { config: null });
+  t.is(st.code, 0, st.stderr);
+  t.regex(st.stdout, /^job-1001\s+drive=completed/m);
+  t.regex(st.stdout, /^ {2}files {2}4\/4 \(100 %\)/m);
 });

@@ -11,12 +11,15 @@ import { hasBinary, startNotifyListener } from '../ops/notify-listener.js';
 
 /**
  * Who runs the CLI so that mode bits bind: root writes through any of them (CI runs as root),
- * so there the CLI runs as `nobody` via setpriv; anyone else runs it as themselves.
+ * so there the CLI runs as `nobody` via setpriv; anyone else runs it as themselves. `nobody`
+ * keeps CAP_DAC_READ_SEARCH (read anything, write nothing it does not own): the checkout may sit
+ * in a directory only root can enter (CI clones into a mode-700 mktemp directory).
  */
 function unprivileged(): { prefix: string[]; user: string } {
   if (process.getuid?.() !== 0) return { prefix: [], user: userInfo().username };
+  const readAll = ['--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
   return {
-    prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--'],
+    prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...readAll, '--'],
     user: execFileSync('id', ['-nu', '65534'], { encoding: 'utf8' }).trim(),
   };
 }
