@@ -1,6 +1,5 @@
 // A database the daemon cannot write: refused at start (exit 78) naming the user, the file and its
 // directory, before anything says "started". And the WAL switch is reported, not done silently.
-import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,18 +9,15 @@ import { withRawDb } from '../helpers/db.js';
 import { hasBinary, startNotifyListener } from '../ops/notify-listener.js';
 
 /**
- * Who runs the CLI so that mode bits bind: root writes through any of them (CI runs as root),
- * so there the CLI runs as `nobody` via setpriv; anyone else runs it as themselves. `nobody`
- * keeps CAP_DAC_READ_SEARCH (read anything, write nothing it does not own): the checkout may sit
- * in a directory only root can enter (CI clones into a mode-700 mktemp directory).
+ * Who runs the CLI so that mode bits bind. Root writes through them only by CAP_DAC_OVERRIDE:
+ * as root (CI), the CLI runs as root without it (setpriv drops it from the bounding set), so a
+ * read-only file or directory stops it as it would the service user, while it still reads the
+ * checkout wherever that is (CI clones into a mode-700 directory). Anyone else runs as themselves.
  */
 function unprivileged(): { prefix: string[]; user: string } {
-  if (process.getuid?.() !== 0) return { prefix: [], user: userInfo().username };
-  const readAll = ['--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
-  return {
-    prefix: ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', ...readAll, '--'],
-    user: execFileSync('id', ['-nu', '65534'], { encoding: 'utf8' }).trim(),
-  };
+  const user = userInfo().username;
+  if (process.getuid?.() !== 0) return { prefix: [], user };
+  return { prefix: ['setpriv', '--bounding-set=-dac_override', '--inh-caps=-dac_override', '--'], user };
 }
 
 test('a database file or directory the daemon cannot write: run, sync --once and check-config exit 78 naming user, file and directory; nothing says started', async (t) => {
