@@ -375,6 +375,27 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     return n;
   };
 
+  /** A new item from a checked draft, version 1, with the given content facts (a folder: all null). */
+  const newItem = (draft: CreateDraft, content: Pick<Item, 'size' | 'md5' | 'sha256' | 'blob'>): Item => {
+    const now = clock();
+    return {
+      id: draft.id ?? newDriveId(),
+      name: draft.name,
+      mimeType: draft.mimeType,
+      parents: [draft.parent.id],
+      driveId: draft.parent.driveId,
+      trashed: false,
+      appProperties: draft.appProperties,
+      createdTime: now,
+      modifiedTime: draft.modifiedTime ?? now,
+      version: 1,
+      ...content,
+      root: false,
+      seq: store.nextSeq(),
+      owner: draft.owner,
+    };
+  };
+
   const prepareCreate: DriveModel['prepareCreate'] = (meta, identity, supportsAllDrives, contentType, hasContent) => {
     const id = str(meta.id, 'id') ?? null;
     if (id !== null) {
@@ -473,26 +494,12 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       if (!items.has(draft.parent.id)) throw notFound(draft.parent.id);
       const folder = draft.mimeType === FOLDER_MIME;
       if (content) checkFinal(content.digest.size, 0);
-      const now = clock();
-      const item: Item = {
-        id: draft.id ?? newDriveId(),
-        name: draft.name,
-        mimeType: draft.mimeType,
-        parents: [draft.parent.id],
-        driveId: draft.parent.driveId,
-        trashed: false,
-        appProperties: draft.appProperties,
-        createdTime: now,
-        modifiedTime: draft.modifiedTime ?? now,
-        version: 1,
+      const item = newItem(draft, {
         size: folder ? null : (content?.digest.size ?? 0),
         md5: folder ? null : (content?.digest.md5 ?? 'd41d8cd98f00b204e9800998ecf8427e'),
         sha256: folder ? null : (content?.digest.sha256 ?? 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'),
         blob: content && !folder ? placeBlob(content) : null,
-        root: false,
-        seq: store.nextSeq(),
-        owner: draft.owner,
-      };
+      });
       if (content) addUploaded(content.digest.size);
       store.putItem(item);
       return item;
@@ -674,26 +681,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
         blob = `${crypto.randomUUID()}.bin`;
         fs.copyFileSync(path.join(store.blobDir, src.blob), path.join(store.blobDir, blob));
       }
-      const now = clock();
-      const item: Item = {
-        id: draft.id ?? newDriveId(),
-        name: draft.name,
-        mimeType: draft.mimeType,
-        parents: [draft.parent.id],
-        driveId: draft.parent.driveId,
-        trashed: false,
-        appProperties: draft.appProperties,
-        createdTime: now,
-        modifiedTime: draft.modifiedTime ?? now,
-        version: 1,
-        size: src.size,
-        md5: src.md5,
-        sha256: src.sha256,
-        blob,
-        root: false,
-        seq: store.nextSeq(),
-        owner: draft.owner,
-      };
+      const item = newItem(draft, { size: src.size, md5: src.md5, sha256: src.sha256, blob });
       store.putItem(item);
       return item;
     },

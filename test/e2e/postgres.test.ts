@@ -4,22 +4,10 @@
  * the server restarted while uploads are in flight.
  */
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import test from 'ava';
 import { assertExactlyOnce, md5, setupE2E, utcDate, waitUntil, type DaemonHandle, type E2E } from '../helpers/e2e.js';
-import { PG_TEST_PASSWORD, pgServer, startPgServer } from '../helpers/postgres.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+import { freePort, PG_TEST_PASSWORD, pgServer, startPgServer } from '../helpers/postgres.js';
 
 const uploadedBy = (d: DaemonHandle) => d.lines.filter((l) => l.json?.message === 'uploaded').map((l) => `${String(l.json?.job)}/${String(l.json?.file)}`);
 

@@ -98,6 +98,30 @@ export async function makeTempDb(t: ExecutionContext, kind: BatchJobsKind | null
   return { dir, path };
 }
 
+/**
+ * The batch_jobs column values of a seeded job, for the columns `cols` the table has (the
+ * batch system's defaults where the job says nothing). `enabled` writes the flag in the
+ * backend's own type. Shared by the SQLite and the PostgreSQL seeding.
+ */
+export function seedJobRow(j0: SeedJob | string, cols: ReadonlySet<string>, who: string, enabled: (on: boolean) => unknown): Record<string, unknown> {
+  const j: SeedJob = typeof j0 === 'string' ? { job_id: j0 } : j0;
+  const values: Record<string, unknown> = {
+    job_id: j.job_id,
+    status: j.status ?? 'processing',
+    total_files: j.total_files ?? 0,
+    created_at: j.created_at ?? '2025-09-12 08:00:00',
+    updated_at: j.updated_at ?? '2025-09-12 08:00:00',
+  };
+  if (j.enabled !== undefined) values.drive_integration_enabled = enabled(j.enabled);
+  if (j.pattern !== undefined) values.drive_folder_pattern = j.pattern;
+  for (const k of Object.keys(values)) {
+    if (cols.has(k)) continue;
+    if (k === 'drive_integration_enabled' || k === 'drive_folder_pattern') throw new Error(`${who}: batch_jobs has no column ${k} (migrate first)`);
+    delete values[k];
+  }
+  return values;
+}
+
 /** Inserts jobs through whatever connection fits: a path (own raw connection), a RawDb or a src/db Db. */
 export async function seedJobs(target: string | RawDb | Db, jobs: readonly (SeedJob | string)[]): Promise<void> {
   if (typeof target === 'string') return withRawDb(target, (raw) => seedJobs(raw, jobs));
@@ -105,23 +129,7 @@ export async function seedJobs(target: string | RawDb | Db, jobs: readonly (Seed
   const cols = new Set((await all("SELECT name FROM pragma_table_info('batch_jobs')")).map((c) => c.name));
   if (cols.size === 0) throw new Error('seedJobs: the database has no batch_jobs table');
   for (const j0 of jobs) {
-    const j: SeedJob = typeof j0 === 'string' ? { job_id: j0 } : j0;
-    const values: Record<string, unknown> = {
-      job_id: j.job_id,
-      status: j.status ?? 'processing',
-      total_files: j.total_files ?? 0,
-      created_at: j.created_at ?? '2025-09-12 08:00:00',
-      updated_at: j.updated_at ?? '2025-09-12 08:00:00',
-    };
-    if (j.enabled !== undefined) values.drive_integration_enabled = j.enabled ? 1 : 0;
-    if (j.pattern !== undefined) values.drive_folder_pattern = j.pattern;
-    for (const k of Object.keys(values)) {
-      if (cols.has(k)) continue;
-      if (k === 'drive_integration_enabled' || k === 'drive_folder_pattern') {
-        throw new Error(`seedJobs: batch_jobs has no column ${k} (migrate first)`);
-      }
-      delete values[k];
-    }
+    const values = seedJobRow(j0, cols, 'seedJobs', (on) => (on ? 1 : 0));
     const keys = Object.keys(values);
     await target.run(`INSERT INTO batch_jobs (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`, ...Object.values(values));
   }

@@ -140,7 +140,8 @@ async function template(bin: string, who: ReturnType<typeof runAs>): Promise<str
   }
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

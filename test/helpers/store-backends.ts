@@ -8,7 +8,7 @@ import type { ExecutionContext } from 'ava';
 import pg from 'pg';
 import { connectPostgres, createPgStore, pgMigrate, type PgConn } from '../../src/db/postgres/index.js';
 import type { StoreOptions, UploadStore } from '../../src/db/index.js';
-import { makeClock, makeTestStore as makeSqliteStore, seedJobs, type BatchJobsKind, type SeedJob, type TestClock } from './db.js';
+import { makeClock, makeTestStore as makeSqliteStore, seedJobRow, seedJobs, type BatchJobsKind, type SeedJob, type TestClock } from './db.js';
 import { makePgDatabase, pgClient } from './postgres.js';
 
 /** Plain SQL on the test database (fixtures and assertions), shaped like the sqlite package's Database. */
@@ -110,21 +110,7 @@ export async function pgSeedJobs(db: TestSql, jobs: readonly (SeedJob | string)[
   );
   if (cols.size === 0) throw new Error('pgSeedJobs: the database has no batch_jobs table');
   for (const j0 of jobs) {
-    const j: SeedJob = typeof j0 === 'string' ? { job_id: j0 } : j0;
-    const values: Record<string, unknown> = {
-      job_id: j.job_id,
-      status: j.status ?? 'processing',
-      total_files: j.total_files ?? 0,
-      created_at: j.created_at ?? '2025-09-12 08:00:00',
-      updated_at: j.updated_at ?? '2025-09-12 08:00:00',
-    };
-    if (j.enabled !== undefined) values.drive_integration_enabled = j.enabled;
-    if (j.pattern !== undefined) values.drive_folder_pattern = j.pattern;
-    for (const k of Object.keys(values)) {
-      if (cols.has(k)) continue;
-      if (k === 'drive_integration_enabled' || k === 'drive_folder_pattern') throw new Error(`pgSeedJobs: batch_jobs has no column ${k} (migrate first)`);
-      delete values[k];
-    }
+    const values = seedJobRow(j0, cols, 'pgSeedJobs', (on) => on);
     const keys = Object.keys(values);
     await db.run(`INSERT INTO batch_jobs (${keys.join(', ')}) VALUES (${keys.map(() => '?').join(', ')})`, ...Object.values(values));
   }
