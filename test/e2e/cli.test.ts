@@ -29,7 +29,10 @@ test('status (text and --json) shows folder URL, counts and last errors; retry -
   const folderUrl = String((await e.folderRow('st-ok'))?.drive_folder_url);
   t.regex(folderUrl, /^https:\/\/drive\.google\.com\/drive\/folders\/.+/);
   t.true(all.stdout.includes(`  folder ${folderUrl}\n`));
-  t.regex(all.stdout, /^st-ok\s+drive=completed\s+job=completed\n {2}files {2}1\/1 \(100 %\) {3}pending 0, uploading 0, failed 0\n {2}bytes {2}1 B\/1 B \(100 %\)/m);
+  t.regex(
+    all.stdout,
+    /^st-ok\s+drive=completed\s+job=completed\n {2}files {2}1\/1 \(100 %\) {3}pending 0, uploading 0, failed 0\n {2}bytes {2}1 B\/1 B \(100 %\)/m,
+  );
   t.notRegex(all.stdout, /finished job/);
 
   const json = await e.cli(['status', '--all', '--json']);
