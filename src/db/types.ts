@@ -24,6 +24,35 @@ export interface FileRow {
   last_error_reason: string | null;
 }
 
+/**
+ * The columns of FileRow, in order: what a claim returns. Not `*`: the table has more columns
+ * (times, the finder node) that the uploader never reads, and turning 1,000 claimed rows into
+ * objects costs the driver time per column (about a third of a SQLite claim).
+ */
+export const FILE_ROW_COLUMNS = [
+  'id',
+  'batch_job_id',
+  'original_filename',
+  'drive_file_id',
+  'drive_file_url',
+  'preview_url',
+  'upload_status',
+  'upload_error',
+  'attempts',
+  'next_attempt_at',
+  'lease_owner',
+  'lease_until',
+  'local_size',
+  'local_mtime_ms',
+  'local_md5',
+  'reserved_drive_id',
+  'resumable_session_uri',
+  'resumable_offset',
+  'last_error_reason',
+] as const satisfies readonly (keyof FileRow)[];
+/** Compiles only while every FileRow field is in FILE_ROW_COLUMNS. */
+export const FILE_ROW_COLUMNS_COMPLETE: Exclude<keyof FileRow, (typeof FILE_ROW_COLUMNS)[number]> extends never ? true : never = true;
+
 export interface JobFolder {
   folderId: string;
   url: string | null;

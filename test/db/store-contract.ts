@@ -839,4 +839,23 @@ export function storeContract(b: StoreBackend): void {
     t.deepEqual(stats.get('new/f-1199.bin'), { size: 1199, mtimeMs: 2199, status: 'pending' });
     t.deepEqual(stats.get('known-uploaded.txt'), { size: 2, mtimeMs: 2, status: 'pending' });
   });
+
+  test('upsertFiles: rows inserted in bulk record the node that found them and every stat exactly; with shared storage off that node claims them', async (t) => {
+    const s = await makeTestStore(t, 'real', [{ job_id: 'job-1', enabled: true }], { nodeName: 'host-a', sharedStorage: false });
+    const other = await s.newStore({ nodeName: 'host-b', sharedStorage: false });
+    // Names a JSON or array parameter could garble: quotes, backslashes, commas, braces, non-ASCII, a lone "NULL".
+    const odd = ['a "quoted", name.txt', 'back\\slash\\n.txt', '{braces}.txt', 'NULL', 'café/ü €.png', "it's.txt"];
+    const big = 2 ** 53 - 1;
+    const res = await s.store.upsertFiles('job-1', [
+      ...odd.map((relPath, i) => ({ relPath, size: i, mtimeMs: 1_700_000_000_123.9 + i })),
+      { relPath: 'huge.bin', size: big, mtimeMs: 1 },
+    ]);
+    t.deepEqual(res, [...odd.map(() => 'inserted'), 'inserted']);
+    const rows = await s.db.all<{ f: string; n: string | null; s: number; m: number }[]>(
+      'SELECT original_filename AS f, found_by_node AS n, local_size AS s, local_mtime_ms AS m FROM batch_file_drive_metadata ORDER BY id',
+    );
+    t.deepEqual(rows, [...odd.map((f, i) => ({ f, n: 'host-a', s: i, m: 1_700_000_000_123 + i })), { f: 'huge.bin', n: 'host-a', s: big, m: 1 }]);
+    t.deepEqual(await other.claimDue('wb', 10, LEASE_MS), [], "host-b does not have host-a's files");
+    t.is((await s.store.claimDue('wa', 10, LEASE_MS)).length, odd.length + 1);
+  });
 }

@@ -1,7 +1,9 @@
 import type { QueueStore } from '../store.js';
-import type { FileRow } from '../types.js';
+import { FILE_ROW_COLUMNS, type FileRow } from '../types.js';
 import { ENABLED_JOB_IDS, sqlTimestamp, type PgCtx } from './context.js';
 import { empty, raw, sql } from './sql.js';
+
+const RETURNED = raw(FILE_ROW_COLUMNS.map((c) => `f.${c}`).join(', '));
 
 export function pgQueueStore({ q, now, ownRows }: PgCtx): QueueStore {
   return {
@@ -12,26 +14,29 @@ export function pgQueueStore({ q, now, ownRows }: PgCtx): QueueStore {
       const dueOrder = minBytes === undefined ? raw('next_attempt_at') : raw('id');
       // SKIP LOCKED: daemons claiming at the same moment each take other rows instead of
       // waiting for (and then re-checking) the same ones. Each CTE walks its partial index.
+      // The rows are joined back by ctid (a direct heap fetch), not by id (a walk of the
+      // primary key per row): the row locks taken here keep every picked version current
+      // until the UPDATE, and a version that did move fails the join and is simply not claimed.
       return q.rows<FileRow>(sql`
         WITH expired AS (
-          SELECT id FROM batch_file_drive_metadata
+          SELECT ctid AS tid FROM batch_file_drive_metadata
            WHERE upload_status = 'uploading' AND lease_until < ${t} ${jobFilter} ${ownRows}
              AND batch_job_id IN (${ENABLED_JOB_IDS})
            ORDER BY lease_until LIMIT ${limit} FOR UPDATE SKIP LOCKED
         ), due AS (
-          SELECT id FROM batch_file_drive_metadata
+          SELECT ctid AS tid FROM batch_file_drive_metadata
            WHERE upload_status = 'pending' AND next_attempt_at <= ${t} ${jobFilter} ${ownRows}
              AND batch_job_id IN (${ENABLED_JOB_IDS})
            ORDER BY ${dueOrder} LIMIT ${limit} FOR UPDATE SKIP LOCKED
         ), picked AS (
-          SELECT id FROM (SELECT id FROM expired UNION ALL SELECT id FROM due) u LIMIT ${limit}
+          SELECT tid FROM (SELECT tid FROM expired UNION ALL SELECT tid FROM due) u LIMIT ${limit}
         )
         UPDATE batch_file_drive_metadata f
            SET upload_status = 'uploading', attempts = f.attempts + 1, lease_owner = ${owner}, lease_until = ${t + leaseMs},
                updated_at = ${sqlTimestamp(t)}, started_at = coalesce(f.started_at, ${t}::bigint), attempt_started_at = ${t}::bigint,
                attempt_offset = coalesce(f.resumable_offset, 0)
-          FROM picked WHERE f.id = picked.id
-        RETURNING f.*`);
+          FROM picked WHERE f.ctid = picked.tid
+        RETURNING ${RETURNED}`);
     },
 
     async extendLease(rowId, owner, leaseMs) {

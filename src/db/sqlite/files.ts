@@ -3,6 +3,9 @@ import type { FileStore, UpsertResult } from '../store.js';
 import type { FileRow, UploadStatus } from '../types.js';
 import { changed, sqlTimestamp, type SqliteCtx } from './context.js';
 
+/** Files per bulk INSERT: one statement for a usual job, a bounded parameter for a huge one. */
+const BULK_ROWS = 5000;
+
 export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
   /** Records one stable local file; see FileStore.upsertFile. */
   async function upsertOne(jobId: string, relPath: string, stat: { size: number; mtimeMs: number }): Promise<UpsertResult> {
@@ -71,20 +74,24 @@ export function sqliteFileStore({ db, now, nodeName }: SqliteCtx): FileStore {
     async upsertFiles(jobId, files) {
       if (files.length === 0) return [];
       return withTransaction(db, async () => {
-        // Most files a scan hands over are new (a job's first walk): insert them 500 to a
-        // statement (100,000 one-row statements took seconds); those already known fall back to
-        // upsertOne, which requeues or updates them.
+        // Most files a scan hands over are new (a job's first walk): insert them in bulk, the
+        // files passed as one JSON parameter (binding seven parameters a row cost more than the
+        // insert itself); those already known fall back to upsertOne, which requeues or updates them.
         const inserted = new Set<string>();
         const t = now();
         const ts = sqlTimestamp(t);
-        for (let i = 0; i < files.length; i += 500) {
-          const part = files.slice(i, i + 500);
+        for (let i = 0; i < files.length; i += BULK_ROWS) {
+          const part = files.slice(i, i + BULK_ROWS).map((f) => [f.relPath, f.size, Math.floor(f.mtimeMs)]);
           const rows = await db.all<{ f: string }[]>(
             `INSERT INTO batch_file_drive_metadata
-               (batch_job_id, original_filename, upload_status, local_size, local_mtime_ms, next_attempt_at, created_at, updated_at)
-             VALUES ${part.map(() => "(?, ?, 'pending', ?, ?, ?, ?, ?)").join(', ')}
+               (batch_job_id, original_filename, upload_status, local_size, local_mtime_ms, next_attempt_at, found_by_node, created_at, updated_at)
+             SELECT ?1, value ->> 0, 'pending', value ->> 1, value ->> 2, ?2, ?3, ?4, ?4 FROM json_each(?5) WHERE true
              ON CONFLICT (batch_job_id, original_filename) DO NOTHING RETURNING original_filename AS f`,
-            ...part.flatMap((f) => [jobId, f.relPath, f.size, Math.floor(f.mtimeMs), t, ts, ts]),
+            jobId,
+            t,
+            nodeName,
+            ts,
+            JSON.stringify(part),
           );
           for (const r of rows) inserted.add(r.f);
         }

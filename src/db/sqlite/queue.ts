@@ -1,5 +1,5 @@
 import type { QueueStore } from '../store.js';
-import type { FileRow } from '../types.js';
+import { FILE_ROW_COLUMNS, type FileRow } from '../types.js';
 import { changed, ENABLED_JOB_IDS, sqlTimestamp, type SqliteCtx } from './context.js';
 
 // In the due/lease queries the job check is written `+batch_job_id IN (…)`: the unary + keeps
@@ -30,7 +30,7 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
                                  AND +batch_job_id IN (${ENABLED_JOB_IDS})
                                ORDER BY ${pendingOrder} LIMIT ?)
             ) LIMIT ?)
-          RETURNING *`,
+          RETURNING ${FILE_ROW_COLUMNS.join(', ')}`,
         owner,
         t + leaseMs,
         sqlTimestamp(t),
