@@ -179,13 +179,15 @@ export function createMediaSender(o: MediaSenderOptions): MediaSender {
             await p.file.readInto(buf, n, pos);
             if (req.destroyed) return;
             const bytes = n === buf.length ? buf : buf.subarray(0, n);
-            r.onFileBytes?.(bytes, pos);
             pending[i] = written(bytes);
             // The headers, the preamble and the first bytes leave in one write; later ones as they are read.
             if (corked) {
               corked = false;
               req.uncork();
             }
+            // Hashed once handed to the socket: the md5 runs while the bytes travel (the buffer
+            // is not touched again until its write is done).
+            r.onFileBytes?.(bytes, pos);
             pos += n;
           }
         }
