@@ -7,6 +7,7 @@ import { createDailyCapGuard } from './daily-cap.js';
 import { DriveError, PermanentDriveError } from './errors.js';
 import { createFolderResolver } from './folders.js';
 import { createIdPool } from './id-pool.js';
+import { createMediaSender } from './media.js';
 import { createPacer, defaultSleep } from './pacer.js';
 import type { DriveClient, DriveClientOptions, DriveFileInfo } from './types.js';
 import { createUploader } from './upload.js';
@@ -26,6 +27,7 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
     ...(opts.maxSockets ? { maxSockets: opts.maxSockets } : {}),
   });
   const auth = await createDriveAuth(opts.auth, endpoint, agents);
+  const media = createMediaSender({ agents, authHeaders: (url) => auth.client.getRequestHeaders(url), ...(opts.env ? { env: opts.env } : {}) });
   // googleapis-common bundles its own google-auth-library copy: same runtime shape, other types.
   type ApiAuth = NonNullable<ConstructorParameters<typeof drive_v3.Drive>[0]['auth']>;
   const api = new drive_v3.Drive({ auth: auth.client as unknown as ApiAuth, rootUrl: endpoint + '/' });
@@ -68,6 +70,7 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
     pacer,
     cap,
     log,
+    media,
     sharedDriveId: opts.sharedDriveId,
     rootFolderId: opts.rootFolderId,
     resumableThresholdBytes: opts.resumableThresholdBytes,

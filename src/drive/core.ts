@@ -5,6 +5,7 @@ import type { DriveAuth } from './auth.js';
 import type { DailyCapGuard } from './daily-cap.js';
 import { classifyDriveError, DriveAuthError, DriveError, RateLimitError, RetryableDriveError } from './errors.js';
 import type { Pacer } from './pacer.js';
+import type { MediaSender } from './media.js';
 import type { DriveFileInfo } from './types.js';
 
 export const FILE_FIELDS = 'id,name,mimeType,parents,trashed,size,md5Checksum,appProperties';
@@ -16,6 +17,8 @@ export interface DriveCore {
   readonly pacer: Pacer;
   readonly cap: DailyCapGuard;
   readonly log: Logger;
+  /** Sends upload bodies (multipart, resumable chunks) around gaxios: see media.ts. */
+  readonly media: MediaSender;
   readonly sharedDriveId: string | null;
   readonly rootFolderId: string;
   readonly resumableThresholdBytes: number;

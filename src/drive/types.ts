@@ -136,4 +136,6 @@ export interface DriveClientOptions {
   maxSockets?: number;
   /** Ids fetched per files.generateIds call (≤ 1000); default 1000. */
   idBatchSize?: number;
+  /** Where upload requests read HTTPS_PROXY / NO_PROXY (as gaxios does for the others); default process.env. */
+  env?: NodeJS.ProcessEnv;
 }

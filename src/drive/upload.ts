@@ -1,13 +1,14 @@
 // Uploads: multipart below the threshold, our own resumable protocol at or above it.
-// Every byte is read through the caller's open file (req.file), never by path: one read stream
-// per request or chunk; the md5 is computed from the same read where possible and Drive's md5
-// and size are checked against it afterwards.
-import { createHash, type Hash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+// Every byte is read through the caller's open file (req.file), never by path, and sent by the
+// media sender (media.ts: Node's http on the Drive agents, two reused buffers per request); the
+// md5 is computed from the same reads where possible and Drive's md5 and size are checked
+// against it afterwards. The resumable start is a metadata call and stays on google-auth-library.
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import type { drive_v3 } from '@googleapis/drive';
-import type { LocalFile } from '../local/index.js';
+import { LocalFileError } from '../local/index.js';
 import { FILE_FIELDS, toInfo, type DriveCore } from './core.js';
 import { DriveChecksumError, DriveError, PermanentDriveError, RateLimitError, RetryableDriveError } from './errors.js';
+import type { MediaRequest, MediaResponse } from './media.js';
 import { sessionUriProblem } from './session-uri.js';
 import type { DriveFileInfo, UploadCheckpoint, UploadRequest, UploadResult } from './types.js';
 
@@ -28,75 +29,26 @@ interface Sent {
   alreadyPresent: boolean;
 }
 
-/**
- * The local side of one request body. A read error must end the request (the generated client's
- * multipart pipe would not), and must surface as itself, not as the aborted request it causes.
- */
-interface BodyReads {
-  /** Aborts the request: the caller's signal, or a read error. */
-  readonly signal: AbortSignal;
-  /** The local read error that ended the request, if any. */
-  failure: unknown;
-  fail(e: unknown): void;
-  unlink(): void;
-}
-
-function bodyReads(signal: AbortSignal | undefined): BodyReads {
-  const ac = linkedAbort(signal);
-  const r: BodyReads = {
-    signal: ac.signal,
-    failure: null,
-    fail(e) {
-      r.failure ??= e;
-      ac.abort(e);
-    },
-    unlink: () => ac.unlink(),
+// Feeds the running hash (bytes at or past its position, once) and counts the bytes read.
+function tap(running: RunningHash | null, counter: { bytes: number }) {
+  return (bytes: Buffer, pos: number): void => {
+    if (running && pos <= running.at && pos + bytes.length > running.at) {
+      running.hash.update(running.at === pos ? bytes : bytes.subarray(running.at - pos));
+      running.at = pos + bytes.length;
+    }
+    counter.bytes += bytes.length;
   };
-  return r;
 }
 
-// Bytes [start, end] of the open file, through a tap that feeds the running hash.
-function openBody(
-  file: LocalFile,
-  start: number,
-  end: number,
-  running: RunningHash | null,
-  counter: { bytes: number },
-  onReadError: (e: unknown) => void,
-): Readable {
-  const src = file.read(start, end);
-  let pos = start;
-  const tap = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      if (running && pos <= running.at && pos + chunk.length > running.at) {
-        running.hash.update(chunk.subarray(running.at - pos));
-        running.at = pos + chunk.length;
-      }
-      pos += chunk.length;
-      counter.bytes += chunk.length;
-      cb(null, chunk);
-    },
-  });
-  src.on('error', (e) => {
-    onReadError(e);
-    tap.destroy(e);
-  });
-  // The error reaches the caller through onReadError; the HTTP client may have let go of the body already.
-  tap.on('error', () => undefined);
-  tap.on('close', () => src.destroy());
-  src.pipe(tap);
-  return tap;
+function fileResource(res: MediaResponse): drive_v3.Schema$File {
+  if (res.data === null || typeof res.data !== 'object') {
+    throw new RetryableDriveError(`Drive answered ${res.status} without a file resource`, { status: res.status, reason: 'noFileResource' });
+  }
+  return res.data as drive_v3.Schema$File;
 }
 
-// The caller's signal lives as long as the daemon: unlink() must run when the request is over,
-// or every multipart upload and chunk PUT leaves a listener on it for good.
-function linkedAbort(signal: AbortSignal | undefined): AbortController & { unlink(): void } {
-  const ac = new AbortController();
-  const onAbort = () => ac.abort(signal?.reason);
-  if (signal?.aborted) ac.abort(signal.reason);
-  else signal?.addEventListener('abort', onAbort, { once: true });
-  return Object.assign(ac, { unlink: () => signal?.removeEventListener('abort', onAbort) });
-}
+// A header value from our own data (a MIME type) must not carry a line break into the body's headers.
+const safeMime = (m: string | undefined): string => (m && !/[\r\n]/.test(m) ? m : 'application/octet-stream');
 
 export function createUploader(core: DriveCore) {
   const metaFor = (req: UploadRequest, mode: 'create' | 'update'): drive_v3.Schema$File => {
@@ -110,41 +62,62 @@ export function createUploader(core: DriveCore) {
     return m;
   };
 
+  /**
+   * One media request through the sender. The sender's errors go through core.call's
+   * classification like any other; a local read error comes out as itself (the caller's
+   * LocalFileError), not as the failed request it ended.
+   */
+  async function sendMedia(make: () => MediaRequest, via: (fn: () => Promise<MediaResponse>) => Promise<MediaResponse>): Promise<MediaResponse> {
+    let local: unknown = null;
+    return via(async () => {
+      local = null;
+      try {
+        return await core.media.send(make());
+      } catch (e) {
+        if (e instanceof LocalFileError) local = e;
+        throw e;
+      }
+    }).catch((e: unknown) => {
+      throw local ?? e;
+    });
+  }
+
+  const uploadUrl = (req: UploadRequest, mode: 'create' | 'update', uploadType: 'multipart' | 'resumable'): string => {
+    const base = core.endpoint.replace(/\/+$/, '');
+    const q = `uploadType=${uploadType}&supportsAllDrives=true&fields=${encodeURIComponent(FILE_FIELDS)}`;
+    return mode === 'create' ? `${base}/upload/drive/v3/files?${q}` : `${base}/upload/drive/v3/files/${encodeURIComponent(req.fileId)}?${q}`;
+  };
+
   async function multipart(req: UploadRequest, mode: 'create' | 'update'): Promise<Sent> {
     const size = req.file.size;
     const counter = { bytes: 0 };
     let running: RunningHash | null = null;
-    let reads: BodyReads | null = null;
-    const res = await core
-      .write(
-        async () => {
-          running = { hash: createHash('md5'), at: 0 };
-          const r = bodyReads(req.signal);
-          reads = r;
-          const body = openBody(req.file, 0, size - 1, running, counter, (e) => r.fail(e));
-          try {
-            const media = { mimeType: req.mimeType ?? 'application/octet-stream', body };
-            const opts = { retry: false, signal: r.signal };
-            if (mode === 'create') {
-              return await core.api.files.create({ requestBody: metaFor(req, 'create'), media, fields: FILE_FIELDS, supportsAllDrives: true }, opts);
-            }
-            return await core.api.files.update(
-              { fileId: req.fileId, requestBody: metaFor(req, 'update'), media, fields: FILE_FIELDS, supportsAllDrives: true },
-              opts,
-            );
-          } finally {
-            r.unlink();
-            body.destroy();
-          }
-        },
-        { contentUpload: true, signal: req.signal },
-      )
-      .catch((e: unknown) => {
-        throw (reads as BodyReads | null)?.failure ?? e;
-      });
+    const url = uploadUrl(req, mode, 'multipart');
+    const meta = JSON.stringify(metaFor(req, mode));
+    const res = await sendMedia(
+      () => {
+        running = { hash: createHash('md5'), at: 0 };
+        counter.bytes = 0;
+        // A fresh random boundary per request: the file's bytes cannot be made to contain it.
+        const boundary = randomUUID();
+        const head = Buffer.from(
+          `--${boundary}\r\ncontent-type: application/json; charset=UTF-8\r\n\r\n${meta}\r\n--${boundary}\r\ncontent-type: ${safeMime(req.mimeType)}\r\n\r\n`,
+        );
+        const tail = Buffer.from(`\r\n--${boundary}--`);
+        return {
+          url,
+          method: mode === 'create' ? 'POST' : 'PATCH',
+          headers: { 'content-type': `multipart/related; boundary=${boundary}` },
+          body: size > 0 ? [head, { file: req.file, start: 0, end: size - 1 }, tail] : [head, tail],
+          onFileBytes: tap(running, counter),
+          signal: req.signal,
+        };
+      },
+      (fn) => core.write(fn, { contentUpload: true, signal: req.signal }),
+    );
     const r = running as RunningHash | null;
     const md5 = r && r.at === size ? r.hash.digest('hex') : null;
-    return { file: toInfo(res.data), bytesSent: counter.bytes, md5, resumed: false, alreadyPresent: false };
+    return { file: toInfo(fileResource(res)), bytesSent: counter.bytes, md5, resumed: false, alreadyPresent: false };
   }
 
   // --- resumable ---------------------------------------------------------------------------
@@ -156,10 +129,7 @@ export function createUploader(core: DriveCore) {
 
   async function initiate(req: UploadRequest, mode: 'create' | 'update', size: number): Promise<string> {
     const base = core.endpoint.replace(/\/+$/, '');
-    const url =
-      mode === 'create'
-        ? `${base}/upload/drive/v3/files?uploadType=resumable&supportsAllDrives=true&fields=${encodeURIComponent(FILE_FIELDS)}`
-        : `${base}/upload/drive/v3/files/${encodeURIComponent(req.fileId)}?uploadType=resumable&supportsAllDrives=true&fields=${encodeURIComponent(FILE_FIELDS)}`;
+    const url = uploadUrl(req, mode, 'resumable');
     const res = await core.write(
       () =>
         core.auth.client.request({
@@ -195,39 +165,23 @@ export function createUploader(core: DriveCore) {
     running: RunningHash | null,
     counter: { bytes: number },
   ): Promise<PutAnswer> {
-    let reads: BodyReads | null = null;
-    const res = await core
-      .call(async () => {
-        const r = bodyReads(req.signal);
-        reads = r;
-        const body = range ? openBody(req.file, range.start, range.end, running, counter, (e) => r.fail(e)) : undefined;
-        try {
-          return await core.auth.client.request<drive_v3.Schema$File>({
-            url: sessionUri,
-            method: 'PUT',
-            ...(body ? { data: body } : {}),
-            headers: {
-              'Content-Range': range ? `bytes ${range.start}-${range.end}/${size}` : `bytes */${size}`,
-              'Content-Length': String(range ? range.end - range.start + 1 : 0),
-            },
-            validateStatus: (s) => (s >= 200 && s < 300) || s === 308,
-            responseType: 'json',
-            retry: false,
-            signal: r.signal,
-          });
-        } finally {
-          r.unlink();
-          body?.destroy();
-        }
-      })
-      .catch((e: unknown) => {
-        throw (reads as BodyReads | null)?.failure ?? e;
-      });
+    const res = await sendMedia(
+      () => ({
+        url: sessionUri,
+        method: 'PUT',
+        headers: { 'content-range': range ? `bytes ${range.start}-${range.end}/${size}` : `bytes */${size}` },
+        body: range ? [{ file: req.file, start: range.start, end: range.end }] : [],
+        onFileBytes: tap(running, counter),
+        signal: req.signal,
+      }),
+      (fn) => core.call(fn),
+    );
     if (res.status === 308) {
-      const m = /bytes=0-(\d+)/.exec(res.headers.get('range') ?? '');
+      const range = res.headers.range;
+      const m = /bytes=0-(\d+)/.exec(typeof range === 'string' ? range : '');
       return { done: false, offset: m ? Number(m[1]) + 1 : 0 };
     }
-    return { done: true, file: res.data };
+    return { done: true, file: fileResource(res) };
   }
 
   // Chunk PUTs are not paced (not writes), but the daily cap can answer them: keep the guard informed.
@@ -319,19 +273,12 @@ export function createUploader(core: DriveCore) {
   }
 
   async function putEmpty(req: UploadRequest, sessionUri: string): Promise<PutAnswer> {
-    const res = await core.call(() =>
-      core.auth.client.request<drive_v3.Schema$File>({
-        url: sessionUri,
-        method: 'PUT',
-        headers: { 'Content-Length': '0' },
-        validateStatus: (s) => (s >= 200 && s < 300) || s === 308,
-        responseType: 'json',
-        retry: false,
-        ...(req.signal ? { signal: req.signal } : {}),
-      }),
+    const res = await sendMedia(
+      () => ({ url: sessionUri, method: 'PUT', headers: {}, body: [], signal: req.signal }),
+      (fn) => core.call(fn),
     );
     if (res.status === 308) throw new RetryableDriveError('Drive did not finish an empty resumable upload', { reason: 'emptyUpload' });
-    return { done: true, file: res.data };
+    return { done: true, file: fileResource(res) };
   }
 
   // --- the whole upload --------------------------------------------------------------------

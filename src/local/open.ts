@@ -24,6 +24,12 @@ export interface LocalFile {
   readonly mtimeMs: number;
   /** Bytes [start, end] (inclusive), read through the descriptor. */
   read(start: number, end: number): Readable;
+  /**
+   * Fills `buf[0, length)` with the file's bytes from `position`, through the descriptor: the
+   * caller's buffer, so a sender can reuse a few buffers instead of making garbage per read.
+   * A file that ends before `position + length` is a `changed` LocalFileError (it shrank).
+   */
+  readInto(buf: Buffer, length: number, position: number): Promise<void>;
   /** md5 (hex) of the `size` bytes, read through the descriptor. */
   md5(): Promise<string>;
   /** True when the open file's size or mtime differ from those at open (fstat). */
@@ -144,14 +150,34 @@ function localFile(fh: FileHandle, relPath: string, path: string, at: { size: nu
       },
     });
   };
+  const readInto = async (buf: Buffer, length: number, position: number): Promise<void> => {
+    let done = 0;
+    while (done < length) {
+      let n: number;
+      try {
+        ({ bytesRead: n } = await fh.read(buf, done, length - done, position + done));
+      } catch (e) {
+        throw fsError(shown, e);
+      }
+      if (n === 0) throw new LocalFileError(`${shown} shrank while it was being read`, 'changed');
+      done += n;
+    }
+  };
   return {
     relPath,
     size: at.size,
     mtimeMs: at.mtimeMs,
     read,
+    readInto,
     async md5() {
+      // One buffer, reused: a fresh one per read is garbage that only a full GC returns.
       const h = createHash('md5');
-      for await (const chunk of read(0, at.size - 1)) h.update(chunk as Buffer);
+      const buf = Buffer.allocUnsafeSlow(Math.min(READ_CHUNK, Math.max(at.size, 1)));
+      for (let pos = 0; pos < at.size; pos += buf.length) {
+        const n = Math.min(buf.length, at.size - pos);
+        await readInto(buf, n, pos);
+        h.update(buf.subarray(0, n));
+      }
       return h.digest('hex');
     },
     async changedSinceOpen() {
