@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open, readFile, truncate } from 'node:fs/promises';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import test from 'ava';
 import { DriveChecksumError, RetryableDriveError, type UploadCheckpoint, type UploadRequest } from '../../src/drive/index.js';
 import { LocalFileError } from '../../src/local/index.js';
@@ -215,4 +217,48 @@ test('reserveIds pools ids: 1500 ids in 2 calls, 50 concurrent single ids share 
   const fresh = await s.make();
   await Promise.all(Array.from({ length: 50 }, () => fresh.reserveIds(1)));
   t.is(s.emu.stats().requests['GET /drive/v3/files/generateIds']?.['200'], 3);
+});
+
+test('upload bodies go through HTTPS_PROXY (a CONNECT tunnel) unless NO_PROXY names the host, as gaxios routes the metadata calls', async (t) => {
+  // A CONNECT proxy on loopback that counts its tunnels and splices them to the emulator.
+  const tunnels: string[] = [];
+  const proxy = createServer((_req, res) => res.writeHead(405).end());
+  proxy.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+    tunnels.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+  proxy.unref();
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+
+  const s = await setup(t);
+  const emuHost = new URL(s.emu.url).host;
+  const viaProxy = await s.make({ env: { HTTPS_PROXY: proxyUrl } });
+  const small = await request(s, 'proxied-small.bin', 40_000);
+  const large = await request(s, 'proxied-large.bin', 2 * 1024 * 1024 + 5);
+  const a = await viaProxy.upload({ ...small, file: await s.open(small.localPath) });
+  const b = await viaProxy.upload({ ...large, file: await s.open(large.localPath) });
+  t.is(a.file.md5Checksum, await md5(small.localPath));
+  t.is(b.file.md5Checksum, await md5(large.localPath));
+  t.true(tunnels.length > 0, 'the media requests went through the proxy');
+  t.true(
+    tunnels.every((h) => h === emuHost),
+    `tunnels to the emulator only: ${tunnels.join(', ')}`,
+  );
+
+  const seen = tunnels.length;
+  const bypass = await s.make({ env: { HTTPS_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' } });
+  const direct = await request(s, 'direct.bin', 30_000);
+  const c = await bypass.upload({ ...direct, file: await s.open(direct.localPath) });
+  t.is(c.file.md5Checksum, await md5(direct.localPath));
+  t.is(tunnels.length, seen, 'NO_PROXY: no new tunnel');
 });
