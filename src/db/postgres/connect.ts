@@ -221,6 +221,13 @@ export async function connectPostgres(opts: PgOptions): Promise<PgConn> {
       retrying(async () => {
         const c = await pool.connect();
         let broken: Error | undefined;
+        // A checked-out client has no pool listener: the server ending the connection between
+        // two statements (a restart's 57P01) is an 'error' event that would end the process.
+        const onError = (e: Error) => {
+          broken = e;
+          if (isUnavailable(e)) markDown(e);
+        };
+        c.on('error', onError);
         try {
           await c.query('BEGIN');
           const out = await fn(on(c));
@@ -231,6 +238,7 @@ export async function connectPostgres(opts: PgOptions): Promise<PgConn> {
           else await c.query('ROLLBACK').catch(() => undefined);
           throw e;
         } finally {
+          c.off('error', onError);
           c.release(broken);
         }
       }),
