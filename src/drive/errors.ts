@@ -231,6 +231,22 @@ function networkCode(f: Fields): string | undefined {
   return undefined;
 }
 
+// OpenSSL's verification codes as Node reports them (err.code), up the cause chain.
+const TLS_CODE_RE = /^(UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED_|CERT_|ERR_TLS_CERT_ALTNAME_INVALID$|HOSTNAME_MISMATCH$)/;
+
+function tlsCode(f: Fields): string | undefined {
+  if (f.code && TLS_CODE_RE.test(f.code)) return f.code;
+  let c: unknown = f.cause;
+  for (let i = 0; i < 5 && c; i++) {
+    const r = record(c);
+    if (!r) break;
+    const code = str(r.code);
+    if (code && TLS_CODE_RE.test(code)) return code;
+    c = r.cause;
+  }
+  return undefined;
+}
+
 function isAbort(f: Fields): boolean {
   if (f.name === 'AbortError' || f.code === 'ABORT_ERR' || f.code === 'AbortError') return true;
   let c: unknown = f.cause;
@@ -259,8 +275,16 @@ export function classifyDriveError(e: unknown): DriveError {
   if (isAbort(f)) {
     return new RetryableDriveError('Drive request aborted', { reason: 'aborted', cause: summary(f, 'aborted') });
   }
-  const code = networkCode(f);
   const msg = (f.message ?? '').slice(0, 200);
+  const tls = tlsCode(f);
+  if (tls !== undefined) {
+    // The operator's to fix, not the file's: a clear message, retried with backoff meanwhile.
+    return new RetryableDriveError(
+      `Drive's TLS certificate is not trusted (${tls}): set drive.ca_file (or NODE_EXTRA_CA_CERTS) to the CA that signed it${msg && !msg.includes(tls) ? `; ${msg}` : ''}`,
+      { reason: tls, cause: summary(f, tls) },
+    );
+  }
+  const code = networkCode(f);
   if (code !== undefined || NETWORK_MESSAGE_RE.test(msg) || f.name === 'FetchError') {
     const reason = code ?? (/socket hang up/i.test(msg) ? 'socket hang up' : 'network');
     return new RetryableDriveError(`Drive request failed: ${reason}${msg && !msg.includes(reason) ? ` (${msg})` : ''}`, {
