@@ -130,6 +130,7 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
     endpoint,
     reserveIds: (n) => ids.take(n),
     ensureFolderPath: (parentId, names) => folders.ensureFolderPath(parentId, names),
+    assertInsideRoot: (folderId) => folders.assertInsideRoot(folderId),
     getFile: (id) => getFile(id),
     upload,
     uploadsPausedUntil: () => cap.pausedUntil(),

@@ -15,7 +15,11 @@ export function escapeQueryValue(v: string): string {
 
 export interface FolderResolver {
   ensureFolderPath(parentId: string, names: readonly string[]): Promise<string>;
+  assertInsideRoot(folderId: string): Promise<void>;
 }
+
+// Deeper than any folder pattern plus the job's own sub-directories.
+const MAX_DEPTH = 64;
 
 interface Found {
   id: string;
@@ -34,6 +38,8 @@ export function createFolderResolver(
   const maxCached = opts.maxCached ?? 10_000;
   const cache = new Map<string, string>();
   const inflight = new Map<string, Promise<string>>();
+  // Folders seen to lie under the root folder (in this process): each is checked once.
+  const inside = new Set<string>();
 
   function remember(key: string, id: string): void {
     cache.delete(key);
@@ -93,7 +99,16 @@ export function createFolderResolver(
     const recorded = await registry.get(parentId, name);
     if (recorded) {
       const f = await core.getFile(recorded);
-      if (f && !f.trashed) return recorded;
+      // The registry is a table others can write: an entry whose folder is not in this parent
+      // (planted, or moved away by a person) is passed over like a trashed one.
+      if (f && !f.trashed && f.parents.includes(parentId)) return recorded;
+      if (f && !f.trashed) {
+        core.log.warning('folder registry entry names a folder that is not in its parent; finding or making the right one', {
+          parent_id: parentId,
+          name,
+          drive_id: recorded,
+        });
+      }
       if (!f) {
         // Recorded but never made (a crash between the two): make it now, with that id.
         await createWithId(parentId, name, recorded);
@@ -133,7 +148,50 @@ export function createFolderResolver(
     return p;
   }
 
+  /**
+   * Folder ids come from the database (the job's stored folder, the registry), which others can
+   * write: before a file goes into one, its chain of parents must reach drive.root_folder_id
+   * through folders that are not trashed. Else a row could send a job's files into a folder
+   * someone shared with the account.
+   */
+  async function assertInsideRoot(folderId: string): Promise<void> {
+    if (inside.size === 0) {
+      // The root may be given by an alias ("root" for My Drive): its parents' chains name its real id.
+      inside.add(core.rootFolderId);
+      const root = await core.getFile(core.rootFolderId);
+      if (root) inside.add(root.id);
+    }
+    const chain: string[] = [];
+    let id = folderId;
+    while (!inside.has(id)) {
+      const f = chain.length < MAX_DEPTH ? await core.getFile(id) : null;
+      const why =
+        chain.length >= MAX_DEPTH
+          ? `more than ${MAX_DEPTH} levels above it`
+          : !f
+            ? `${id} not found`
+            : f.mimeType !== FOLDER_MIME
+              ? `${id} is not a folder`
+              : f.trashed
+                ? `${id} is in the trash`
+                : f.parents.length === 0
+                  ? `${id} has no parent`
+                  : null;
+      if (why !== null || !f) {
+        throw new PermanentDriveError(
+          `Drive folder ${folderId} is not inside drive.root_folder_id ${core.rootFolderId} (${why ?? 'unreadable'}); refused, nothing was uploaded`,
+          { reason: 'folderOutsideRoot' },
+        );
+      }
+      chain.push(id);
+      id = f.parents[0] as string;
+    }
+    for (const c of chain) inside.add(c);
+    if (inside.size > maxCached) inside.clear(); // refilled from Drive as needed
+  }
+
   return {
+    assertInsideRoot,
     async ensureFolderPath(parentId: string, names: readonly string[]): Promise<string> {
       let id = parentId;
       for (const name of names) {

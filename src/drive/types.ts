@@ -79,6 +79,8 @@ export interface DriveClient {
   reserveIds(count: number): Promise<string[]>;
   /** Find-then-create each level under parentId (name + parent + folder mime + not trashed). Cached; concurrent calls share one request. Returns the last level's id. */
   ensureFolderPath(parentId: string, names: readonly string[]): Promise<string>;
+  /** Throws PermanentDriveError (folderOutsideRoot) unless the folder's parents reach drive.root_folder_id; each folder is read once per process. */
+  assertInsideRoot(folderId: string): Promise<void>;
   /** files.get; null when Drive answers 404. */
   getFile(id: string): Promise<DriveFileInfo | null>;
   /** Uploads (multipart below the threshold, resumable at or above), verifies md5, handles 409 by comparing. Throws DriveError. */

@@ -75,6 +75,9 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       return 'paused';
     }
     const jobFolderId = await ensureJobFolder(ctx, job);
+    // The stored job folder id is input: nothing is made or uploaded in it unless it lies under
+    // the root folder (sub-folders are checked against their parent as they are resolved).
+    await ctx.drive.assertInsideRoot(jobFolderId);
     const parentId = await ensureParentFolder(ctx, jobFolderId, row.original_filename);
     let fileId = row.drive_file_id ?? row.reserved_drive_id;
     if (!fileId) {

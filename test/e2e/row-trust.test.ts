@@ -173,3 +173,50 @@ test('a session URI on our endpoint that belongs to another file is caught when 
   const mine = e.driveFiles().find((f) => f.id === row?.drive_file_id);
   t.like(mine, { name: 'mine.txt', md5Checksum: md5('mine'), appProperties: { bdsJob: 'copied', bdsRow: String(row?.id) } });
 });
+
+test('a job folder id in batch_drive_metadata outside drive.root_folder_id fails the rows; a folder registry entry outside its parent is passed over; nothing lands outside', async (t) => {
+  const e = await setupE2E(t, { logFormat: 'json' });
+  // Folders outside the root, shared with the account (here: made by another user in their own My Drive).
+  const stranger = driveClient(oauthClient(e.emu, 'rt-stranger'));
+  const outside = async (name: string) =>
+    (await stranger.files.create({ requestBody: { name, mimeType: 'application/vnd.google-apps.folder' }, fields: 'id' })).data.id ?? '';
+  const exfil = await outside('collect-here');
+  const exfil2 = await outside('collect-here-too');
+  t.truthy(exfil && exfil2);
+
+  // 1. The stored job folder of a job already under way is rewritten.
+  await e.addJob('job-f');
+  e.writeFile('job-f', 'first.txt', 'first');
+  t.is((await e.cli(['sync', '--once'])).code, 0);
+  await e.sql('UPDATE batch_drive_metadata SET drive_folder_id = ? WHERE batch_job_id = ?', exfil, 'job-f');
+  e.writeFile('job-f', 'second.txt', 'second');
+  // 2. The registry entry of the first level of every job's folder path points outside.
+  t.is((await e.sql('SELECT 1 FROM batch_drive_folders WHERE parent_id = ? AND name = ?', ROOT_FOLDER_ID, 'batch')).length, 1);
+  await e.sql('UPDATE batch_drive_folders SET drive_folder_id = ? WHERE parent_id = ? AND name = ?', exfil2, ROOT_FOLDER_ID, 'batch');
+  await e.addJob('job-g');
+  e.writeFile('job-g', 'g.txt', 'g');
+
+  const r = await e.cli(['sync', '--once'], { timeoutMs: 60_000 });
+  t.is(r.code, 1, `a row failed: ${r.stdout}${r.stderr}`);
+  const second = (await e.rows('job-f')).find((x) => x.original_filename === 'second.txt');
+  t.is(second?.upload_status, 'failed');
+  t.regex(
+    second?.upload_error ?? '',
+    new RegExp(`^Drive folder ${exfil} is not inside drive\\.root_folder_id ${ROOT_FOLDER_ID} \\(.+\\); refused, nothing was uploaded$`),
+    second?.upload_error ?? '',
+  );
+  t.is((await e.rows('job-f')).find((x) => x.original_filename === 'first.txt')?.upload_status, 'uploaded');
+  // The registry entry was passed over with a warning; job-g's folder is under the root.
+  const g = (await e.rows('job-g'))[0];
+  t.is(g?.upload_status, 'uploaded', g?.upload_error ?? '');
+  t.true(
+    r.stderr.split('\n').some((l) => l.includes('folder registry entry names a folder that is not in its parent') && l.includes(exfil2)),
+    r.stderr,
+  );
+  const byId = new Map(e.emu.listFiles().map((f) => [f.id, f]));
+  let at = byId.get(g?.drive_file_id ?? '');
+  for (let i = 0; at && at.id !== ROOT_FOLDER_ID && i < 10; i++) at = byId.get(at.parents[0] ?? '');
+  t.is(at?.id, ROOT_FOLDER_ID, "job-g's file is under the root folder");
+  const landed = e.emu.listFiles().filter((f) => f.parents.some((p) => p === exfil || p === exfil2));
+  t.deepEqual(landed, [], 'nothing made or uploaded in the folders outside the root');
+});
