@@ -39,7 +39,17 @@ export function createFolderResolver(
   const cache = new Map<string, string>();
   const inflight = new Map<string, Promise<string>>();
   // Folders seen to lie under the root folder (in this process): each is checked once.
-  const inside = new Set<string>();
+  const inside = new Set<string>([core.rootFolderId]);
+  let aliasResolved = false;
+  const markInside = (id: string) => {
+    if (inside.size >= maxCached) {
+      // Refilled from Drive as needed.
+      inside.clear();
+      inside.add(core.rootFolderId);
+      aliasResolved = false;
+    }
+    inside.add(id);
+  };
 
   function remember(key: string, id: string): void {
     cache.delete(key);
@@ -155,10 +165,10 @@ export function createFolderResolver(
    * someone shared with the account.
    */
   async function assertInsideRoot(folderId: string): Promise<void> {
-    if (inside.size === 0) {
-      // The root may be given by an alias ("root" for My Drive): its parents' chains name its real id.
-      inside.add(core.rootFolderId);
-      const root = await core.getFile(core.rootFolderId);
+    if (core.rootFolderId === 'root' && !aliasResolved) {
+      // "root" (My Drive) is an alias: chains of parents name the folder's real id.
+      aliasResolved = true;
+      const root = await core.getFile('root');
       if (root) inside.add(root.id);
     }
     const chain: string[] = [];
@@ -186,17 +196,19 @@ export function createFolderResolver(
       chain.push(id);
       id = f.parents[0] as string;
     }
-    for (const c of chain) inside.add(c);
-    if (inside.size > maxCached) inside.clear(); // refilled from Drive as needed
+    for (const c of chain) markInside(c);
   }
 
   return {
     assertInsideRoot,
     async ensureFolderPath(parentId: string, names: readonly string[]): Promise<string> {
       let id = parentId;
+      // A path resolved from the root (each level checked against its parent) needs no walk up later.
+      const fromInside = inside.has(parentId);
       for (const name of names) {
         if (name === '') throw new PermanentDriveError('empty folder name in path');
         id = await child(id, name);
+        if (fromInside) markInside(id);
       }
       return id;
     },
