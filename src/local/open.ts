@@ -6,7 +6,6 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { Readable } from 'node:stream';
 import { fsError, LocalFileError, refused } from './errors.js';
 import { checkRelativeName, escapeName, jobIdProblem } from './names.js';
 
@@ -22,8 +21,6 @@ export interface LocalFile {
   /** Size and modification time from fstat at open. */
   readonly size: number;
   readonly mtimeMs: number;
-  /** Bytes [start, end] (inclusive), read through the descriptor. */
-  read(start: number, end: number): Readable;
   /**
    * Fills `buf[0, length)` with the file's bytes from `position`, through the descriptor: the
    * caller's buffer, so a sender can reuse a few buffers instead of making garbage per read.
@@ -124,32 +121,6 @@ function kindOf(st: { isDirectory(): boolean; isFIFO(): boolean; isSocket(): boo
 
 function localFile(fh: FileHandle, relPath: string, path: string, at: { size: number; mtimeMs: number; ino: number }): LocalFile {
   const shown = `file ${escapeName(relPath)}`;
-  const read = (start: number, end: number): Readable => {
-    let pos = start;
-    return new Readable({
-      highWaterMark: READ_CHUNK,
-      read() {
-        const len = Math.min(READ_CHUNK, end + 1 - pos);
-        if (len <= 0) {
-          this.push(null);
-          return;
-        }
-        // A fresh buffer per chunk: the HTTP client may still hold the previous one.
-        const buf = Buffer.allocUnsafe(len);
-        fh.read(buf, 0, len, pos).then(
-          ({ bytesRead }) => {
-            if (bytesRead === 0) {
-              this.destroy(new LocalFileError(`${shown} shrank while it was being read`, 'changed'));
-              return;
-            }
-            pos += bytesRead;
-            this.push(bytesRead === len ? buf : buf.subarray(0, bytesRead));
-          },
-          (e: unknown) => this.destroy(fsError(shown, e)),
-        );
-      },
-    });
-  };
   const readInto = async (buf: Buffer, length: number, position: number): Promise<void> => {
     let done = 0;
     while (done < length) {
@@ -167,7 +138,6 @@ function localFile(fh: FileHandle, relPath: string, path: string, at: { size: nu
     relPath,
     size: at.size,
     mtimeMs: at.mtimeMs,
-    read,
     readInto,
     async md5() {
       // One buffer, reused: a fresh one per read is garbage that only a full GC returns.
