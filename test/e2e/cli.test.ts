@@ -232,7 +232,13 @@ test('demo --keep: prints what it kept and a command that restarts its emulator 
   t.truthy(cmd);
   // The printed command, as printed: the emulator comes back with the demo's files.
   const emu = spawn(process.execPath, [CLI, ...cmd!.split(' ')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => emu.kill('SIGTERM'));
+  const exited = new Promise<void>((resolve) => emu.once('exit', () => resolve()));
+  // The emulator writes its state into the kept directory as it stops: teardowns run last-in
+  // first-out, so this one ends (the emulator gone) before the directory is removed.
+  t.teardown(async () => {
+    if (emu.exitCode === null && emu.signalCode === null) emu.kill('SIGTERM');
+    await exited;
+  });
   const url = await new Promise<string>((resolve, reject) => {
     emu.stdout.setEncoding('utf8').on('data', (s: string) => {
       const m = /http:\/\/127\.0\.0\.1:\d+/.exec(s);
