@@ -26,6 +26,7 @@ async function insertRow(e: E2E, job: string, name: string, cols: Record<string,
 test('hostile rows and files mixed into a normal run: normal files once, hostile ones refused with their reason, no outside byte in Drive', async (t) => {
   t.log(`emulator fault seed ${SEED}`);
   const emuDir = makeTempDir(t, 'bds-emu-');
+  let onRequest: (req: IncomingMessage) => void = () => undefined;
   const e = await setupE2E(t, {
     emulatorDataDir: emuDir,
     resumableThresholdBytes: MiB,
@@ -33,6 +34,7 @@ test('hostile rows and files mixed into a normal run: normal files once, hostile
     stabilityMs: 150,
     scanCron: '* * * * * *',
     faults: { error5xxRate: 0.08, latencyMs: 30, seed: SEED },
+    onEmulatorRequest: (req) => onRequest(req),
   });
 
   // The canary: outside every job directory; its marker must never be stored by the emulator.
@@ -106,18 +108,18 @@ test('hostile rows and files mixed into a normal run: normal files once, hostile
   const own = Buffer.alloc(3 * MiB, 'the job wrote this ');
   const swapPath = e.writeFile('swap', 'big.bin', own);
   hostile.set('swap/big.bin', /is a symbolic link \(links are never followed\); refused, never read/);
+  // Swapped at an exact point, whatever the machine's load: as the first chunk after a confirmed
+  // one (a PUT past offset 0 of this 3 MiB file; the other resumable file is 2 MiB + 17) arrives.
+  let swapped = false;
+  onRequest = (req) => {
+    if (swapped || req.method !== 'PUT' || !/^bytes [1-9]\d*-\d+\/3145728$/.test(req.headers['content-range'] ?? '')) return;
+    symlinkSync(canary, `${swapPath}.swap`);
+    renameSync(`${swapPath}.swap`, swapPath);
+    swapped = true;
+  };
 
   const d = await e.startedDaemon({ timeoutMs: 90_000 });
-  await waitUntil(
-    async () => {
-      const row = (await e.rows('swap'))[0] as { upload_status?: string; resumable_offset?: number } | undefined;
-      return row?.upload_status === 'uploading' && (row.resumable_offset ?? 0) > 0;
-    },
-    90_000,
-    'the swap file to be part-way up',
-  );
-  symlinkSync(canary, `${swapPath}.swap`);
-  renameSync(`${swapPath}.swap`, swapPath);
+  await waitUntil(() => swapped, 90_000, 'the swap file to be part-way up');
   // Written while the daemon watches.
   put('norm-1', 'late/after-start.txt', 'written after start');
   writeFileSync(bytePath(e.outputDir, 'latin', Buffer.from([0x6c, 0x61, 0x74, 0x65, 0xff])), 'late bad name');

@@ -41,10 +41,13 @@ test('status during a resumable upload: bytes done/total, confirmed offset of th
     async () => {
       const [j] = await statusJson(e, '--job', 'big-job');
       const f = j?.inFlight.find((x) => x.file === 'big.bin');
-      return f && (f.offset ?? 0) > 0 && j!.rateBytesPerSec > 0 ? j : null;
+      // The totals and the files in flight are separate statements: a chunk confirmed between
+      // them shows in the second only, so wait for a snapshot where they agree (a done count
+      // that never includes the offset still times out).
+      return f && (f.offset ?? 0) > 0 && j!.rateBytesPerSec > 0 && j!.bytes.done >= f.offset! ? j : null;
     },
     60_000,
-    'a confirmed offset of big.bin',
+    'a confirmed offset of big.bin, counted in bytes done',
   );
   // Slower still while the text is read, so the file is surely still in flight then.
   e.emu.setFaults({ latencyMs: 4000 });

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 /**
  * End-to-end harness: the real CLI (`node dist/src/cli/main.js`) as a child process, the real
  * Drive emulator (in this process, on 127.0.0.1:0), a real SQLite file shaped like the batch
@@ -16,7 +17,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ExecutionContext } from 'ava';
 import { migrate, openDatabase } from '../../src/db/index.js';
-import { startEmulator, type Emulator, type EmulatorFaults, type EmulatorFile } from '../../src/emulator/index.js';
+import { createEmulator, type Emulator, type EmulatorFaults, type EmulatorFile } from '../../src/emulator/index.js';
 import { BATCH_JOBS_DDL, makeTempDir, withRawDb, type RawDb } from './db.js';
 import { makePgDatabase, PG_TEST_PASSWORD, pgPool, type PgServer } from './postgres.js';
 import { PG_BATCH_JOBS_DDL, pgTestSql } from './store-backends.js';
@@ -103,6 +104,8 @@ export interface E2EOptions {
   databaseExtra?: string;
   /** Where the emulator keeps metadata and file contents (to search every stored byte); default a temp dir. */
   emulatorDataDir?: string;
+  /** Sees every request as it reaches the emulator (headers parsed, before it is handled): a test acts at an exact point of an upload. */
+  onEmulatorRequest?: (req: IncomingMessage) => void;
 }
 
 export interface CliResult {
@@ -249,7 +252,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     }
   }
 
-  const emu = await startEmulator({
+  const made = createEmulator({
     host: '127.0.0.1',
     port: 0,
     rootFolderId: ROOT_FOLDER_ID,
@@ -257,6 +260,9 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     ...(opts.emulatorDataDir ? { dataDir: opts.emulatorDataDir } : {}),
     ...(opts.tls ? { tls: { selfSignedDir: join(dir, 'emulator-tls') } } : {}),
   });
+  const onRequest = opts.onEmulatorRequest;
+  if (onRequest) made.server.prependListener('request', (req: IncomingMessage) => onRequest(req));
+  const emu = await made.listen();
   const trust: Record<string, string> = emu.caFile ? { NODE_EXTRA_CA_CERTS: emu.caFile } : {};
   const children = new Set<ChildProcess>();
   const outputs: string[] = [];
