@@ -1,10 +1,11 @@
 // The pooled connection of the PostgreSQL backend, against a real server that ends connections.
 import test from 'ava';
 import { connectPostgres } from '../../src/db/postgres/connect.js';
+import { pgMigrationStatus } from '../../src/db/postgres/migrate.js';
 import { sql } from '../../src/db/postgres/sql.js';
 import { captureLogger } from '../helpers/drive.js';
 import { waitUntil } from '../helpers/poll.js';
-import { makePgDatabase, pgClient } from '../helpers/postgres.js';
+import { makePgDatabase, pgClient, startPgServer } from '../helpers/postgres.js';
 
 test('the server ends a transaction connection between two statements (57P01): no crash, the transaction runs again, the loss is logged once', async (t) => {
   t.timeout(120_000);
@@ -30,4 +31,28 @@ test('the server ends a transaction connection between two statements (57P01): n
   t.is(runs, 2, 'the transaction ran again on a new connection');
   t.is(log.lines().filter((l) => /database connection lost/.test(l.message)).length, 1);
   t.false(conn.isDown());
+});
+
+test('migration status asked while the server is down (a restart): it waits for the server instead of failing with "cannot connect"', async (t) => {
+  t.timeout(120_000);
+  // A server of its own: this test stops it.
+  const server = await startPgServer();
+  t.teardown(() => server.close());
+  const { url } = await makePgDatabase(t, server);
+  const conn = await connectPostgres({ url, env: {}, poolSize: 1, connectTimeoutMs: 5_000 });
+  t.teardown(() => conn.close());
+
+  await server.stop();
+  // Before the fix this rejected at once: a daemon restarted during a server restart exited 1.
+  const asked = pgMigrationStatus(conn);
+  let settled = false;
+  void asked.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((r) => setTimeout(r, 500)); // a moment with the server down: the question must still be open
+  t.false(settled, 'still waiting while the server is down');
+  await server.start();
+  const states = await asked;
+  t.true(states.length > 0 && states.every((s) => s.state === 'pending'), JSON.stringify(states));
 });
