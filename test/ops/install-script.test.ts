@@ -5,7 +5,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile, cp } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
 import { assertBuilt, REPO } from '../helpers/e2e.js';
@@ -78,8 +78,10 @@ test('install.sh from a clone into a throwaway root: app without tests or maps, 
   await writeFile(join(dest, 'var', 'lib', 'batch', 'batch.db'), '', { mode: 0o640 });
   await writeFile(config, (await readFile(config, 'utf8')).replace('REPLACE-WITH-FOLDER-ID', '1AbCdEfG'));
   await writeFile(join(dest, 'etc', 'credstore', `${NAME}.gdrive-sa.json`), '{}', { mode: 0o600 });
-  await mkdir(join(dest, 'usr', 'bin'), { recursive: true });
-  if (!existsSync(join(dest, 'usr', 'bin', 'node'))) await symlink(process.execPath, join(dest, 'usr', 'bin', 'node'));
+  // The node ExecStart names (the one on PATH: /usr/bin/node, or CI's Node 26 from the registry), inside the root.
+  const nodeInUnit = /^ExecStart=(\S+) /m.exec(unit)?.[1] ?? '/usr/bin/node';
+  await mkdir(join(dest, dirname(nodeInUnit)), { recursive: true });
+  if (!existsSync(join(dest, nodeInUnit))) await symlink(process.execPath, join(dest, nodeInUnit));
   t.false(asUser(uid, '-w', join(dest, 'var', 'lib', 'batch', 'batch.db')), 'no access before the grants are applied');
   const second = await install(dest, ['--no-start']);
   t.is(second.code, 0, second.stdout + second.stderr);
