@@ -217,35 +217,26 @@ function parseBody(data: unknown): GoogleBody {
   return out;
 }
 
-// Walks the cause chain for a Node system error code (gaxios -> node-fetch FetchError -> Node error).
-function networkCode(f: Fields): string | undefined {
-  if (f.code && (NETWORK_CODES.has(f.code) || /^E[A-Z]+$/.test(f.code))) return f.code;
+// The first error code up the cause chain (gaxios -> node-fetch FetchError -> Node error) that `wanted` accepts.
+function codeInChain(f: Fields, wanted: (code: string) => boolean): string | undefined {
+  if (f.code && wanted(f.code)) return f.code;
   let c: unknown = f.cause;
   for (let i = 0; i < 5 && c; i++) {
     const r = record(c);
     if (!r) break;
     const code = str(r.code);
-    if (code && (NETWORK_CODES.has(code) || /^E[A-Z]+$/.test(code))) return code;
+    if (code && wanted(code)) return code;
     c = r.cause;
   }
   return undefined;
 }
 
-// OpenSSL's verification codes as Node reports them (err.code), up the cause chain.
+// A Node system error code.
+const networkCode = (f: Fields) => codeInChain(f, (c) => NETWORK_CODES.has(c) || /^E[A-Z]+$/.test(c));
+
+// OpenSSL's verification codes as Node reports them (err.code).
 const TLS_CODE_RE = /^(UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_SELF_SIGNED_|CERT_|ERR_TLS_CERT_ALTNAME_INVALID$|HOSTNAME_MISMATCH$)/;
-
-function tlsCode(f: Fields): string | undefined {
-  if (f.code && TLS_CODE_RE.test(f.code)) return f.code;
-  let c: unknown = f.cause;
-  for (let i = 0; i < 5 && c; i++) {
-    const r = record(c);
-    if (!r) break;
-    const code = str(r.code);
-    if (code && TLS_CODE_RE.test(code)) return code;
-    c = r.cause;
-  }
-  return undefined;
-}
+const tlsCode = (f: Fields) => codeInChain(f, (c) => TLS_CODE_RE.test(c));
 
 function isAbort(f: Fields): boolean {
   if (f.name === 'AbortError' || f.code === 'ABORT_ERR' || f.code === 'AbortError') return true;
