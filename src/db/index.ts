@@ -5,7 +5,7 @@ export { createStore, sqlTimestamp } from './sqlite/index.js';
 export { jobDriveStatus, type RowCounts } from './job-status.js';
 export { DbError, NotMigratedError } from './errors.js';
 export type { ActivitySummary, FileListing, FileRow, JobFolder, JobProgress, JobReport, JobDriveStatus, ProgressReport, UploadStatus, Now } from './types.js';
-export { RATE_WINDOW_MS } from './sqlite/progress.js';
+export { RATE_WINDOW_MS } from './progress.js';
 export { openBackend, sqliteBackend, type Database, type DatabaseConfig, type OpenBackendOptions } from './backend.js';
 export { DbUnavailableError } from './errors.js';
 export type { WakeEvent, WakeListener } from './postgres/listen.js';

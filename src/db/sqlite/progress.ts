@@ -2,11 +2,18 @@
 // gauges. A fixed number of statements per call (never one per job), so `status` on a year of
 // finished jobs answers as fast as on a day's.
 import type { Db } from '../open.js';
-import type { ActivitySummary, FileListing, JobProgress, ProgressReport, UploadStatus } from '../types.js';
-
-/** The window the current rate is measured over. */
-export const RATE_WINDOW_MS = 60_000;
-const MAX_ERRORS_PER_JOB = 3;
+import {
+  activitySummary,
+  assembleProgress,
+  MAX_ERRORS_PER_JOB,
+  RATE_WINDOW_MS,
+  toFileListing,
+  type ErrorRow,
+  type FileListingRow,
+  type InFlightRow,
+  type JobAggRow,
+} from '../progress.js';
+import type { ActivitySummary, FileListing, ProgressReport, UploadStatus } from '../types.js';
 
 export interface ProgressContext {
   db: Db;
@@ -62,28 +69,8 @@ const AGGREGATES = `
   coalesce(sum(${WINDOW_BYTES}), 0) AS window_bytes,
   min(${WINDOW_START}) AS window_start`;
 
-interface AggRow {
-  files: number;
-  pending: number;
-  uploading: number;
-  uploaded: number;
-  failed: number;
-  bytes_total: number;
-  bytes_done: number;
-  bytes_uploaded: number;
-  bytes_failed: number;
-  first_started: number | null;
-  last_finished: number | null;
-  window_bytes: number;
-  window_start: number | null;
-}
-
-function rateOf(a: Pick<AggRow, 'window_bytes' | 'window_start'>, now: number): number {
-  if (a.window_start === null || a.window_bytes <= 0) return 0;
-  // At least a second, so one file finished a moment ago does not read as a huge rate.
-  const spanMs = Math.max(1000, Math.min(RATE_WINDOW_MS, now - a.window_start));
-  return Math.round((a.window_bytes * 1000) / spanMs);
-}
+/** The job query's row: SQLite gives its booleans as 0/1. */
+type JobRow = Omit<JobAggRow, 'enabled' | 'has_job'> & { enabled: number | null; has_job: number };
 
 /** The jobs `status` shows, with everything it prints, in four statements whatever the number of jobs. */
 export async function queryProgress(ctx: ProgressContext, q: ProgressQuery): Promise<ProgressReport> {
@@ -103,17 +90,7 @@ export async function queryProgress(ctx: ProgressContext, q: ProgressQuery): Pro
   await db.exec('DROP TABLE IF EXISTS temp.bds_selected');
   await db.run(`CREATE TEMP TABLE bds_selected AS SELECT job_id FROM (${selected})`, q.jobId !== undefined ? { ':job': q.jobId } : {});
   try {
-    const jobs = await db.all<
-      (AggRow & {
-        job_id: string;
-        enabled: number | null;
-        status: string | null;
-        dus: string | null;
-        folder_url: string | null;
-        job_error: string | null;
-        has_job: number;
-      })[]
-    >(
+    const jobs = await db.all<JobRow[]>(
       `WITH agg AS (
          SELECT batch_job_id AS job_id, ${AGGREGATES}
            FROM batch_file_drive_metadata WHERE batch_job_id IN (SELECT job_id FROM temp.bds_selected)
@@ -135,7 +112,7 @@ export async function queryProgress(ctx: ProgressContext, q: ProgressQuery): Pro
         ORDER BY s.job_id`,
       args,
     );
-    const errors = await db.all<{ job_id: string; file: string; status: string; error: string; reason: string | null; attempts: number }[]>(
+    const errors = await db.all<ErrorRow[]>(
       `SELECT job_id, file, status, error, reason, attempts FROM (
          SELECT batch_job_id AS job_id, original_filename AS file, upload_status AS status, upload_error AS error,
                 last_error_reason AS reason, attempts,
@@ -144,54 +121,14 @@ export async function queryProgress(ctx: ProgressContext, q: ProgressQuery): Pro
           WHERE +batch_job_id IN (SELECT job_id FROM temp.bds_selected) AND upload_status <> 'uploaded' AND upload_error IS NOT NULL)
         WHERE n <= ${MAX_ERRORS_PER_JOB} ORDER BY job_id, n`,
     );
-    const inFlight = await db.all<
-      { job_id: string; file: string; size: number | null; offset: number | null; started: number | null; owner: string | null; attempts: number }[]
-    >(
+    const inFlight = await db.all<InFlightRow[]>(
       `SELECT batch_job_id AS job_id, original_filename AS file, local_size AS size, resumable_offset AS offset,
               attempt_started_at AS started, lease_owner AS owner, attempts
          FROM batch_file_drive_metadata
         WHERE upload_status = 'uploading' AND +batch_job_id IN (SELECT job_id FROM temp.bds_selected)
         ORDER BY batch_job_id, attempt_started_at, id`,
     );
-    const byJob = <T extends { job_id: string }>(rows: T[]) => {
-      const m = new Map<string, T[]>();
-      for (const r of rows) m.set(r.job_id, [...(m.get(r.job_id) ?? []), r]);
-      return m;
-    };
-    const errs = byJob(errors);
-    const flying = byJob(inFlight);
-    const out: JobProgress[] = [];
-    for (const j of jobs) {
-      if (!j.has_job && j.files === 0) continue; // --job for an id that exists nowhere
-      const rate = rateOf(j, now);
-      const remaining = Math.max(0, j.bytes_total - j.bytes_done - j.bytes_failed);
-      out.push({
-        jobId: j.job_id,
-        enabled: j.enabled === 1,
-        jobStatus: j.status,
-        driveUploadStatus: j.dus,
-        folderUrl: j.folder_url,
-        jobError: j.job_error,
-        counts: { pending: j.pending, uploading: j.uploading, uploaded: j.uploaded, failed: j.failed },
-        files: { done: j.uploaded, total: j.files },
-        bytes: { done: j.bytes_done, total: j.bytes_total, failed: j.bytes_failed },
-        rateBytesPerSec: rate,
-        etaSeconds: remaining === 0 ? 0 : rate > 0 ? Math.ceil(remaining / rate) : null,
-        firstStartedAt: j.first_started,
-        lastFinishedAt: j.last_finished,
-        lastErrors: (errs.get(j.job_id) ?? []).map((e) => ({ file: e.file, status: e.status, error: e.error, reason: e.reason, attempts: e.attempts })),
-        inFlight: (flying.get(j.job_id) ?? []).map((f) => ({
-          file: f.file,
-          size: f.size,
-          offset: f.offset,
-          startedAt: f.started,
-          durationMs: f.started === null ? null : Math.max(0, now - f.started),
-          owner: f.owner,
-          attempt: f.attempts,
-        })),
-      });
-    }
-    let finished: ProgressReport['finished'] = null;
+    let finished: { jobs: number; files: number; bytes: number } | null = null;
     if (q.jobId === undefined && !q.all) {
       // Everything not listed: jobs that are Drive-enabled and done. Uploaded rows of listed
       // jobs are subtracted, so the whole table is read once, by its covering index.
@@ -200,43 +137,18 @@ export async function queryProgress(ctx: ProgressContext, q: ProgressQuery): Pro
                 (SELECT count(*) FROM batch_file_drive_metadata WHERE upload_status = 'uploaded') AS files,
                 (SELECT coalesce(sum(local_size), 0) FROM batch_file_drive_metadata WHERE upload_status = 'uploaded') AS bytes`,
       );
-      const listedFiles = jobs.reduce((n, j) => n + j.uploaded, 0);
-      const listedBytes = jobs.reduce((n, j) => n + j.bytes_uploaded, 0);
-      finished = { jobs: f?.jobs ?? 0, files: Math.max(0, (f?.files ?? 0) - listedFiles), bytes: Math.max(0, (f?.bytes ?? 0) - listedBytes) };
+      finished = { jobs: f?.jobs ?? 0, files: f?.files ?? 0, bytes: f?.bytes ?? 0 };
     }
-    const totals = summarize(out);
-    return { generatedAt: now, jobs: out, finished, totals };
+    const rows = jobs.map((j) => ({ ...j, enabled: j.enabled === 1, has_job: j.has_job === 1 }));
+    return assembleProgress(now, rows, errors, inFlight, finished);
   } finally {
     await db.exec('DROP TABLE IF EXISTS temp.bds_selected');
   }
 }
 
-function summarize(jobs: JobProgress[]): ProgressReport['totals'] {
-  return {
-    rateBytesPerSec: jobs.reduce((n, j) => n + j.rateBytesPerSec, 0),
-    uploading: jobs.reduce((n, j) => n + j.counts.uploading, 0),
-    failed: jobs.reduce((n, j) => n + j.counts.failed, 0),
-  };
-}
-
 /** One job's files for `files`, in path order. */
 export async function queryFiles(db: Db, jobId: string, status?: UploadStatus): Promise<FileListing[]> {
-  const rows = await db.all<
-    {
-      file: string;
-      size: number | null;
-      status: UploadStatus;
-      attempts: number;
-      next_attempt_at: number | null;
-      error: string | null;
-      reason: string | null;
-      file_url: string | null;
-      preview_url: string | null;
-      drive_id: string | null;
-      offset: number | null;
-      uploaded_at: number | null;
-    }[]
-  >(
+  const rows = await db.all<FileListingRow[]>(
     `SELECT original_filename AS file, local_size AS size, upload_status AS status, attempts, next_attempt_at,
             upload_error AS error, last_error_reason AS reason, drive_file_url AS file_url, preview_url,
             drive_file_id AS drive_id, resumable_offset AS offset, uploaded_at
@@ -246,21 +158,7 @@ export async function queryFiles(db: Db, jobId: string, status?: UploadStatus): 
     status ?? null,
     status ?? null,
   );
-  return rows.map((r) => ({
-    path: r.file,
-    size: r.size,
-    status: r.status,
-    attempts: r.attempts,
-    // Only a pending row has a next attempt; a number that is not one (a row written by hand) is shown as unknown.
-    nextAttemptAt: r.status === 'pending' && typeof r.next_attempt_at === 'number' ? r.next_attempt_at : null,
-    lastError: r.error,
-    errorClass: r.reason,
-    driveFileId: r.drive_id,
-    fileUrl: r.file_url,
-    previewUrl: r.preview_url,
-    offset: r.offset,
-    uploadedAt: r.uploaded_at,
-  }));
+  return rows.map(toFileListing);
 }
 
 /** Whole-daemon figures for the systemd status line and the metrics gauges (rows not uploaded only, by the "open" index). */
@@ -290,20 +188,5 @@ export async function queryActivity(ctx: ProgressContext, now: number): Promise<
        SELECT job_id FROM batch_jobs WHERE ${enabledSql} AND drive_upload_status IN ('pending', 'in_progress')
        UNION SELECT DISTINCT batch_job_id FROM batch_file_drive_metadata WHERE upload_status <> 'uploaded' AND upload_status IN ('pending', 'uploading'))`,
   );
-  const rows: Record<UploadStatus, number> = { pending: 0, uploading: 0, uploaded: 0, failed: 0 };
-  let pendingBytes = 0;
-  let oldestPendingAt: number | null = null;
-  for (const r of open) {
-    if (r.s in rows) rows[r.s as UploadStatus] = r.n;
-    if (r.s === 'pending' || r.s === 'uploading') pendingBytes += r.bytes;
-    if (r.s === 'pending') oldestPendingAt = r.oldest;
-  }
-  rows.uploaded = Math.max(0, (total?.n ?? 0) - rows.pending - rows.uploading - rows.failed);
-  return {
-    activeJobs: active?.n ?? 0,
-    rows,
-    pendingBytes,
-    oldestPendingAt,
-    rateBytesPerSec: rate ? rateOf(rate, now) : 0,
-  };
+  return activitySummary(open, total?.n ?? 0, rate, active?.n ?? 0, now);
 }
