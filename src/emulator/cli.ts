@@ -20,6 +20,8 @@ export function parseEmulatorArgs(argv: string[]): EmulatorOptions {
     return n;
   };
   const nonNegInt = (n: number) => Number.isInteger(n) && n >= 0;
+  // A rate or share of requests.
+  const share = (flag: string, v: string) => num(flag, v, (n) => n >= 0 && n <= 1, 'a number between 0 and 1');
   let tlsCert: string | undefined;
   let tlsKey: string | undefined;
   let tlsSelfSigned: string | undefined;
@@ -72,19 +74,19 @@ export function parseEmulatorArgs(argv: string[]): EmulatorOptions {
         faults.storageQuotaBytes = num(flag, value, nonNegInt, 'a non-negative integer');
         break;
       case '--error-rate':
-        faults.error5xxRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1');
+        faults.error5xxRate = share(flag, value);
         break;
       case '--reset-rate':
-        faults.resetRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1');
+        faults.resetRate = share(flag, value);
         break;
       case '--latency-ms':
         faults.latencyMs = num(flag, value, nonNegInt, 'a non-negative integer');
         break;
       case '--short-page-rate':
-        faults.shortPageRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1');
+        faults.shortPageRate = share(flag, value);
         break;
       case '--partial-chunk-rate':
-        faults.partialChunkRate = num(flag, value, (n) => n >= 0 && n <= 1, 'a number between 0 and 1');
+        faults.partialChunkRate = share(flag, value);
         break;
       case '--partial-chunk-answer':
         if (value !== 'reset' && value !== '308') throw new Error(`--partial-chunk-answer expects reset or 308, got "${value}". ${USAGE}`);

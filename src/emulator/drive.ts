@@ -1,7 +1,21 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { DriveApiError, badRequest, duplicateId, invalidParam, notFound, rateLimited, serviceAccountNoQuota, storageQuotaExceeded } from './errors.js';
+import {
+  DriveApiError,
+  badRequest,
+  cannotAddParent,
+  duplicateId,
+  fieldNotWritable,
+  insufficientFilePermissions,
+  invalidParam,
+  notFound,
+  rateLimited,
+  required,
+  serviceAccountNoQuota,
+  sharedDriveNotFound,
+  storageQuotaExceeded,
+} from './errors.js';
 import type { ContentDigest } from './ingest.js';
 import { compileQuery, parseFields, project } from './query.js';
 import { FOLDER_MIME, type Identity, type Item, type Permission, type Store } from './store.js';
@@ -317,11 +331,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       driveId = p.driveId;
     }
     if (parents.length > 1) {
-      throw new DriveApiError(403, {
-        domain: 'global',
-        reason: 'cannotAddParent',
-        message: 'Increasing the number of parents is not allowed. A file can have only one parent.',
-      });
+      throw cannotAddParent();
     }
     if (parents.length === 0) {
       throw new DriveApiError(403, { domain: 'global', reason: 'cannotRemoveParent', message: 'An item must have exactly one parent.' });
@@ -409,11 +419,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     }
     const parents = (meta.parents as string[] | undefined) ?? [];
     if (parents.length > 1) {
-      throw new DriveApiError(403, {
-        domain: 'global',
-        reason: 'cannotAddParent',
-        message: 'Increasing the number of parents is not allowed. A file can have only one parent.',
-      });
+      throw cannotAddParent();
     }
     const parent = parentFolder(parents[0] ?? myDriveRootId, supportsAllDrives);
     const mimeType = str(meta.mimeType, 'mimeType') ?? (hasContent ? (contentType ?? 'application/octet-stream') : 'application/octet-stream');
@@ -449,13 +455,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
   const sharedDrive = (id: string): Item => {
     const d = items.get(id);
     if (!d || !d.root || d.driveId !== id) {
-      throw new DriveApiError(404, {
-        domain: 'global',
-        reason: 'notFound',
-        message: `Shared drive not found: ${id}`,
-        location: 'driveId',
-        locationType: 'parameter',
-      });
+      throw sharedDriveNotFound(id);
     }
     return d;
   };
@@ -506,18 +506,10 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     },
     checkPatch: (item, meta, addParents, removeParents, supportsAllDrives) => {
       if (meta.parents !== undefined) {
-        throw new DriveApiError(403, {
-          domain: 'global',
-          reason: 'fieldNotWritable',
-          message: 'The resource body includes fields which are not directly writable.',
-        });
+        throw fieldNotWritable();
       }
       if (meta.id !== undefined && meta.id !== item.id) {
-        throw new DriveApiError(403, {
-          domain: 'global',
-          reason: 'fieldNotWritable',
-          message: 'The resource body includes fields which are not directly writable.',
-        });
+        throw fieldNotWritable();
       }
       str(meta.name, 'name');
       str(meta.mimeType, 'mimeType');
@@ -528,12 +520,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     },
     commitUpdate: (id, meta, addParents, removeParents, supportsAllDrives, content) => {
       const it = getVisible(id, supportsAllDrives);
-      if (it.root)
-        throw new DriveApiError(403, {
-          domain: 'global',
-          reason: 'insufficientFilePermissions',
-          message: 'The user does not have sufficient permissions for this file.',
-        });
+      if (it.root) throw insufficientFilePermissions();
       const { parents, driveId } = applyParents(it, addParents, removeParents, supportsAllDrives);
       const folder = it.mimeType === FOLDER_MIME;
       if (content && folder) throw badRequest('Folders cannot have content.');
@@ -563,12 +550,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     },
     remove: (id, supportsAllDrives) => {
       const it = getVisible(id, supportsAllDrives);
-      if (it.root)
-        throw new DriveApiError(403, {
-          domain: 'global',
-          reason: 'insufficientFilePermissions',
-          message: 'The user does not have sufficient permissions for this file.',
-        });
+      if (it.root) throw insufficientFilePermissions();
       deleteTree([it]);
     },
     list: (p) => {
@@ -584,13 +566,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       if (p.driveId !== null) {
         const d = items.get(p.driveId);
         if (!d || !d.root || d.driveId !== p.driveId) {
-          throw new DriveApiError(404, {
-            domain: 'global',
-            reason: 'notFound',
-            message: `Shared drive not found: ${p.driveId}`,
-            location: 'driveId',
-            locationType: 'parameter',
-          });
+          throw sharedDriveNotFound(p.driveId);
         }
       }
       const pageSize = p.pageSize === null ? 100 : Number(p.pageSize);
@@ -692,13 +668,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
     about: (identity, fields) => {
       // Drive refuses about.get without a field selection.
       if (fields === null || fields.trim() === '') {
-        throw new DriveApiError(400, {
-          domain: 'global',
-          reason: 'required',
-          message: "The 'fields' parameter is required for this method.",
-          location: 'fields',
-          locationType: 'parameter',
-        });
+        throw required('fields', "The 'fields' parameter is required for this method.", 'parameter');
       }
       let inDrive = 0;
       let inTrash = 0;
@@ -763,22 +733,8 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
       const type = body.type;
       const roles: Permission['role'][] = ['owner', 'organizer', 'fileOrganizer', 'writer', 'commenter', 'reader'];
       const types: Permission['type'][] = ['user', 'group', 'domain', 'anyone'];
-      if (role === undefined)
-        throw new DriveApiError(400, {
-          domain: 'global',
-          reason: 'required',
-          message: 'Required: permission.role',
-          location: 'permission.role',
-          locationType: 'other',
-        });
-      if (type === undefined)
-        throw new DriveApiError(400, {
-          domain: 'global',
-          reason: 'required',
-          message: 'Required: permission.type',
-          location: 'permission.type',
-          locationType: 'other',
-        });
+      if (role === undefined) throw required('permission.role', 'Required: permission.role');
+      if (type === undefined) throw required('permission.type', 'Required: permission.type');
       if (!roles.includes(role as Permission['role'])) throw invalidParam('permission.role', `Invalid value for permission.role: ${String(role)}`);
       if (!types.includes(type as Permission['type'])) throw invalidParam('permission.type', `Invalid value for permission.type: ${String(type)}`);
       const p: Permission = { id: '', type: type as Permission['type'], role: role as Permission['role'] };
@@ -795,14 +751,7 @@ export function createDriveModel(deps: DriveModelDeps): DriveModel {
         p.id = permissionIdOf(email);
       } else if (p.type === 'domain') {
         const domain = str(body.domain, 'permission.domain');
-        if (!domain)
-          throw new DriveApiError(400, {
-            domain: 'global',
-            reason: 'required',
-            message: 'Required: permission.domain',
-            location: 'permission.domain',
-            locationType: 'other',
-          });
+        if (!domain) throw required('permission.domain', 'Required: permission.domain');
         p.domain = domain;
         p.id = permissionIdOf(domain) + 'k';
       } else {

@@ -59,6 +59,44 @@ export function invalidParam(location: string, message = 'Invalid Value'): Drive
   return new DriveApiError(400, { domain: 'global', reason: 'invalid', message, location, locationType: 'parameter' });
 }
 
+export function required(location: string, message: string, locationType: 'parameter' | 'other' = 'other'): DriveApiError {
+  return new DriveApiError(400, { domain: 'global', reason: 'required', message, location, locationType });
+}
+
+export function sharedDriveNotFound(id: string): DriveApiError {
+  return new DriveApiError(404, {
+    domain: 'global',
+    reason: 'notFound',
+    message: `Shared drive not found: ${id}`,
+    location: 'driveId',
+    locationType: 'parameter',
+  });
+}
+
+export function insufficientFilePermissions(): DriveApiError {
+  return new DriveApiError(403, {
+    domain: 'global',
+    reason: 'insufficientFilePermissions',
+    message: 'The user does not have sufficient permissions for this file.',
+  });
+}
+
+export function fieldNotWritable(): DriveApiError {
+  return new DriveApiError(403, {
+    domain: 'global',
+    reason: 'fieldNotWritable',
+    message: 'The resource body includes fields which are not directly writable.',
+  });
+}
+
+export function cannotAddParent(): DriveApiError {
+  return new DriveApiError(403, {
+    domain: 'global',
+    reason: 'cannotAddParent',
+    message: 'Increasing the number of parents is not allowed. A file can have only one parent.',
+  });
+}
+
 export function authError(): DriveApiError {
   return new DriveApiError(
     401,

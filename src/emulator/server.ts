@@ -8,7 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createAuthService } from './auth.js';
 import { discoveryDocument } from './discovery.js';
 import { createDriveModel } from './drive.js';
-import { DriveApiError, authError, backendError, notFound, rateLimited } from './errors.js';
+import { DriveApiError, authError, backendError, invalidParam, notFound, rateLimited } from './errors.js';
 import { createFaultEngine } from './faults.js';
 import { drain, flag, prettyOf, readFormBody, readJsonBody, send, sendError, type Reply } from './http-util.js';
 import { zeroCounters, type Runtime } from './runtime.js';
@@ -293,13 +293,7 @@ export function createEmulator(opts: EmulatorOptions = {}): { server: http.Serve
         uploadType === 'multipart' ? handleMultipart : uploadType === 'media' ? handleMedia : uploadType === 'resumable' ? handleResumableStart : null;
       if (!handler) {
         return drive(`${method} /upload/drive/v3/files${um ? '/{id}' : ''}?uploadType=other`, false, async () => {
-          throw new DriveApiError(400, {
-            domain: 'global',
-            reason: 'invalid',
-            message: `Invalid value for uploadType: ${uploadType}`,
-            location: 'uploadType',
-            locationType: 'parameter',
-          });
+          throw invalidParam('uploadType', `Invalid value for uploadType: ${uploadType}`);
         });
       }
       return drive(key, true, async (identity) => handler(rt, req, url, identity as Identity, target));
