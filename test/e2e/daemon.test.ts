@@ -1,6 +1,6 @@
 // `run` end to end: chokidar, the scheduled scan and the reconciler in the built daemon.
 import test from 'ava';
-import { md5, setupE2E, utcDate, waitUntil, type LogLine } from '../helpers/e2e.js';
+import { allUploaded, md5, setupE2E, utcDate, waitUntil, type LogLine } from '../helpers/e2e.js';
 
 const uploadedLine = (job: string, file: string) => (l: LogLine) => l.json?.message === 'uploaded' && l.json.job === job && l.json.file === file;
 
@@ -76,14 +76,7 @@ test('run: a job enabled later (`enable`) has its existing files picked up by th
 
   const en = await e.cli(['enable', 'dormant']);
   t.is(en.code, 0, en.stderr);
-  await waitUntil(
-    async () => {
-      const rows = await e.rows('dormant');
-      return rows.length === 3 && rows.every((r) => r.upload_status === 'uploaded');
-    },
-    15_000,
-    'the enabled job uploaded',
-  );
+  await waitUntil(() => allUploaded(e, 3, 'dormant'), 15_000, 'the enabled job uploaded');
   t.deepEqual(
     e
       .driveFiles()

@@ -6,15 +6,10 @@
 import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
-import { assertExactlyOnce, md5, setupE2E, utcDate, waitUntil, type DaemonHandle, type E2E } from '../helpers/e2e.js';
+import { allUploaded, assertExactlyOnce, md5, setupE2E, utcDate, waitUntil, type DaemonHandle } from '../helpers/e2e.js';
 import { freePort, PG_TEST_PASSWORD, pgServer, startPgServer } from '../helpers/postgres.js';
 
 const uploadedBy = (d: DaemonHandle) => d.lines.filter((l) => l.json?.message === 'uploaded').map((l) => `${String(l.json?.job)}/${String(l.json?.file)}`);
-
-async function allUploaded(e: E2E, n: number): Promise<boolean> {
-  const rows = await e.rows();
-  return rows.length === n && rows.every((r) => r.upload_status === 'uploaded');
-}
 
 test.serial('CLI on PostgreSQL: migrate and --status, enable, sync --once uploads every file once, status, check-config', async (t) => {
   const e = await setupE2E(t, { postgres: true, migrate: false });

@@ -1,7 +1,7 @@
 // Crashes, signals and concurrent daemons, end to end.
 import { readFileSync, writeFileSync } from 'node:fs';
 import test from 'ava';
-import { assertExactlyOnce, setupE2E, utcDate, waitUntil, type LogLine } from '../helpers/e2e.js';
+import { allUploaded, assertExactlyOnce, setupE2E, utcDate, waitUntil, type LogLine } from '../helpers/e2e.js';
 
 const uploadedLine = (job: string, file: string) => (l: LogLine) => l.json?.message === 'uploaded' && l.json.job === job && l.json.file === file;
 
@@ -29,14 +29,7 @@ test('SIGKILL during uploads, restart: every file exactly once, md5 equal, nothi
   t.true(midUploaded < files.length, 'killed mid-way');
 
   const d2 = await e.startedDaemon();
-  await waitUntil(
-    async () => {
-      const rows = await e.rows();
-      return rows.length === files.length && rows.every((r) => r.upload_status === 'uploaded');
-    },
-    60_000,
-    'all uploaded after restart',
-  );
+  await waitUntil(() => allUploaded(e, files.length), 60_000, 'all uploaded after restart');
   d2.kill('SIGTERM');
   t.is((await d2.exited).code, 0);
   await assertExactlyOnce(t, e, files, (job) => `batch/${utcDate()}/${job}`);
@@ -130,14 +123,7 @@ test('two daemons on one database at once: every file exactly once', async (t) =
     .map((f) => ({ ...f, content: `late ${f.rel}` }));
   for (const f of late) e.writeFile(f.job, f.rel, f.content);
   const all = [...files, ...late];
-  await waitUntil(
-    async () => {
-      const rows = await e.rows();
-      return rows.length === all.length && rows.every((r) => r.upload_status === 'uploaded');
-    },
-    60_000,
-    'all uploaded by the two daemons',
-  );
+  await waitUntil(() => allUploaded(e, all.length), 60_000, 'all uploaded by the two daemons');
   a!.kill('SIGTERM');
   b!.kill('SIGTERM');
   t.is((await a!.exited).code, 0);

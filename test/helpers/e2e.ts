@@ -559,3 +559,9 @@ export async function assertExactlyOnce(
   }
   t.deepEqual(problems.slice(0, 20), [], `${problems.length} problem(s)`);
 }
+
+/** True once the job's (or every) rows number `n` and are all uploaded: a condition for waitUntil. */
+export async function allUploaded(e: E2E, n: number, job?: string): Promise<boolean> {
+  const rows = await e.rows(job);
+  return rows.length === n && rows.every((r) => r.upload_status === 'uploaded');
+}
