@@ -40,8 +40,10 @@ export interface PgConn {
   ping(): Promise<void>;
   /** True while the last statement found the database unreachable. */
   isDown(): boolean;
-  /** A connection of its own (LISTEN, the migration lock), with the same settings. */
+  /** A connection of its own (LISTEN), with the same settings; not connected yet. */
   newClient(): pg.Client;
+  /** A connection of its own (the migration lock), connected, waiting out a lost server as statements do. */
+  connectClient(): Promise<pg.Client>;
   /** Error messages as shown to people: wrapped in DbError, password removed. */
   wrap(e: unknown, what?: string): DbError;
   close(): Promise<void>;
@@ -188,7 +190,7 @@ export async function connectPostgres(opts: PgOptions): Promise<PgConn> {
   });
 
   /** Runs `fn`, waiting with capped exponential backoff while the database is unreachable. */
-  async function retrying<T>(fn: () => Promise<T>): Promise<T> {
+  async function retrying<T>(fn: () => Promise<T>, what = 'statement failed'): Promise<T> {
     const started = now();
     let delay = 100;
     for (let transient = 0; ;) {
@@ -198,7 +200,7 @@ export async function connectPostgres(opts: PgOptions): Promise<PgConn> {
         return out;
       } catch (e) {
         if (isTransient(e) && transient++ < 5) continue;
-        if (!isUnavailable(e)) throw wrap(e);
+        if (!isUnavailable(e)) throw wrap(e, what);
         markDown(e);
         if (now() - started >= reconnectMaxMs) throw wrap(e, `unreachable for ${Math.round((now() - started) / 1000)} s`);
         await new Promise((r) => setTimeout(r, delay * (0.5 + random())));
@@ -253,6 +255,18 @@ export async function connectPostgres(opts: PgOptions): Promise<PgConn> {
     },
     isDown: () => downSince !== null,
     newClient: () => new pg.Client(clientConfig),
+    connectClient: () =>
+      retrying(async () => {
+        const c = new pg.Client(clientConfig);
+        c.on('error', () => undefined);
+        try {
+          await c.connect();
+          return c;
+        } catch (e) {
+          await c.end().catch(() => undefined);
+          throw e;
+        }
+      }, 'cannot connect'),
     wrap,
     close: () => pool.end(),
   };

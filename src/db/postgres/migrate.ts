@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { DbError, NotMigratedError } from '../errors.js';
 import { defaultMigrationsDir, readMigrations, type MigrationState } from '../migrate.js';
 import { errorMessage } from '../../log/index.js';
-import { isUnavailable, type PgConn } from './connect.js';
+import type { PgConn } from './connect.js';
 
 /** migrations/postgres/: the same numbered steps as the SQLite files, in PostgreSQL's dialect. */
 export function postgresMigrationsDir(): string {
@@ -49,22 +49,7 @@ function states(dir: string, applied: Applied): MigrationState[] {
 
 /** Runs `fn` on a connection of its own (closed afterwards), errors named with the target. */
 async function withClient<T>(conn: PgConn, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  let c = conn.newClient();
-  c.on('error', () => undefined);
-  // A server restarting ("shutting down" / "starting up", 57P03, refused) is waited for, as the
-  // pool waits: ~30 s of capped backoff, counted in attempts (a failed client cannot reconnect).
-  for (let attempt = 1, delay = 100; ; attempt++, delay = Math.min(delay * 2, 2_000)) {
-    try {
-      await c.connect();
-      break;
-    } catch (e) {
-      await c.end().catch(() => undefined);
-      if (!isUnavailable(e) || attempt >= 20) throw conn.wrap(e, 'cannot connect');
-      await new Promise((r) => setTimeout(r, delay));
-      c = conn.newClient();
-      c.on('error', () => undefined);
-    }
-  }
+  const c = await conn.connectClient();
   try {
     return await fn(c);
   } finally {
