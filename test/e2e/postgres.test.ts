@@ -103,6 +103,8 @@ test.serial('LISTEN/NOTIFY: a job enabled in batch_jobs and rows the batch syste
   e.writeFile('later', 'z.txt', 'z\n');
   await e.sql("INSERT INTO batch_file_drive_metadata (batch_job_id, original_filename) VALUES ('later', 'z.txt')");
   await waitUntil(() => allUploaded(e, 3), 30_000, 'the inserted row uploaded');
+  // The row reads uploaded a moment before the daemon's log line reaches us.
+  await waitUntil(() => uploadedBy(d).length >= 3, 30_000, 'three uploads logged');
   t.deepEqual(uploadedBy(d).sort(), ['later/x.txt', 'later/y.txt', 'later/z.txt']);
   t.is(d.lines.filter((l) => l.json?.message === 'scan done').length, 1, 'only the start-up scan ran');
   d.kill('SIGTERM');
@@ -147,6 +149,7 @@ for (const shared of [false, true]) {
       const rows = await e.sql<{ batch_job_id: string; found_by_node: string; attempts: number }>(
         'SELECT batch_job_id, found_by_node, attempts FROM batch_file_drive_metadata',
       );
+      await waitUntil(() => uploadedBy(a).length + uploadedBy(b).length >= expected.length, 30_000, 'every upload logged');
       const byA = uploadedBy(a);
       const byB = uploadedBy(b);
       t.is(byA.length + byB.length, expected.length, 'one upload per file across both daemons');

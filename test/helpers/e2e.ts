@@ -128,7 +128,7 @@ export type LogMatcher = RegExp | ((l: LogLine) => boolean);
 export interface DaemonHandle {
   readonly child: ChildProcess;
   readonly lines: LogLine[];
-  /** Resolves with the exit code (or null when killed by a signal) and the signal. */
+  /** Resolves, once the process is gone and all its output read, with the exit code (or null when killed by a signal) and the signal. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Index to pass as `from` to only look at lines after now. */
   mark(): number;
@@ -378,8 +378,12 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
     };
     feed(c.stdout);
     feed(c.stderr);
+    let closed = false;
+    // 'close', not 'exit': it comes after stdout and stderr are drained, so every line the
+    // daemon wrote is in `lines` once `exited` resolves.
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-      c.once('exit', (code, signal) => {
+      c.once('close', (code, signal) => {
+        closed = true;
         for (const w of waiters) w();
         r({ code, signal });
       }),
@@ -406,7 +410,7 @@ export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Prom
                 return;
               }
             }
-            if (c.exitCode !== null || c.signalCode !== null) {
+            if (closed) {
               done();
               rej(new Error(`daemon exited (${c.exitCode ?? c.signalCode}) before a log line matching ${String(m)}\n${handle.output().slice(-4000)}`));
             }
