@@ -1,12 +1,16 @@
 // The command table: each command's usage, options (one help line each) and handler. `--help`
 // for the program and for every command is rendered from it, so usage text exists once.
+// Handlers load the database, Drive and daemon code on demand: `--help`, `--version` and
+// `status` do not pay for googleapis, chokidar or winston at every start.
 import type { Writable } from 'node:stream';
-import { closest, DEFAULT_CONFIG_PATH, loadConfig, packageVersion, parseFolderPattern } from '../config/index.js';
-import { openBackend, type UploadStatus, type UploadStore } from '../db/index.js';
-import { errorMessage, redactText } from '../log/index.js';
-import { startDaemon, syncOnce } from '../daemon/index.js';
+import type { Config } from '../config/index.js';
+import { parseFolderPattern } from '../config/folder-pattern.js';
+import { closest } from '../config/suggest.js';
+import { DEFAULT_CONFIG_PATH, packageVersion } from '../config/version.js';
+import type { UploadStatus, UploadStore } from '../db/index.js';
+import { errorMessage, redactText } from '../log/redact.js';
+import type { Daemon } from '../daemon/index.js';
 import { parse } from './args.js';
-import { runCheckConfig } from './check-config.js';
 import { EXIT, UsageError } from './errors.js';
 import { formatFiles, formatProgress } from './report.js';
 import { escapeText, formatTime } from './text.js';
@@ -53,7 +57,8 @@ const CONFIG: Record<string, OptionSpec> = {
 const STATUSES: readonly UploadStatus[] = ['pending', 'uploading', 'uploaded', 'failed'];
 
 async function withStore<T>(configPath: string, io: Io, fn: (s: UploadStore) => Promise<T>): Promise<T> {
-  const cfg = loadConfig(configPath, io.env);
+  const cfg = await loadConfig(configPath, io.env);
+  const { openBackend } = await import('../db/index.js');
   const db = await openBackend(cfg.database, { env: io.env });
   try {
     await db.assertMigrated();
@@ -62,6 +67,12 @@ async function withStore<T>(configPath: string, io: Io, fn: (s: UploadStore) => 
   } finally {
     await db.close();
   }
+}
+
+/** The config file, read and checked; the loader (YAML, schema, cron) is loaded on demand. */
+async function loadConfig(path: string, env: NodeJS.ProcessEnv): Promise<Config> {
+  const { loadConfig: load } = await import('../config/load.js');
+  return load(path, env);
 }
 
 const str = (a: Parsed, k: string) => a.values[k] as string | undefined;
@@ -113,10 +124,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     async run(a, io) {
       // Signals that arrive while the daemon starts (its first scan runs after "daemon started"
       // is logged) are kept and acted on once it is up, not dropped.
-      let d: Awaited<ReturnType<typeof startDaemon>> | null = null;
+      let d: Daemon | null = null;
       let early: 'stop' | 'reload' | null = null;
       io.onSignal('stop', () => (d ? void d.stop() : (early = 'stop')));
       io.onSignal('reload', () => (d ? void d.reload() : (early ??= 'reload')));
+      const { startDaemon } = await import('../daemon/index.js');
       d = await startDaemon({ configPath: str(a, 'config')!, env: io.env });
       if (early === 'stop') void d.stop();
       else if (early === 'reload') void d.reload();
@@ -137,6 +149,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     async run(a, io) {
       if (!flag(a, 'once')) throw new UsageError('sync needs --once (the continuous mode is "run")');
       const maxWait = wholeNumber('--max-wait-ms', str(a, 'max-wait-ms'));
+      const { syncOnce } = await import('../daemon/index.js');
       const r = await syncOnce({ configPath: str(a, 'config')!, env: io.env, jobId: str(a, 'job'), ...(maxWait === undefined ? {} : { maxWaitMs: maxWait }) });
       line(
         io.stdout,
@@ -151,7 +164,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: 'apply pending database migrations (idempotent), or list them',
     options: { status: { type: 'boolean', help: 'list every migration as applied, pending or changed; change nothing' }, ...CONFIG },
     async run(a, io) {
-      const cfg = loadConfig(str(a, 'config')!, io.env);
+      const cfg = await loadConfig(str(a, 'config')!, io.env);
+      const { openBackend } = await import('../db/index.js');
       const db = await openBackend(cfg.database, { env: io.env });
       try {
         if (flag(a, 'status')) {
@@ -266,7 +280,10 @@ export const COMMANDS: readonly CommandSpec[] = [
       user: { type: 'string', value: 'NAME', help: 'check database and output access as this user (default: the service user when run as root)' },
       ...CONFIG,
     },
-    run: (a, io) => runCheckConfig({ configPath: str(a, 'config')!, user: str(a, 'user'), io }),
+    async run(a, io) {
+      const { runCheckConfig } = await import('./check-config.js');
+      return runCheckConfig({ configPath: str(a, 'config')!, user: str(a, 'user'), io });
+    },
   },
   {
     name: 'install-service',

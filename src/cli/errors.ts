@@ -1,6 +1,6 @@
-import { ConfigError } from '../config/index.js';
-import { DbError } from '../db/index.js';
-import { redactText } from '../log/index.js';
+import { ConfigError } from '../config/errors.js';
+import { DbError } from '../db/errors.js';
+import { redactText } from '../log/redact.js';
 
 /** Wrong command-line usage: exit 64 (EX_USAGE). */
 export class UsageError extends Error {

@@ -6,7 +6,7 @@ import { configSchema, type Config } from './schema.js';
 import { ConfigError } from './errors.js';
 import { closest } from './suggest.js';
 
-export const DEFAULT_CONFIG_PATH = '/etc/batch-drive-sync/config.yaml';
+export { DEFAULT_CONFIG_PATH } from './version.js';
 
 /** Environment the loader reads (passed in so tests need not touch process.env). */
 export interface ConfigEnv {

@@ -19,3 +19,6 @@ export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown };
   return typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
+
+/** Where the service and every command look for the config unless given --config. */
+export const DEFAULT_CONFIG_PATH = '/etc/batch-drive-sync/config.yaml';
