@@ -46,7 +46,11 @@ export async function startJobWatch(opts: JobWatchOptions): Promise<JobWatch> {
 
   // New directories: re-walk their job once writes there have had time to settle.
   const dirScans = new Map<string, NodeJS.Timeout>();
+  // Jobs with a new directory (or newly watched) whose walk has not run yet: until it has, the
+  // watcher does not cover them (files written before the watches were up are in no row yet).
+  const unwalked = new Set<string>();
   const onDir = (jobId: string) => {
+    unwalked.add(jobId);
     clearTimeout(dirScans.get(jobId));
     dirScans.set(
       jobId,
@@ -62,6 +66,7 @@ export async function startJobWatch(opts: JobWatchOptions): Promise<JobWatch> {
     try {
       if (!(await opts.enabled.isEnabled(jobId))) return;
       await scanJobs(opts.getCtx(), { jobId, signal: opts.signal });
+      if (!opts.signal.aborted && !dirScans.has(jobId)) unwalked.delete(jobId);
       opts.onWork();
       await refresh();
     } catch (e) {
@@ -102,7 +107,7 @@ export async function startJobWatch(opts: JobWatchOptions): Promise<JobWatch> {
   return {
     ready: watcher.ready,
     refresh,
-    covers: (id) => watcher.covers(id),
+    covers: (id) => !unwalked.has(id) && watcher.covers(id),
     watchCount: () => watcher.watchCount(),
     close: () => {
       closing ??= (async () => {

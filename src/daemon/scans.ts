@@ -36,14 +36,20 @@ export interface Scans {
 export function createScans(opts: ScanOptions): Scans {
   let running: { kind: ScanKind; done: Promise<void> } | null = null;
   const crons = new Map<string, { expr: string; task: ScheduledTask }>();
+  // A scheduled scan trusts the watcher only after a start-up or full scan has walked every job
+  // with its watches up. Before that, a file written while the daemon was down is known to
+  // nobody: a scheduled scan that skipped its job would read a finished job with no rows as
+  // completed, and the start-up scan, which skips completed jobs, would never find the file.
+  let walkedAll = false;
   const run = async (kind: ScanKind) => {
     try {
       await scanJobs(opts.getCtx(), {
         signal: opts.signal,
         skipCompleted: true,
         kind,
-        ...(kind === 'scheduled' ? { walk: (id: string) => !opts.covers(id) } : {}),
+        ...(kind === 'scheduled' && walkedAll ? { walk: (id: string) => !opts.covers(id) } : {}),
       });
+      if (kind !== 'scheduled' && !opts.signal.aborted) walkedAll = true;
       await opts.afterScan();
     } catch (e) {
       opts.log.error('scan failed', { kind, error: errorMessage(e) });
