@@ -47,6 +47,8 @@ export async function scanJobs(
   // scheduled scan of jobs the watcher covers is a handful of statements, not a few per job.
   const withFolder = await ctx.store.jobsWithFolder();
   const recheck: string[] = [];
+  // Jobs walked by this scan: their completion needs no second walk (see recomputeJob).
+  const walked = new Set<string>();
   // Folders are made alongside: recording a job's rows does not wait for Drive (writes are paced;
   // a hundred new jobs' folders took most of a start-up). Uploads of the job share the same call.
   const folders: Promise<void>[] = [];
@@ -62,41 +64,53 @@ export async function scanJobs(
     }
     const tree = await readJob(ctx, job.jobId, ignored);
     if (tree === null) continue; // could not read it this time (logged); the next scan tries again
+    walked.add(job.jobId);
     await recordJobError(ctx, job.jobId, jobErrors.get(job.jobId) ?? null, tree.problem);
     if (tree.refused) {
       // Nothing of this job is read (and no Drive folder made): its rows fail on their own check.
-      await recomputeJob(ctx, job.jobId);
+      await recomputeJob(ctx, job.jobId, { walked: true });
       continue;
     }
     if (!withFolder.has(job.jobId)) folders.push(ensureFolderLogged(ctx, job));
-    const known = await ctx.store.fileStats(job.jobId);
-    const todo: { relPath: string; size: number; mtimeMs: number }[] = [];
-    for (const f of tree.files) {
-      sum.files++;
-      const k = known.get(f.relPath);
-      if (k && k.size === f.size && k.mtimeMs === Math.floor(f.mtimeMs)) sum.unchanged++;
-      else todo.push({ relPath: f.relPath, size: f.size, mtimeMs: f.mtimeMs });
-    }
-    if (todo.length === 0) {
+    if ((await recordFiles(ctx, job.jobId, tree.files, sum)) === 0) {
       recheck.push(job.jobId); // nothing new: its status is checked with the others below
       continue;
     }
-    // One transaction per job: a new job's thousand files cost one commit, not a thousand.
-    for (const r of await ctx.store.upsertFiles(job.jobId, todo)) {
-      if (r === 'inserted') sum.inserted++;
-      else if (r === 'unchanged') sum.unchanged++;
-      else sum.changed++;
-    }
-    await recomputeJob(ctx, job.jobId);
+    await recomputeJob(ctx, job.jobId, { walked: true });
   }
   await Promise.all(folders);
-  if (!opts.signal?.aborted) for (const id of await ctx.store.staleJobStatuses(recheck)) await recomputeJob(ctx, id);
+  if (!opts.signal?.aborted) for (const id of await ctx.store.staleJobStatuses(recheck)) await recomputeJob(ctx, id, { walked: walked.has(id) });
   sum.ms = ctx.now() - started;
   if (opts.jobId === undefined) {
     ctx.metrics.scanCompleted(ctx.now());
     ctx.log.info('scan done', { ...(opts.kind ? { kind: opts.kind } : {}), ...sum });
   } else ctx.log.debug('job scan done', { job: opts.jobId, ...sum });
   return sum;
+}
+
+/**
+ * Records the walked files of a job that its rows do not know yet, or know with another size or
+ * mtime; counts them into `sum`. Returns how many rows were inserted or changed.
+ */
+async function recordFiles(ctx: SyncContext, jobId: string, files: readonly WalkedFile[], sum: ScanSummary): Promise<number> {
+  const known = await ctx.store.fileStats(jobId);
+  const todo: { relPath: string; size: number; mtimeMs: number }[] = [];
+  for (const f of files) {
+    sum.files++;
+    const k = known.get(f.relPath);
+    if (k && k.size === f.size && k.mtimeMs === Math.floor(f.mtimeMs)) sum.unchanged++;
+    else todo.push({ relPath: f.relPath, size: f.size, mtimeMs: f.mtimeMs });
+  }
+  if (todo.length === 0) return 0;
+  let n = 0;
+  // One transaction per job: a new job's thousand files cost one commit, not a thousand.
+  for (const r of await ctx.store.upsertFiles(jobId, todo)) {
+    if (r === 'inserted') sum.inserted++;
+    else if (r === 'unchanged') sum.unchanged++;
+    else sum.changed++;
+    if (r !== 'unchanged') n++;
+  }
+  return n;
 }
 
 interface JobProblem {
@@ -168,9 +182,28 @@ async function ensureFolderLogged(ctx: SyncContext, job: EnabledJob): Promise<vo
   }
 }
 
-/** Recomputes batch_jobs.drive_upload_status and logs a change. */
-export async function recomputeJob(ctx: SyncContext, jobId: string): Promise<void> {
-  const ch = await ctx.store.recomputeJobStatus(jobId);
+/**
+ * Recomputes batch_jobs.drive_upload_status and logs a change. A job about to read `completed`
+ * is walked once more first, unless the caller just walked it: the batch system's last files
+ * may be in no row yet (the watcher waits for them to settle, or their events are still queued),
+ * and a completed job is neither watched nor walked again, so they would never be found.
+ */
+export async function recomputeJob(ctx: SyncContext, jobId: string, o: { walked?: boolean } = {}): Promise<void> {
+  let ch = await ctx.store.recomputeJobStatus(jobId);
+  if (ch?.to === 'completed' && !o.walked) {
+    const tree = await readJob(ctx, jobId, createIgnoreMatcher(ctx.config.watch.ignore));
+    if (tree && !tree.refused) {
+      const sum: ScanSummary = { jobs: 1, files: 0, inserted: 0, changed: 0, unchanged: 0, skipped: 0, ms: 0 };
+      // A job with a job error is not completed, so none is recorded yet: a new one is news.
+      if (tree.problem) await recordJobError(ctx, jobId, null, tree.problem);
+      if ((await recordFiles(ctx, jobId, tree.files, sum)) > 0 || tree.problem) {
+        const again = await ctx.store.recomputeJobStatus(jobId);
+        if (again) ch = { from: ch.from, to: again.to };
+        if (ch.from === ch.to) ch = null;
+        ctx.log.info('files found at completion', { job: jobId, inserted: sum.inserted, changed: sum.changed });
+      }
+    }
+  }
   if (ch) {
     const level = ch.to === 'failed' ? 'error' : 'notice';
     ctx.log[level]('job status changed', { job: jobId, from: ch.from, to: ch.to });

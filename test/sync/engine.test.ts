@@ -282,3 +282,36 @@ test('a lease lost mid-upload (another worker owns the row now) stops the upload
   t.like(await s.row(row!.id), { upload_status: 'uploading', lease_owner: 'other-worker', upload_error: null, resumable_session_uri: null });
   t.is(s.emu.stats().bytesReceived, 0, 'no chunk sent once the first checkpoint found the row taken');
 });
+
+test('a finished job is walked once more before it reads completed: a last file in no row yet (the watcher still waiting on it) is found and uploaded', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'late', enabled: true, status: 'completed' }], captureLogs: true });
+  const old = Math.floor(s.now()) - 60_000;
+  s.writeFile('late', 'a.txt', 'a', old);
+  await s.rt.ctx.store.upsertFile('late', 'a.txt', { size: 1, mtimeMs: old });
+  // The batch system's last file: on disk, but the watcher has not reported it yet.
+  s.writeFile('late', 'last.txt', 'last', old);
+  const jobStatus = async () => (await s.rt.db.get<{ s: string }>("SELECT drive_upload_status AS s FROM batch_jobs WHERE job_id = 'late'"))?.s;
+
+  // Uploading a.txt would complete the job: the walk at completion finds last.txt, and the same
+  // drain uploads it.
+  t.like(await drainDue(s.rt.ctx, signals), { uploaded: 2, failed: 0 });
+  t.deepEqual(
+    (await s.rows()).map((r) => [r.original_filename, r.upload_status]),
+    [
+      ['a.txt', 'uploaded'],
+      ['last.txt', 'uploaded'],
+    ],
+  );
+  t.deepEqual(
+    driveFiles(s.emu)
+      .map((f) => f.name)
+      .sort(),
+    ['a.txt', 'last.txt'],
+  );
+  t.is(await jobStatus(), 'completed');
+  t.like(
+    s.logs.find((l) => l.message === 'files found at completion'),
+    { job: 'late', inserted: 1 },
+  );
+  t.is(s.logs.filter((l) => l.message === 'job status changed' && l.to === 'completed').length, 1, 'completed is announced once, at the end');
+});
