@@ -92,7 +92,8 @@ test.serial(
     t.is(row.attempts, 1, 'refused at once, not retried');
     // What did reach Drive is the job's own file, read through the descriptor opened before the swap.
     for (const f of e.driveFiles()) t.is(f.md5Checksum, md5(own));
-    t.is((await e.jobRow('swap'))?.drive_upload_status, 'failed');
+    // The job's status follows the row's outcome in a statement of its own.
+    await waitUntil(async () => (await e.jobRow('swap'))?.drive_upload_status === 'failed', 30_000, 'the job failed');
     d.kill('SIGTERM');
     t.is((await d.exited).code, 0);
   },

@@ -10,7 +10,7 @@ const JOBS = 10;
 const PER_JOB = Math.ceil(Number(process.env.BDS_E2E_SCALE_FILES ?? 5000) / JOBS);
 
 test(`${JOBS * PER_JOB} small files across ${JOBS} jobs: all uploaded with at most 1.05 Drive requests per file`, async (t) => {
-  t.timeout(300_000);
+  t.timeout(660_000);
   const e = await setupE2E(t, { concurrency: 8, logLevel: 'warning' });
   const expected = new Map<string, string>();
   for (let j = 0; j < JOBS; j++) {
@@ -24,7 +24,8 @@ test(`${JOBS * PER_JOB} small files across ${JOBS} jobs: all uploaded with at mo
     }
   }
   const t0 = performance.now();
-  const r = await e.cli(['sync', '--once'], { timeoutMs: 280_000 });
+  // A guard against a hang, not a speed bound (the benchmarks measure speed): a loaded machine is slow.
+  const r = await e.cli(['sync', '--once'], { timeoutMs: 600_000 });
   const ms = performance.now() - t0;
   t.is(r.code, 0, r.stdout + r.stderr.slice(-3000));
   const files = JOBS * PER_JOB;
