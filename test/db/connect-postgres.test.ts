@@ -1,4 +1,6 @@
 // The pooled connection of the PostgreSQL backend, against a real server that ends connections.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
 import { connectPostgres } from '../../src/db/postgres/connect.js';
 import { pgMigrationStatus } from '../../src/db/postgres/migrate.js';
@@ -55,4 +57,41 @@ test('migration status asked while the server is down (a restart): it waits for 
   await server.start();
   const states = await asked;
   t.true(states.length > 0 && states.every((s) => s.state === 'pending'), JSON.stringify(states));
+});
+
+test('a statement begun before the loss that still succeeds is not "restored": one shutdown logs one loss and no restore while the server is down', async (t) => {
+  t.timeout(120_000);
+  // A server of its own: this test shuts it down.
+  const server = await startPgServer();
+  t.teardown(() => server.close());
+  const { url } = await makePgDatabase(t, server);
+  const log = captureLogger();
+  const conn = await connectPostgres({ url, env: {}, poolSize: 2, connectTimeoutMs: 5_000, log: log.logger, reconnectMaxMs: 10_000 });
+  t.teardown(() => conn.close());
+  const lines = (re: RegExp) => log.lines().filter((l) => re.test(l.message)).length;
+
+  // A long statement on one connection, begun while all is well. It is watched from a client of
+  // its own (closed before the shutdown), so the pool holds only that one busy connection.
+  const admin = await pgClient(t, url);
+  const long = conn.q.one<{ one: number }>(sql`SELECT 1 AS one FROM pg_sleep(1.5)`);
+  await waitUntil(
+    async () =>
+      (await admin.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%FROM pg_sleep(1.5)%' AND state = 'active' AND pid <> pg_backend_pid()"))
+        .rowCount === 1,
+    30_000,
+    'the long statement running',
+  );
+  await admin.end();
+  // A smart shutdown (SIGTERM to the postmaster): sessions that exist run on, new ones are refused.
+  const postmaster = Number(readFileSync(join(server.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  process.kill(postmaster, 'SIGTERM');
+  // A new statement needs a new connection: refused (57P03), so the loss is noticed; it waits.
+  const waiting = conn.q.one(sql`SELECT 2 AS two`).catch(() => undefined);
+  await waitUntil(() => lines(/database connection lost/) === 1, 30_000, 'the loss noticed');
+  t.is((await long)?.one, 1, 'the statement begun before the shutdown finished');
+  // Still shutting down (the pool's idle connection keeps the smart shutdown waiting): no restore.
+  t.is(lines(/database connection restored/), 0, 'no restore from a statement begun before the loss');
+  t.true(conn.isDown());
+  await server.close();
+  await waiting;
 });

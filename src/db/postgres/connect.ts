@@ -155,8 +155,11 @@ export async function connectPostgres(opts: PgOptions): Promise<PgConn> {
     downSince = now();
     log?.warning('database connection lost; reconnecting with backoff', { database: target, error: scrub(errorMessage(e)) });
   };
-  const markUp = () => {
-    if (downSince === null) return;
+  // Only a statement begun after the loss was noticed proves the server is back: one already
+  // running on a connection the shutdown had not reached yet may still succeed, and counting it
+  // would log lost / restored / lost again within one restart.
+  const markUp = (begunAt: number) => {
+    if (downSince === null || begunAt < downSince) return;
     log?.notice('database connection restored', { database: target, down_ms: now() - downSince });
     downSince = null;
   };
@@ -194,9 +197,10 @@ export async function connectPostgres(opts: PgOptions): Promise<PgConn> {
     const started = now();
     let delay = 100;
     for (let transient = 0; ;) {
+      const begunAt = now();
       try {
         const out = await fn();
-        markUp();
+        markUp(begunAt);
         return out;
       } catch (e) {
         if (isTransient(e) && transient++ < 5) continue;
@@ -245,9 +249,10 @@ export async function connectPostgres(opts: PgOptions): Promise<PgConn> {
         }
       }),
     async ping() {
+      const begunAt = now();
       try {
         await pool.query('SELECT 1');
-        markUp();
+        markUp(begunAt);
       } catch (e) {
         if (isUnavailable(e)) markDown(e);
         throw wrap(e, 'not answering');
