@@ -1,7 +1,7 @@
 // The command table: each command's usage, options (one help line each) and handler. `--help`
 // for the program and for every command is rendered from it, so usage text exists once.
-// Handlers load the database, Drive and daemon code on demand: `--help`, `--version` and
-// `status` do not pay for googleapis, chokidar or winston at every start.
+// Handlers load the database, Drive and daemon code on demand: `--help` and `--version` load
+// none of it, and `status` or `files` skip googleapis and chokidar.
 import type { Writable } from 'node:stream';
 import type { Config } from '../config/index.js';
 import { parseFolderPattern } from '../config/folder-pattern.js';
