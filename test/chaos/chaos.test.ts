@@ -15,7 +15,7 @@ test('chaos (short): SIGKILLs and injected faults lose, duplicate and corrupt no
     return;
   }
   const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
-  t.log(`seed ${seed} (replay: CHAOS_SEED=${seed} npx ava test/chaos/chaos.test.ts)`);
+  t.log(`seed ${seed} (replay: CHAOS_SEED=${seed} npm test -- dist/test/chaos/chaos.test.js)`);
   const r = await runChaos({ seed, files: 150, jobs: 10, kills: 2, daemons: 1, timeoutMs: 120_000, resentShareLimit: null, log: (m) => t.log(m) });
   t.log(JSON.stringify(r.summary));
   t.deepEqual(r.violations, [], `seed ${seed}`);
@@ -27,7 +27,7 @@ test('chaos (short): SIGKILLs and injected faults lose, duplicate and corrupt no
 test('chaos (short, PostgreSQL): three daemons, SIGKILLs, a server restart and injected faults lose, duplicate and corrupt nothing', async (t) => {
   t.timeout(200_000);
   const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
-  t.log(`seed ${seed} (replay: CHAOS_SEED=${seed} npx ava test/chaos/chaos.test.ts)`);
+  t.log(`seed ${seed} (replay: CHAOS_SEED=${seed} npm test -- dist/test/chaos/chaos.test.js)`);
   const r = await runChaos({
     seed,
     files: 120,

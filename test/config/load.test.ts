@@ -1,11 +1,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { ConfigError, loadConfig, parseConfig } from '../../src/config/index.js';
 import { makeTempDir } from '../helpers/db.js';
+import { repoRoot } from '../helpers/paths.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const ROOT = repoRoot();
 
 const MINIMAL = `
 database: { path: /var/lib/batch/batch.db }

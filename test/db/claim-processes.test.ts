@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url';
 import test, { type ExecutionContext } from 'ava';
 import { createStore, migrate } from '../../src/db/index.js';
 import { makeTempDb, openTestDb, seedJobs } from '../helpers/db.js';
+import { repoRoot } from '../helpers/paths.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
-const ROOT = join(FIXTURES, '..', '..', '..');
+const ROOT = repoRoot();
 
 interface Child {
   /** Resolves on the child's "ready" line. */
@@ -23,7 +24,7 @@ interface Child {
 }
 
 function startChild(t: ExecutionContext, script: string, args: string[]): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(FIXTURES, script), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(FIXTURES, script.replace(/\.ts$/, '.js')), ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
   t.teardown(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });

@@ -1,5 +1,5 @@
 // `sync --once` end to end: the built CLI as a child process against the Drive emulator.
-// Run with `npm run build && npx ava test/e2e/`.
+// Run with `npm test -- dist/test/e2e/` (builds, then runs these).
 import test from 'ava';
 import { assertExactlyOnce, md5, setupE2E, utcDate } from '../helpers/e2e.js';
 

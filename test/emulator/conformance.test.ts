@@ -3,16 +3,15 @@
 // injected. The client must get through the session, and what it saw must match the emulator's
 // state. `.ci/run` installs the package; without it this test fails (it never skips).
 import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import test from 'ava';
 import { md5, withEmulator, withTlsEmulator } from '../helpers/emulator.js';
+import { repoPath } from '../helpers/paths.js';
 import type { Emulator, EmulatorOptions } from '../../src/emulator/index.js';
 
 const run = promisify(execFile);
 const PYTHON = '/usr/bin/python3';
-const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'conformance', 'drive_session.py');
+const script = repoPath('test', 'emulator', 'conformance', 'drive_session.py');
 const FOLDER = 'application/vnd.google-apps.folder';
 
 async function clientVersion(): Promise<string> {

@@ -61,8 +61,8 @@ test('state and contents survive a clean restart with dataDir', async (t) => {
 
 test('SIGKILLed emulator process: every answered mutation and the resumable session survive', async (t) => {
   const dir = tempDir(t);
-  const fixture = fileURLToPath(new URL('./fixtures/run-emulator.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import=tsx', fixture, '--port', '0', '--data', dir, '--root-folder', 'rootKill00000001'], {
+  const fixture = fileURLToPath(new URL('./fixtures/run-emulator.js', import.meta.url));
+  const child = spawn(process.execPath, [fixture, '--port', '0', '--data', dir, '--root-folder', 'rootKill00000001'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   t.teardown(() => {

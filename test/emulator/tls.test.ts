@@ -9,6 +9,7 @@ import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { md5, withEmulator, withTlsEmulator } from '../helpers/emulator.js';
+import { repoPath } from '../helpers/paths.js';
 import { parseEmulatorArgs, runEmulatorCli, startEmulator } from '../../src/emulator/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,7 +29,7 @@ function get(url: string, ca: Buffer | undefined, init: { method?: string; heade
 
 function runChild(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, ['--import=tsx', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     c.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -82,7 +83,7 @@ test('self-signed mode: https URL, a private CA for 127.0.0.1/::1/localhost; tru
 
 test("Google's Node client in a child process works over TLS when NODE_EXTRA_CA_CERTS names the CA, and fails without", async (t) => {
   const emu = await withTlsEmulator(t);
-  const fixture = path.join(here, 'fixtures', 'tls-client.ts');
+  const fixture = path.join(here, 'fixtures', 'tls-client.js');
   const trusted = await runChild([fixture, emu.url], childEnv({ NODE_EXTRA_CA_CERTS: emu.caFile }));
   t.is(trusted.code, 0, trusted.out + trusted.err);
   const made = JSON.parse(trusted.out.trim()) as { id: string; md5Checksum: string; size: string };
@@ -148,7 +149,7 @@ test('CLI: --tls-self-signed DIR prints the https URL and names the CA on stderr
 });
 
 test('the built CLI: `batch-drive-sync emulator --tls-self-signed DIR` serves HTTPS and stops on SIGTERM', async (t) => {
-  const main = path.join(here, '..', '..', 'dist', 'src', 'cli', 'main.js');
+  const main = repoPath('dist', 'src', 'cli', 'main.js');
   t.true(fs.existsSync(main), 'run `npm run build` first');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'emu-tls-bin-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));

@@ -4,8 +4,8 @@ import type { IncomingMessage } from 'node:http';
  * Drive emulator (in this process, on 127.0.0.1:0), a real SQLite file shaped like the batch
  * system's database, real files and real chokidar.
  *
- * The CLI must be built first: `npm run build && npx ava test/e2e/` (`npm test` builds before
- * ava). The harness refuses to run against a missing or stale dist/ rather than building itself.
+ * The CLI must be built first, like the tests themselves: `npm test -- dist/test/e2e/` builds,
+ * then runs these. The harness refuses to run against a missing or stale dist/ rather than building itself.
  *
  * Every test gets its own temp dir and emulator; child processes are killed and the dir removed
  * at teardown, and every byte the children wrote is checked for the configured secrets.
@@ -13,8 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { migrate, openDatabase } from '../../src/db/index.js';
 import { createEmulator, type Emulator, type EmulatorFaults, type EmulatorFile } from '../../src/emulator/index.js';
@@ -22,8 +21,9 @@ import { BATCH_JOBS_DDL, makeTempDir, withRawDb, type RawDb } from './db.js';
 import { makePgDatabase, PG_TEST_PASSWORD, pgPool, type PgServer } from './postgres.js';
 import { PG_BATCH_JOBS_DDL, pgTestSql } from './store-backends.js';
 import { connectPostgres, pgMigrate } from '../../src/db/postgres/index.js';
+import { repoRoot } from './paths.js';
 
-export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const REPO = repoRoot();
 export const CLI = join(REPO, 'dist', 'src', 'cli', 'main.js');
 export const FOLDER_MIME = 'application/vnd.google-apps.folder';
 export const ROOT_FOLDER_ID = 'root-e2e-folder';
@@ -52,13 +52,13 @@ export function assertBuilt(): void {
     return;
   }
   let problem = '';
-  if (!existsSync(CLI)) problem = `${CLI} is missing: run "npm run build && npx ava test/e2e/" (npm test builds first)`;
+  if (!existsSync(CLI)) problem = `${CLI} is missing: run "npm test -- dist/test/e2e/" (npm test builds first)`;
   else {
     const info = join(REPO, 'dist', '.tsbuildinfo');
     const buildMs = existsSync(info) ? statSync(info).mtimeMs : 0;
     const stale = staleSources(join(REPO, 'src'), join(REPO, 'dist', 'src'), buildMs);
     if (stale.length) {
-      problem = `dist/ is older than src/ (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''} changed after the last build): run "npm run build && npx ava test/e2e/"`;
+      problem = `dist/ is older than src/ (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''} changed after the last build): run "npm test -- dist/test/e2e/" (npm test builds first)`;
     }
   }
   buildChecked = problem;

@@ -2,25 +2,15 @@
 // output dir, credentials, config), the in-process emulator with a request log, the daemon/CLI
 // as child processes (killed on exit) and /proc sampling. Polling is ./poll.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { repoRoot } from './paths.js';
 import { createEmulator, mulberry32, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { migrate, openDatabase, type Db } from '../../src/db/index.js';
 
-/** The package root (holds package.json and dist/), found from this file under test/ or dist/test/. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const pj = join(dir, 'package.json');
-    if (existsSync(pj) && (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string }).name === 'batch-drive-sync') return dir;
-    dir = dirname(dir);
-  }
-  throw new Error('cannot find the batch-drive-sync package root');
-}
-
+export { repoRoot };
 export const CLI = () => join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
 
 // ---------------------------------------------------------------------------------------------

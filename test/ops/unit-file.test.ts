@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
 import { parse as parseYaml } from 'yaml';
+import { repoRoot } from '../helpers/paths.js';
 
 const run = promisify(execFile);
-const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = repoRoot();
 const UNIT = join(ROOT, 'systemd', 'batch-drive-sync.service');
 const SYSUSERS = join(ROOT, 'systemd', 'batch-drive-sync.sysusers');
 const MAX_EXPOSURE = 2.0;
