@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { FileRow } from '../db/index.js';
 import { uploadsPausedUntil, type SyncContext } from './context.js';
 import { recomputeJob } from './discover.js';
@@ -32,6 +33,9 @@ export interface DrainSignals {
  */
 export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise<DrainSummary> {
   const sum: DrainSummary = { uploaded: 0, failed: 0, retried: 0, paused: 0 };
+  // Each upload in flight listens on abortUploads (upload.concurrency may be 64) and removes its
+  // listener when done: by design, not the leak Node warns about on stderr at 11 listeners.
+  setMaxListeners(0, signals.abortUploads);
   const inflight = new Set<Promise<void>>();
   // Each job is looked up once per pass.
   const jobs = createEnabledJobs(ctx.store, { now: ctx.now, ttlMs: Infinity });

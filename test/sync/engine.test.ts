@@ -315,3 +315,28 @@ test('a finished job is walked once more before it reads completed: a last file 
   );
   t.is(s.logs.filter((l) => l.message === 'job status changed' && l.to === 'completed').length, 1, 'completed is announced once, at the end');
 });
+
+test('upload.concurrency above 10: no "possible memory leak" warning for the abort listeners of the uploads in flight', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'wide', enabled: true }], upload: { concurrency: 16 }, faults: { latencyMs: 100 } });
+  for (let i = 0; i < 32; i++) {
+    s.writeFile('wide', `f-${i}.txt`, `file ${i}`);
+    await s.rt.ctx.store.upsertFile('wide', `f-${i}.txt`, { size: `file ${i}`.length, mtimeMs: 0 });
+  }
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.teardown(() => process.off('warning', onWarning));
+  const abortUploads = new AbortController().signal;
+  const inFlight: number[] = [];
+  const sampler = setInterval(() => inFlight.push(getEventListeners(abortUploads, 'abort').length), 20);
+  t.like(await drainDue(s.rt.ctx, { stopClaiming: never, abortUploads }), { uploaded: 32, failed: 0 });
+  clearInterval(sampler);
+  // Process warnings are emitted on the next tick.
+  await new Promise<void>((r) => setImmediate(r));
+  t.true(Math.max(...inFlight) > 10, `at most ${Math.max(...inFlight)} uploads listened at once`);
+  t.deepEqual(
+    warnings.filter((w) => w.startsWith('MaxListenersExceededWarning')),
+    [],
+  );
+  t.is(getEventListeners(abortUploads, 'abort').length, 0, 'every listener removed');
+});
