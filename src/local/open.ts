@@ -3,8 +3,8 @@
 // read (chunks, md5) through that descriptor only. A path is never opened twice for one upload,
 // so swapping the file for a link mid-upload cannot make the daemon read anything else.
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { constants, readlinkSync } from 'node:fs';
+import { lstat, open, realpath, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fsError, LocalFileError, refused } from './errors.js';
 import { checkRelativeName, escapeName, jobIdProblem } from './names.js';
@@ -152,10 +152,15 @@ export async function openInside(dir: string, relPath: string): Promise<LocalFil
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw refused(`${shown} is ${kindOf(st)}, not a regular file`);
-    // The kernel's name for what was opened: any link followed on the way shows here.
-    const real = await readlink(`/proc/self/fd/${fh.fd}`).catch((e: unknown) => {
+    // The kernel's name for what was opened: any link followed on the way shows here. Read
+    // synchronously: /proc answers from the open file itself (no disk or network I/O, so the
+    // event loop cannot stall on it), which spares a thread-pool round trip per file.
+    let real: string;
+    try {
+      real = readlinkSync(`/proc/self/fd/${fh.fd}`);
+    } catch (e) {
       throw new LocalFileError(`cannot check where ${shown} really is: /proc/self/fd is not readable; the daemon needs /proc`, 'ENOPROC', e);
-    });
+    }
     if (real !== path) {
       if (real.endsWith(' (deleted)')) throw new LocalFileError(`${shown}: deleted while it was opened`, 'ENOENT');
       if (!inside(dir, real)) throw refused(`${shown} resolves to ${escapeName(real)}, outside the job directory ${escapeName(dir)}`);
