@@ -4,6 +4,7 @@ import { configSecrets, type Config } from '../config/index.js';
 import { openBackend, type Database } from '../db/index.js';
 import { createDriveClient, type DriveClientOptions } from '../drive/index.js';
 import { createLogger, type Logger } from '../log/index.js';
+import { createJobDirCache } from '../local/index.js';
 import { createNoopMetrics, type Metrics } from '../metrics/index.js';
 import { pacerStateStore, stateDirectory } from './pacer-state.js';
 import { createAccountPause, type SyncContext } from '../sync/index.js';
@@ -95,6 +96,7 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       metrics,
       owner,
       jobFolders: new Map(),
+      jobDirs: createJobDirCache({ now }),
       noticed: new Set(),
       authPause: createAccountPause({ baseMs: Math.max(cfg.upload.backoff_base_ms, 1000), maxMs: cfg.upload.backoff_max_ms }),
     };

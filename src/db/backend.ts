@@ -3,7 +3,7 @@ import { DbError } from './errors.js';
 import { assertMigrated, migrate, migrationStatus, type MigrationState } from './migrate.js';
 import { openDatabase, type Db } from './open.js';
 import type { WakeEvent, WakeListener } from './postgres/listen.js';
-import { createStore } from './sqlite/index.js';
+import { createStatementCache, createStore } from './sqlite/index.js';
 import type { StoreOptions, UploadStore } from './store.js';
 import { assertWritable } from './writable.js';
 
@@ -59,6 +59,8 @@ export async function openBackend(cfg: DatabaseConfig, opts: OpenBackendOptions)
 }
 
 export function sqliteBackend(db: Db, path: string): Database {
+  // Prepared once for every store on this connection; finalized before it closes.
+  const hot = createStatementCache(db);
   return {
     kind: 'sqlite',
     label: path,
@@ -67,11 +69,14 @@ export function sqliteBackend(db: Db, path: string): Database {
     migrationStatus: () => migrationStatus(db),
     assertMigrated: () => assertMigrated(db),
     assertWritable: () => assertWritable(db, path),
-    createStore: (o) => createStore(db, o),
+    createStore: (o) => createStore(db, o, hot),
     ping: async () => {
       await db.get('SELECT 1');
     },
     listen: async () => null,
-    close: () => db.close(),
+    close: async () => {
+      await hot.close();
+      await db.close();
+    },
   };
 }

@@ -3,8 +3,8 @@
 // read (chunks, md5) through that descriptor only. A path is never opened twice for one upload,
 // so swapping the file for a link mid-upload cannot make the daemon read anything else.
 import { createHash } from 'node:crypto';
-import { constants } from 'node:fs';
-import { lstat, open, readlink, realpath, type FileHandle } from 'node:fs/promises';
+import { constants, readlinkSync } from 'node:fs';
+import { lstat, open, realpath, type FileHandle } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fsError, LocalFileError, refused } from './errors.js';
 import { checkRelativeName, escapeName, jobIdProblem } from './names.js';
@@ -68,11 +68,68 @@ export async function resolveJobDir(outputDir: string, jobId: string): Promise<s
   return realJob;
 }
 
-/** Opens `<outputDir>/<jobId>/<relPath>` for reading, with every check; see openInside. */
-export async function openJobFile(outputDir: string, jobId: string, relPath: string): Promise<LocalFile> {
+/**
+ * Real job directories resolved recently (resolveJobDir), so an upload does not pay two
+ * realpath() calls (a readlink per path component) for every file. A cached directory is only a
+ * guess of where to open: openInside still opens without following a link and requires the
+ * descriptor's real path to be exactly `<dir>/<relPath>`, so a job directory swapped for a link
+ * since it was cached fails there, and is then resolved afresh (and refused if it now leads
+ * outside). Entries expire after `ttlMs`, so a job directory or output_dir link pointed
+ * elsewhere inside output_dir is followed within that time.
+ */
+export interface JobDirCache {
+  get(outputDir: string, jobId: string): string | undefined;
+  set(outputDir: string, jobId: string, realDir: string): void;
+  delete(outputDir: string, jobId: string): void;
+}
+
+export function createJobDirCache(o: { now: () => number; ttlMs?: number; maxEntries?: number }): JobDirCache {
+  const ttlMs = o.ttlMs ?? 5000;
+  const maxEntries = o.maxEntries ?? 1000;
+  const entries = new Map<string, { dir: string; until: number }>();
+  const key = (outputDir: string, jobId: string) => `${outputDir}\0${jobId}`;
+  return {
+    get(outputDir, jobId) {
+      const k = key(outputDir, jobId);
+      const e = entries.get(k);
+      if (!e) return undefined;
+      if (e.until > o.now()) return e.dir;
+      entries.delete(k);
+      return undefined;
+    },
+    set(outputDir, jobId, realDir) {
+      const k = key(outputDir, jobId);
+      entries.delete(k);
+      // The oldest entry goes first (a Map iterates in insertion order).
+      if (entries.size >= maxEntries) entries.delete(entries.keys().next().value as string);
+      entries.set(k, { dir: realDir, until: o.now() + ttlMs });
+    },
+    delete(outputDir, jobId) {
+      entries.delete(key(outputDir, jobId));
+    },
+  };
+}
+
+/**
+ * Opens `<outputDir>/<jobId>/<relPath>` for reading, with every check; see openInside. With
+ * `dirs`, the job directory resolved recently is reused; if opening through it fails for any
+ * reason (moved, swapped for a link, …), it is forgotten and the open is done once more from a
+ * fresh resolveJobDir, whose answer (or refusal) stands.
+ */
+export async function openJobFile(outputDir: string, jobId: string, relPath: string, dirs?: JobDirCache): Promise<LocalFile> {
   const problem = checkRelativeName(relPath);
   if (problem) throw refused(`original_filename ${JSON.stringify(escapeName(relPath))} ${problem}`);
-  return openInside(await resolveJobDir(outputDir, jobId), relPath);
+  const cached = dirs?.get(outputDir, jobId);
+  if (cached !== undefined) {
+    try {
+      return await openInside(cached, relPath);
+    } catch {
+      dirs?.delete(outputDir, jobId);
+    }
+  }
+  const dir = await resolveJobDir(outputDir, jobId);
+  dirs?.set(outputDir, jobId, dir);
+  return openInside(dir, relPath);
 }
 
 /**
@@ -95,10 +152,15 @@ export async function openInside(dir: string, relPath: string): Promise<LocalFil
   try {
     const st = await fh.stat();
     if (!st.isFile()) throw refused(`${shown} is ${kindOf(st)}, not a regular file`);
-    // The kernel's name for what was opened: any link followed on the way shows here.
-    const real = await readlink(`/proc/self/fd/${fh.fd}`).catch((e: unknown) => {
+    // The kernel's name for what was opened: any link followed on the way shows here. Read
+    // synchronously: /proc answers from the open file itself (no disk or network I/O, so the
+    // event loop cannot stall on it), which spares a thread-pool round trip per file.
+    let real: string;
+    try {
+      real = readlinkSync(`/proc/self/fd/${fh.fd}`);
+    } catch (e) {
       throw new LocalFileError(`cannot check where ${shown} really is: /proc/self/fd is not readable; the daemon needs /proc`, 'ENOPROC', e);
-    });
+    }
     if (real !== path) {
       if (real.endsWith(' (deleted)')) throw new LocalFileError(`${shown}: deleted while it was opened`, 'ENOENT');
       if (!inside(dir, real)) throw refused(`${shown} resolves to ${escapeName(real)}, outside the job directory ${escapeName(dir)}`);

@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import type { DriveClient } from '../drive/index.js';
 import type { UploadStore } from '../db/index.js';
+import type { JobDirCache } from '../local/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { AccountPause } from './account-pause.js';
@@ -19,6 +20,8 @@ export interface SyncContext {
   readonly owner: string;
   /** Job folder look-ups in flight, so concurrent rows of one job share one. */
   readonly jobFolders: Map<string, Promise<string>>;
+  /** Real job directories resolved recently: the per-file open skips two realpath() (local/open.ts). */
+  readonly jobDirs: JobDirCache;
   /** Uploads paused for the account after an auth failure. */
   readonly authPause: AccountPause;
   /** Notices already given (a skipped link is said once per process, not on every scan). */

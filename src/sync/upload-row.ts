@@ -59,7 +59,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
   // Opened (and checked) once per attempt; every byte of this attempt is read through it.
   let local: LocalFile | null = null;
   try {
-    local = await openJobFile(cfg.watch.output_dir, row.batch_job_id, row.original_filename);
+    local = await openJobFile(cfg.watch.output_dir, row.batch_job_id, row.original_filename, ctx.jobDirs);
     bytes = local.size;
     // A file modified moments ago may still be written (e.g. a row the batch system inserted
     // before closing the file): wait until it has been still for stability_ms.

@@ -1,11 +1,11 @@
 // openJobFile: what the daemon agrees to read, and that it reads only through the descriptor it checked.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdirSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import test from 'ava';
-import { LocalFileError, openJobFile, resolveJobDir, type LocalFile } from '../../src/local/index.js';
+import { createJobDirCache, LocalFileError, openJobFile, resolveJobDir, type LocalFile } from '../../src/local/index.js';
 import { makeTempDir } from '../helpers/db.js';
 
 const md5 = (b: string | Buffer) => createHash('md5').update(b).digest('hex');
@@ -151,6 +151,59 @@ test('the job directory: a link out of output_dir is refused (nothing read); a l
   // output_dir itself may be a link: both sides are resolved.
   symlinkSync(out, join(root, 'out-link'));
   t.is(await readAll(await opened(t, openJobFile(join(root, 'out-link'), 'job-y', 'a.txt'))), 'archived');
+});
+
+// What this process holds open below `dir` (a refused open must leave nothing behind).
+const openBelow = (dir: string): string[] =>
+  readdirSync('/proc/self/fd')
+    .map((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`);
+      } catch {
+        return '';
+      }
+    })
+    .filter((p) => p.startsWith(dir + '/'));
+
+test('a cached job directory swapped for a link out of output_dir is still refused: nothing outside is read or kept open', async (t) => {
+  const { out, job, outside } = await tree(t);
+  writeFileSync(join(job, 'secret.txt'), 'inside');
+  const dirs = createJobDirCache({ now: () => 1000 });
+  const f = await opened(t, openJobFile(out, 'job-1', 'secret.txt', dirs));
+  t.is(await readAll(f), 'inside');
+  t.is(dirs.get(out, 'job-1'), realpathSync(job));
+  // The job directory is moved away and a link out of output_dir takes its name; the cache still names it.
+  renameSync(job, join(out, 'job-1.old'));
+  symlinkSync(outside, job);
+  const realOutside = realpathSync(outside);
+  await refusal(t, openJobFile(out, 'job-1', 'secret.txt', dirs), /job directory .*job-1 resolves to .*outside, outside watch\.output_dir/);
+  t.is(dirs.get(out, 'job-1'), undefined, 'the stale entry is forgotten');
+  t.deepEqual(openBelow(realOutside), [], 'no descriptor outside is kept');
+  // Again with the refused entry gone: the same refusal, from a fresh resolve.
+  await refusal(t, openJobFile(out, 'job-1', 'secret.txt', dirs), /outside watch\.output_dir/);
+  // A link within output_dir is the job directory's real place: found again once re-resolved.
+  unlinkSync(job);
+  symlinkSync('job-1.old', job);
+  t.is(await readAll(await opened(t, openJobFile(out, 'job-1', 'secret.txt', dirs))), 'inside');
+  t.is(dirs.get(out, 'job-1'), realpathSync(join(out, 'job-1.old')));
+});
+
+test('a cached job directory expires: a job link pointed elsewhere inside output_dir is followed after ttlMs', async (t) => {
+  const { out } = await tree(t);
+  for (const d of ['a', 'b']) {
+    mkdirSync(join(out, 'archive', d), { recursive: true });
+    writeFileSync(join(out, 'archive', d, 'f.txt'), d);
+  }
+  symlinkSync(join('archive', 'a'), join(out, 'job-y'));
+  let now = 1000;
+  const dirs = createJobDirCache({ now: () => now, ttlMs: 5000 });
+  t.is(await readAll(await opened(t, openJobFile(out, 'job-y', 'f.txt', dirs))), 'a');
+  unlinkSync(join(out, 'job-y'));
+  symlinkSync(join('archive', 'b'), join(out, 'job-y'));
+  // Within the TTL the old real directory (still a real directory inside output_dir) may be used.
+  t.is(await readAll(await opened(t, openJobFile(out, 'job-y', 'f.txt', dirs))), 'a');
+  now += 5000;
+  t.is(await readAll(await opened(t, openJobFile(out, 'job-y', 'f.txt', dirs))), 'b');
 });
 
 test('a directory, a FIFO (without waiting for a writer) and a socket are not regular files', async (t) => {

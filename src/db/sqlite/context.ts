@@ -3,10 +3,13 @@ import { DbError } from '../errors.js';
 import { enabledCondition, enabledJobIds } from '../enabled.js';
 import type { StoreOptions } from '../store.js';
 import type { Now } from '../types.js';
+import { unpreparedStatements, type Statements } from './statements.js';
 
 /** What every SQLite store part shares: the connection, the clock and facts about batch_jobs. */
 export interface SqliteCtx {
   db: Db;
+  /** The per-upload statements, prepared once where the connection's owner keeps a cache (statements.ts). */
+  hot: Statements;
   now: Now;
   hasStatusColumn: boolean;
   /** SQL for "this batch_jobs row is finished" and its parameters. */
@@ -28,7 +31,7 @@ export function sqlTimestamp(ms: number): string {
 
 export const changed = (r: { changes?: number | undefined }): boolean => (r.changes ?? 0) > 0;
 
-export async function sqliteCtx(db: Db, opts: StoreOptions): Promise<SqliteCtx> {
+export async function sqliteCtx(db: Db, opts: StoreOptions, hot: Statements = unpreparedStatements(db)): Promise<SqliteCtx> {
   const cols = await db.all<{ name: string }[]>("SELECT name FROM pragma_table_info('batch_jobs')");
   if (cols.length === 0) throw new DbError("database has no table batch_jobs; expected the batch system's database (check database.path)", { permanent: true });
   const hasStatusColumn = cols.some((c) => c.name === 'status');
@@ -38,6 +41,7 @@ export async function sqliteCtx(db: Db, opts: StoreOptions): Promise<SqliteCtx> 
   if (ownOnly && !nodeName) throw new DbError("watch.shared_storage false needs a node name to tell this daemon's rows", { permanent: true });
   return {
     db,
+    hot,
     now: opts.now,
     hasStatusColumn,
     finishedSql: hasStatusColumn && finals.length ? `status IN (${finals.map(() => '?').join(',')})` : '1',

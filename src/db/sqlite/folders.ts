@@ -1,10 +1,11 @@
 import type { FolderStore } from '../store.js';
 import { sqlTimestamp, type SqliteCtx } from './context.js';
 
-export function sqliteFolderStore({ db, now }: SqliteCtx): FolderStore {
+export function sqliteFolderStore({ db, hot, now }: SqliteCtx): FolderStore {
   return {
     async getJobFolder(jobId) {
-      const r = await db.get<{ drive_folder_id: string | null; drive_folder_url: string | null; folder_path: string | null }>(
+      // all, not get: a cached statement stepped to its end leaves no read transaction open.
+      const [r] = await hot.all<{ drive_folder_id: string | null; drive_folder_url: string | null; folder_path: string | null }>(
         'SELECT drive_folder_id, drive_folder_url, folder_path FROM batch_drive_metadata WHERE batch_job_id = ? AND drive_folder_id IS NOT NULL',
         jobId,
       );

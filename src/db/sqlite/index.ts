@@ -6,12 +6,17 @@ import { sqliteFolderStore } from './folders.js';
 import { sqliteJobStore } from './jobs.js';
 import { sqliteQueueStore } from './queue.js';
 import { sqliteReportStore } from './report.js';
+import type { Statements } from './statements.js';
 
 export { sqlTimestamp } from './context.js';
+export { createStatementCache, type StatementCache } from './statements.js';
 
-/** The SQLite store: one part per concern on one shared connection, calls run one at a time. */
-export async function createStore(db: Db, opts: StoreOptions): Promise<UploadStore> {
-  const ctx = await sqliteCtx(db, opts);
+/**
+ * The SQLite store: one part per concern on one shared connection, calls run one at a time.
+ * `hot`: the connection owner's statement cache (finalized before it closes the connection).
+ */
+export async function createStore(db: Db, opts: StoreOptions, hot?: Statements): Promise<UploadStore> {
+  const ctx = await sqliteCtx(db, opts, hot);
   return serialized({
     ...sqliteQueueStore(ctx),
     ...sqliteFileStore(ctx),

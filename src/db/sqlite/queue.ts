@@ -5,7 +5,7 @@ import { changed, ENABLED_JOB_IDS, sqlTimestamp, type SqliteCtx } from './contex
 // In the due/lease queries the job check is written `+batch_job_id IN (…)`: the unary + keeps
 // SQLite from driving the query through the job index (a walk of every row of every enabled
 // job: seconds at 1 M rows) instead of the small partial due/lease indexes.
-export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): QueueStore {
+export function sqliteQueueStore({ db, hot, now, ownRows, ownArgs }: SqliteCtx): QueueStore {
   return {
     async claimDue(owner, limit, leaseMs, jobId, minBytes) {
       const t = now();
@@ -14,7 +14,7 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
       const jobArg = [...(jobId === undefined ? [] : [jobId]), ...(minBytes === undefined ? [] : [minBytes]), ...ownArgs];
       // The large-file claim takes the oldest one (by row id), found through the pending-size index.
       const pendingOrder = minBytes === undefined ? 'next_attempt_at' : 'id';
-      return db.all<FileRow[]>(
+      return hot.all<FileRow>(
         `UPDATE batch_file_drive_metadata
             SET upload_status = 'uploading', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?,
                 started_at = coalesce(started_at, ?), attempt_started_at = ?, attempt_offset = coalesce(resumable_offset, 0)
@@ -47,7 +47,7 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
     },
 
     async extendLease(rowId, owner, leaseMs) {
-      const r = await db.run(
+      const r = await hot.run(
         `UPDATE batch_file_drive_metadata SET lease_until = ? WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading'`,
         now() + leaseMs,
         rowId,
@@ -57,7 +57,7 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
     },
 
     async saveReservedId(rowId, owner, driveId) {
-      const r = await db.run(
+      const r = await hot.run(
         `UPDATE batch_file_drive_metadata SET reserved_drive_id = ?, updated_at = ?
           WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading' AND reserved_drive_id IS NULL`,
         driveId,
@@ -70,7 +70,7 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
 
     async saveCheckpoint(rowId, owner, sessionUri, offset, leaseMs) {
       const t = now();
-      const r = await db.run(
+      const r = await hot.run(
         `UPDATE batch_file_drive_metadata SET resumable_session_uri = ?, resumable_offset = ?, lease_until = ?
           WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading'`,
         sessionUri,
@@ -84,7 +84,7 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
 
     async markUploaded(rowId, owner, u) {
       const t = now();
-      const r = await db.run(
+      const r = await hot.run(
         `UPDATE batch_file_drive_metadata
             SET upload_status = 'uploaded', drive_file_id = ?, drive_file_url = ?, preview_url = ?,
                 local_size = ?, local_mtime_ms = ?, local_md5 = ?, upload_error = NULL, last_error_reason = NULL,
@@ -106,7 +106,7 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
     },
 
     async markRetry(rowId, owner, e) {
-      const r = await db.run(
+      const r = await hot.run(
         `UPDATE batch_file_drive_metadata
             SET upload_status = 'pending', upload_error = ?, last_error_reason = ?, next_attempt_at = ?,
                 attempts = CASE WHEN ? THEN max(attempts - 1, 0) ELSE attempts END,
@@ -124,7 +124,7 @@ export function sqliteQueueStore({ db, now, ownRows, ownArgs }: SqliteCtx): Queu
     },
 
     async markFailed(rowId, owner, e) {
-      const r = await db.run(
+      const r = await hot.run(
         `UPDATE batch_file_drive_metadata
             SET upload_status = 'failed', upload_error = ?, last_error_reason = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
           WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading'`,
