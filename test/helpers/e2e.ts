@@ -4,15 +4,15 @@ import type { IncomingMessage } from 'node:http';
  * Drive emulator (in this process, on 127.0.0.1:0), a real SQLite file shaped like the batch
  * system's database, real files and real chokidar.
  *
- * The CLI must be built first, like the tests themselves: `npm test -- dist/test/e2e/` builds,
- * then runs these. The harness refuses to run against a missing or stale dist/ rather than building itself.
+ * The CLI is built with the tests themselves: `npm test -- dist/test/e2e/` builds, then runs
+ * these. ava.config.js refuses a dist/ older than the sources before any test runs.
  *
  * Every test gets its own temp dir and emulator; child processes are killed and the dir removed
  * at teardown, and every byte the children wrote is checked for the configured secrets.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { migrate, openDatabase } from '../../src/db/index.js';
@@ -27,43 +27,6 @@ export const REPO = repoRoot();
 export const CLI = join(REPO, 'dist', 'src', 'cli', 'main.js');
 export const FOLDER_MIME = 'application/vnd.google-apps.folder';
 export const ROOT_FOLDER_ID = 'root-e2e-folder';
-
-let buildChecked: string | null = null;
-
-/** src .ts files whose compiled dist/src .js is missing or older (and not covered by a later build). */
-function staleSources(srcDir: string, distDir: string, buildMs: number, out: string[] = []): string[] {
-  for (const ent of readdirSync(srcDir, { withFileTypes: true })) {
-    const p = join(srcDir, ent.name);
-    if (ent.isDirectory()) staleSources(p, join(distDir, ent.name), buildMs, out);
-    else if (ent.name.endsWith('.ts') && !ent.name.endsWith('.d.ts')) {
-      const js = join(distDir, ent.name.replace(/\.ts$/, '.js'));
-      const srcMs = statSync(p).mtimeMs;
-      // tsc leaves an unchanged output untouched, so a newer build record also counts as fresh.
-      if (!existsSync(js) || (statSync(js).mtimeMs < srcMs && buildMs < srcMs)) out.push(p);
-    }
-  }
-  return out;
-}
-
-/** Throws a clear message when dist/ is missing or older than src/ (tests never build). */
-export function assertBuilt(): void {
-  if (buildChecked !== null) {
-    if (buildChecked) throw new Error(buildChecked);
-    return;
-  }
-  let problem = '';
-  if (!existsSync(CLI)) problem = `${CLI} is missing: run "npm test -- dist/test/e2e/" (npm test builds first)`;
-  else {
-    const info = join(REPO, 'dist', '.tsbuildinfo');
-    const buildMs = existsSync(info) ? statSync(info).mtimeMs : 0;
-    const stale = staleSources(join(REPO, 'src'), join(REPO, 'dist', 'src'), buildMs);
-    if (stale.length) {
-      problem = `dist/ is older than src/ (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', …' : ''} changed after the last build): run "npm test -- dist/test/e2e/" (npm test builds first)`;
-    }
-  }
-  buildChecked = problem;
-  if (problem) throw new Error(problem);
-}
 
 export interface E2EOptions {
   faults?: Partial<EmulatorFaults>;
@@ -213,7 +176,6 @@ function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 export async function setupE2E(t: ExecutionContext, opts: E2EOptions = {}): Promise<E2E> {
-  assertBuilt();
   const dir = makeTempDir(t, 'bds-e2e-');
   const dbPath = join(dir, 'batch.db');
   const outputDir = join(dir, 'output');

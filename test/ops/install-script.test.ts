@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
-import { assertBuilt, REPO } from '../helpers/e2e.js';
+import { REPO } from '../helpers/e2e.js';
 
 const run = promisify(execFile);
 const NAME = 'batch-drive-sync';
@@ -33,7 +33,6 @@ const asUser = (uid: number, flag: string, p: string) =>
   spawnSync('setpriv', ['--reuid', String(uid), '--regid', String(uid), '--clear-groups', '--', 'test', flag, p]).status === 0;
 
 test('install.sh from a clone into a throwaway root: app without tests or maps, user, unit at the installed CLI, grants; the check lists what is missing until nothing is', async (t) => {
-  assertBuilt();
   const dest = await tempRoot(t);
   const first = await install(dest, ['--no-start']);
   t.is(first.code, 78, first.stdout + first.stderr);
@@ -113,7 +112,6 @@ test('install.sh --dry-run prints the plan and changes nothing; refuses without 
 });
 
 test('npm tarball: lean (no tests, benchmarks, source maps or build info) and complete (LICENSE, docs, monitoring, migrations, unit)', async (t) => {
-  assertBuilt();
   const r = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, maxBuffer: 16 << 20 });
   const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
   t.deepEqual(
