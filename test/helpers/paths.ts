@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The package root (holds package.json, src/, test/ and dist/), found from this file under test/ or dist/test/. */
-export function repoRoot(): string {
+function findRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     const pj = join(dir, 'package.json');
@@ -15,6 +15,11 @@ export function repoRoot(): string {
   }
   throw new Error('cannot find the batch-drive-sync package root');
 }
+
+// Found once per process: the CLI's path is asked for at every child process a test starts.
+const ROOT = findRoot();
+
+export const repoRoot = (): string => ROOT;
 
 /** A file of the repository (not compiled), e.g. repoPath('test', 'emulator', 'conformance', 'x.py'). */
 export const repoPath = (...parts: string[]): string => join(repoRoot(), ...parts);
