@@ -7,7 +7,7 @@ import { pgMigrationStatus } from '../../src/db/postgres/migrate.js';
 import { sql } from '../../src/db/postgres/sql.js';
 import { captureLogger } from '../helpers/drive.js';
 import { waitUntil } from '../helpers/poll.js';
-import { makePgDatabase, pgClient, startPgServer } from '../helpers/postgres.js';
+import { makePgDatabase, ownPgDatabase, pgClient } from '../helpers/postgres.js';
 
 test('the server ends a transaction connection between two statements (57P01): no crash, the transaction runs again, the loss is logged once', async (t) => {
   t.timeout(120_000);
@@ -38,9 +38,7 @@ test('the server ends a transaction connection between two statements (57P01): n
 test('migration status asked while the server is down (a restart): it waits for the server instead of failing with "cannot connect"', async (t) => {
   t.timeout(120_000);
   // A server of its own: this test stops it.
-  const server = await startPgServer();
-  t.teardown(() => server.close());
-  const { url } = await makePgDatabase(t, server);
+  const { server, url } = await ownPgDatabase(t);
   const conn = await connectPostgres({ url, env: {}, poolSize: 1, connectTimeoutMs: 5_000 });
   t.teardown(() => conn.close());
 
@@ -62,9 +60,7 @@ test('migration status asked while the server is down (a restart): it waits for 
 test('a statement begun before the loss that still succeeds is not "restored": one shutdown logs one loss and no restore while the server is down', async (t) => {
   t.timeout(120_000);
   // A server of its own: this test shuts it down.
-  const server = await startPgServer();
-  t.teardown(() => server.close());
-  const { url } = await makePgDatabase(t, server);
+  const { server, url } = await ownPgDatabase(t);
   const log = captureLogger();
   const conn = await connectPostgres({ url, env: {}, poolSize: 2, connectTimeoutMs: 5_000, log: log.logger, reconnectMaxMs: 10_000 });
   t.teardown(() => conn.close());

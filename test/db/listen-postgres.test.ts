@@ -4,14 +4,12 @@ import { connectPostgres } from '../../src/db/postgres/connect.js';
 import { listenForWakeups, WAKE_CHANNEL, type WakeEvent } from '../../src/db/postgres/listen.js';
 import { captureLogger } from '../helpers/drive.js';
 import { waitUntil } from '../helpers/poll.js';
-import { makePgDatabase, pgClient, startPgServer } from '../helpers/postgres.js';
+import { ownPgDatabase, pgClient } from '../helpers/postgres.js';
 
 test('LISTEN asked for while the server is restarting: no crash, it comes up with the server, says resync, then delivers NOTIFYs', async (t) => {
   t.timeout(120_000);
   // A server of its own: this test stops it.
-  const server = await startPgServer();
-  t.teardown(() => server.close());
-  const { url } = await makePgDatabase(t, server);
+  const { server, url } = await ownPgDatabase(t);
   const log = captureLogger();
   const conn = await connectPostgres({ url, env: {}, poolSize: 1, connectTimeoutMs: 2_000, log: log.logger });
   t.teardown(() => conn.close());

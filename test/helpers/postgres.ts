@@ -316,6 +316,14 @@ export async function makePgDatabase(t: ExecutionContext, server?: PgServer): Pr
   return { server: s, name, url: s.url(name) };
 }
 
+/** A server of the test's own (for a test that stops or shuts it down) and one fresh database on it; closed at teardown. */
+export async function ownPgDatabase(t: ExecutionContext): Promise<{ server: PgServer; url: string }> {
+  const server = await startPgServer();
+  t.teardown(() => server.close());
+  const { url } = await makePgDatabase(t, server);
+  return { server, url };
+}
+
 /** A pool on one test database (survives a server restart), closed at teardown. */
 export function pgPool(t: ExecutionContext, url: string): pg.Pool {
   const p = new pg.Pool({ connectionString: url, types: PG_TYPES, max: 2 });
