@@ -3,6 +3,7 @@ import type { FileRow } from '../db/index.js';
 import { uploadsPausedUntil, type SyncContext } from './context.js';
 import { recomputeJob } from './discover.js';
 import { createEnabledJobs } from './enabled.js';
+import type { KnownJobFolders } from './folders.js';
 import { uploadRow, type RowResult } from './upload-row.js';
 
 export interface DrainSummary {
@@ -39,12 +40,14 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
   const inflight = new Set<Promise<void>>();
   // Each job is looked up once per pass.
   const jobs = createEnabledJobs(ctx.store, { now: ctx.now, ttlMs: Infinity });
+  // And each job's folder row once per pass, not once per file (dropped when an upload of the job fails).
+  const folders: KnownJobFolders = new Map();
   const touched = new Set<string>();
   const largeBytes = ctx.config.upload.resumable_threshold_bytes;
   let largeInFlight = 0;
   const isLarge = (row: FileRow) => (row.local_size ?? 0) >= largeBytes;
   const run = async (row: FileRow) => {
-    const r: RowResult = await uploadRow(ctx, row, await jobs.get(row.batch_job_id), signals.abortUploads);
+    const r: RowResult = await uploadRow(ctx, row, await jobs.get(row.batch_job_id), signals.abortUploads, folders);
     if (r === 'uploaded') sum.uploaded++;
     else if (r === 'failed') sum.failed++;
     else if (r === 'retry') sum.retried++;

@@ -6,7 +6,7 @@ import type { EnabledJob, FileRow } from '../db/index.js';
 import { openJobFile, type LocalFile } from '../local/index.js';
 import { fileAppProperties } from './app-properties.js';
 import { fileUrl, previewUrl, uploadsPausedUntil, type SyncContext } from './context.js';
-import { ensureJobFolder, ensureParentFolder } from './folders.js';
+import { ensureJobFolder, ensureParentFolder, type KnownJobFolders } from './folders.js';
 import { decide } from './outcome.js';
 import { resumableProgressLog } from './progress-log.js';
 import { assertRowOwnsFile, assertUpdatable, trustedResume } from './row-trust.js';
@@ -23,7 +23,13 @@ class LeaseLost extends Error {
  * Exactly once: the Drive id is reserved and stored before the first byte, so any retry or
  * restart re-sends to the same id and Drive answers 409 instead of keeping a duplicate.
  */
-export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob | undefined, shutdown: AbortSignal): Promise<RowResult> {
+export async function uploadRow(
+  ctx: SyncContext,
+  row: FileRow,
+  job: EnabledJob | undefined,
+  shutdown: AbortSignal,
+  folders?: KnownJobFolders,
+): Promise<RowResult> {
   // The lease is renewed while we work (a wait for the write pacer can outlast it); if another
   // worker took the row meanwhile, this upload stops at once.
   const rowAbort = new AbortController();
@@ -42,14 +48,20 @@ export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob 
     Math.max(1000, Math.floor(ctx.config.upload.lease_ms / 3)),
   );
   try {
-    return await uploadRowLeased(ctx, row, job, rowAbort.signal);
+    return await uploadRowLeased(ctx, row, job, rowAbort.signal, folders);
   } finally {
     clearInterval(renew);
     shutdown.removeEventListener('abort', onShutdown);
   }
 }
 
-async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob | undefined, signal: AbortSignal): Promise<RowResult> {
+async function uploadRowLeased(
+  ctx: SyncContext,
+  row: FileRow,
+  job: EnabledJob | undefined,
+  signal: AbortSignal,
+  folders: KnownJobFolders | undefined,
+): Promise<RowResult> {
   const { store, log, owner } = ctx;
   const cfg = ctx.config;
   const started = ctx.now();
@@ -74,7 +86,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       });
       return 'paused';
     }
-    const jobFolderId = await ensureJobFolder(ctx, job);
+    const jobFolderId = await ensureJobFolder(ctx, job, folders);
     // The stored job folder id is input: nothing is made or uploaded in it unless it lies under
     // the root folder (sub-folders are checked against their parent as they are resolved).
     await ctx.drive.assertInsideRoot(jobFolderId);
@@ -137,6 +149,8 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     if (now && !now.same) await store.upsertFile(row.batch_job_id, row.original_filename, { size: now.size, mtimeMs: now.mtimeMs });
     return 'uploaded';
   } catch (e) {
+    // Whatever failed may have been the folder (gone, moved, its row changed): the next file of this job reads it afresh.
+    folders?.delete(row.batch_job_id);
     if (e instanceof LeaseLost || (signal.aborted && signal.reason === 'lease lost')) return lostLease(ctx, row);
     const d = decide(e);
     // upload_error is shown by `status` and read by other programs: no secret goes in (a Drive answer may echo one).

@@ -1,9 +1,11 @@
 // uploadRow / drainDue / scanJobs against a real temp database and the real emulator, in process.
 import { getEventListeners } from 'node:events';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
 import type { DriveClient } from '../../src/drive/index.js';
 import { drainDue, scanJobs, uploadRow, type SyncContext } from '../../src/sync/index.js';
-import { driveFiles, never, setupSync } from './fixtures.js';
+import { ROOT, driveFiles, never, setupSync } from './fixtures.js';
 
 const signals = { stopClaiming: never, abortUploads: never };
 
@@ -339,4 +341,69 @@ test('upload.concurrency above 10: no "possible memory leak" warning for the abo
     [],
   );
   t.is(getEventListeners(abortUploads, 'abort').length, 0, 'every listener removed');
+});
+
+test("drainDue reads each job's folder row once per pass, not once per file; every file lands in the job's folder", async (t) => {
+  const s = await setupSync(t, {
+    jobs: [
+      { job_id: 'fa', enabled: true },
+      { job_id: 'fb', enabled: true },
+    ],
+  });
+  const reads: string[] = [];
+  const base = s.rt.ctx.store;
+  const ctx: SyncContext = {
+    ...s.rt.ctx,
+    store: {
+      ...base,
+      getJobFolder: (jobId) => {
+        reads.push(jobId);
+        return base.getJobFolder(jobId);
+      },
+    },
+  };
+  const add = async (job: string, names: string[]) => {
+    for (const name of names) {
+      s.writeFile(job, name, `${job}/${name}`);
+      await base.upsertFile(job, name, { size: 1, mtimeMs: 0 });
+    }
+  };
+  await add('fa', ['1', '2', '3', '4', '5', '6']);
+  await add('fb', ['1', '2', '3', '4', '5', '6']);
+  t.like(await drainDue(ctx, signals), { uploaded: 12, failed: 0 });
+  t.deepEqual(reads.sort(), ['fa', 'fb'], 'one read per job, shared by its concurrent uploads');
+  // The next pass reads the row again (an operator's change between passes is seen).
+  await add('fa', ['7', '8']);
+  t.like(await drainDue(ctx, signals), { uploaded: 2, failed: 0 });
+  t.deepEqual(reads.sort(), ['fa', 'fa', 'fb']);
+  for (const job of ['fa', 'fb']) {
+    const folder = (await base.getJobFolder(job))?.folderId;
+    const inIt = driveFiles(s.emu).filter((f) => f.parents.includes(folder!));
+    t.is(inIt.length, job === 'fa' ? 8 : 6, `files in ${job}'s folder`);
+  }
+});
+
+test('an upload of a job that fails makes the next file of the job read the folder row afresh (a changed row is followed)', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'fj', enabled: true }] });
+  const { store, owner } = s.rt.ctx;
+  for (const name of ['a', 'b', 'c']) {
+    s.writeFile('fj', name, name);
+    await store.upsertFile('fj', name, { size: 1, mtimeMs: 0 });
+  }
+  const rows = await store.claimDue(owner, 3, 60_000);
+  const row = (name: string) => rows.find((r) => r.original_filename === name)!;
+  const job = (await store.listEnabledJobs('fj'))[0];
+  const known = new Map<string, Promise<string>>();
+  t.is(await uploadRow(s.rt.ctx, row('a'), job, never, known), 'uploaded');
+  const first = (await store.getJobFolder('fj'))!.folderId;
+  // The stored folder changes (say an operator points the job elsewhere under the root folder)
+  // and the next file of the job fails (its file is gone).
+  const moved = await s.rt.ctx.drive.ensureFolderPath(ROOT, ['moved']);
+  await store.saveJobFolder('fj', { folderId: moved, url: null, path: 'moved' });
+  rmSync(join(s.outputDir, 'fj', 'b'));
+  t.is(await uploadRow(s.rt.ctx, row('b'), job, never, known), 'retry');
+  t.is(await uploadRow(s.rt.ctx, row('c'), job, never, known), 'uploaded');
+  const parentOf = (name: string) => driveFiles(s.emu).find((f) => f.name === name)?.parents;
+  t.deepEqual(parentOf('a'), [first]);
+  t.deepEqual(parentOf('c'), [moved], 'the file after the failure went to the folder the row names now');
 });
