@@ -11,8 +11,11 @@ export interface QueueStore {
   /**
    * Claim up to `limit` due rows (pending and due, or uploading with an expired lease) in ONE statement.
    * With `minBytes`, only rows of at least that size, oldest first (the slot kept for large files).
+   * With `largeFirst`, the first row taken is the oldest due row of at least that size, when there
+   * is one, and the others are taken in due order as without it (the same as a claim of one with
+   * `minBytes` followed by a claim of the rest, in one statement).
    */
-  claimDue(owner: string, limit: number, leaseMs: number, jobId?: string, minBytes?: number): Promise<FileRow[]>;
+  claimDue(owner: string, limit: number, leaseMs: number, jobId?: string, minBytes?: number, largeFirst?: number): Promise<FileRow[]>;
   /** Extend a lease we hold; false when the row is no longer ours. */
   extendLease(rowId: number, owner: string, leaseMs: number): Promise<boolean>;
   saveReservedId(rowId: number, owner: string, driveId: string): Promise<boolean>;

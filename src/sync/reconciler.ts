@@ -63,9 +63,15 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
     const paused = uploadsPausedUntil(ctx);
     const free = ctx.config.upload.concurrency - inflight.size;
     if (free > 0 && paused === null) {
-      const large = largeInFlight === 0 ? await ctx.store.claimDue(ctx.owner, 1, ctx.config.upload.lease_ms, signals.jobId, largeBytes) : [];
-      const rest = free - large.length;
-      const rows = [...large, ...(rest > 0 ? await ctx.store.claimDue(ctx.owner, rest, ctx.config.upload.lease_ms, signals.jobId) : [])];
+      // One statement: with no large file in flight, its first row is the oldest due large file.
+      const rows = await ctx.store.claimDue(
+        ctx.owner,
+        free,
+        ctx.config.upload.lease_ms,
+        signals.jobId,
+        undefined,
+        largeInFlight === 0 ? largeBytes : undefined,
+      );
       for (const row of rows) {
         const big = isLarge(row);
         if (big) largeInFlight++;

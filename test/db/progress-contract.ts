@@ -49,6 +49,39 @@ export function progressContract(b: StoreBackend): void {
     );
   });
 
+  test('claimDue with largeFirst: the oldest due large row first, the rest in due order, never one row counted twice', async (t) => {
+    const s = await setup(t);
+    const due = (name: string, at: number) => s.db.run('UPDATE batch_file_drive_metadata SET next_attempt_at = ? WHERE original_filename = ?', at, name);
+    for (const [name, size, at] of [
+      ['small-1', 10, T0 - 3000],
+      ['small-2', 10, T0 - 2000],
+      ['small-3', 10, T0 - 1500],
+      ['big-a', 5000, T0 - 1000],
+      ['big-b', 6000, T0 - 500],
+    ] as const) {
+      await s.store.upsertFile('job-1', name, { size, mtimeMs: 1 });
+      await due(name, at);
+    }
+    const names = (rows: FileRow[]) => rows.map((r) => r.original_filename).sort();
+    // big-a is the oldest large row, though due after every small one; small-1 is due first.
+    t.deepEqual(names(await s.store.claimDue('w', 2, LEASE_MS, undefined, undefined, 1000)), ['big-a', 'small-1']);
+    // big-b is now both the large row and the first due one: taken once, and the other slot goes to small-2.
+    await due('big-b', T0 - 5000);
+    t.deepEqual(names(await s.store.claimDue('w', 2, LEASE_MS, undefined, undefined, 1000)), ['big-b', 'small-2']);
+    // Without a large row due, every slot goes in due order.
+    t.deepEqual(names(await s.store.claimDue('w', 2, LEASE_MS, undefined, undefined, 1000)), ['small-3']);
+    // An expired lease on a large row counts as due for the large slot.
+    await s.store.upsertFile('job-1', 'small-4', { size: 10, mtimeMs: 1 });
+    s.clock.advance(LEASE_MS + 1);
+    const [first] = names(await s.store.claimDue('w', 1, LEASE_MS, undefined, undefined, 1000));
+    t.true(first === 'big-a' || first === 'big-b', `a large row with an expired lease first, got ${first}`);
+    const rest = await s.store.claimDue('w', 10, LEASE_MS, 'job-1', undefined, 1_000_000);
+    t.deepEqual(
+      names(rest),
+      ['big-a', 'big-b', 'small-1', 'small-2', 'small-3', 'small-4'].filter((n) => n !== first),
+    );
+  });
+
   test('progress and activity: files, bytes, rate over the last minute, in flight with offset; finished jobs as one total', async (t) => {
     const s = await setup(t, [
       { job_id: 'done', enabled: true, status: 'completed' },

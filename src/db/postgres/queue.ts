@@ -7,18 +7,39 @@ const RETURNED = raw(FILE_ROW_COLUMNS.map((c) => `f.${c}`).join(', '));
 
 export function pgQueueStore({ q, now, ownRows }: PgCtx): QueueStore {
   return {
-    async claimDue(owner, limit, leaseMs, jobId, minBytes) {
+    async claimDue(owner, limit, leaseMs, jobId, minBytes, largeFirst) {
       const t = now();
       const jobFilter = sql`${jobId === undefined ? empty : sql`AND batch_job_id = ${jobId}`} ${minBytes === undefined ? empty : sql`AND local_size >= ${minBytes}`}`;
       // The large-file claim (minBytes) takes the oldest one by row.
       const dueOrder = minBytes === undefined ? raw('next_attempt_at') : raw('id');
+      // largeFirst: the slot kept for large files is claimed in the same statement (a separate
+      // claim cost a statement per free slot that nearly always found nothing). The oldest due
+      // large row comes first; the other rows leave it out so it is not counted twice.
+      const bigFilter = sql`${jobId === undefined ? empty : sql`AND batch_job_id = ${jobId}`} AND local_size >= ${largeFirst ?? 0}`;
+      const big =
+        largeFirst === undefined
+          ? empty
+          : sql`big_expired AS (
+          SELECT ctid AS tid FROM batch_file_drive_metadata
+           WHERE upload_status = 'uploading' AND lease_until < ${t} ${bigFilter} ${ownRows}
+             AND batch_job_id IN (${ENABLED_JOB_IDS})
+           ORDER BY lease_until LIMIT 1 FOR UPDATE SKIP LOCKED
+        ), big_due AS (
+          SELECT ctid AS tid FROM batch_file_drive_metadata
+           WHERE upload_status = 'pending' AND next_attempt_at <= ${t} ${bigFilter} ${ownRows}
+             AND batch_job_id IN (${ENABLED_JOB_IDS})
+           ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+        ), big AS (
+          SELECT tid FROM (SELECT tid FROM big_expired UNION ALL SELECT tid FROM big_due) b LIMIT 1
+        ),`;
+      const notBig = largeFirst === undefined ? empty : raw('WHERE tid NOT IN (SELECT tid FROM big)');
       // SKIP LOCKED: daemons claiming at the same moment each take other rows instead of
       // waiting for (and then re-checking) the same ones. Each CTE walks its partial index.
       // The rows are joined back by ctid (a direct heap fetch), not by id (a walk of the
       // primary key per row): the row locks taken here keep every picked version current
       // until the UPDATE, and a version that did move fails the join and is simply not claimed.
       return q.rows<FileRow>(sql`
-        WITH expired AS (
+        WITH ${big} expired AS (
           SELECT ctid AS tid FROM batch_file_drive_metadata
            WHERE upload_status = 'uploading' AND lease_until < ${t} ${jobFilter} ${ownRows}
              AND batch_job_id IN (${ENABLED_JOB_IDS})
@@ -29,7 +50,9 @@ export function pgQueueStore({ q, now, ownRows }: PgCtx): QueueStore {
              AND batch_job_id IN (${ENABLED_JOB_IDS})
            ORDER BY ${dueOrder} LIMIT ${limit} FOR UPDATE SKIP LOCKED
         ), picked AS (
-          SELECT tid FROM (SELECT tid FROM expired UNION ALL SELECT tid FROM due) u LIMIT ${limit}
+          SELECT tid FROM (
+            ${largeFirst === undefined ? empty : raw('SELECT tid FROM big UNION ALL')}
+            SELECT tid FROM expired ${notBig} UNION ALL SELECT tid FROM due ${notBig}) u LIMIT ${limit}
         )
         UPDATE batch_file_drive_metadata f
            SET upload_status = 'uploading', attempts = f.attempts + 1, lease_owner = ${owner}, lease_until = ${t + leaseMs},

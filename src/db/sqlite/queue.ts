@@ -7,30 +7,47 @@ import { changed, ENABLED_JOB_IDS, sqlTimestamp, type SqliteCtx } from './contex
 // job: seconds at 1 M rows) instead of the small partial due/lease indexes.
 export function sqliteQueueStore({ db, hot, now, ownRows, ownArgs }: SqliteCtx): QueueStore {
   return {
-    async claimDue(owner, limit, leaseMs, jobId, minBytes) {
+    async claimDue(owner, limit, leaseMs, jobId, minBytes, largeFirst) {
       const t = now();
       // The job and size filters are spliced in only when asked for, so the common query keeps its plan.
       const jobFilter = `${jobId === undefined ? '' : 'AND batch_job_id = ?'} ${minBytes === undefined ? '' : 'AND local_size >= ?'} ${ownRows}`;
       const jobArg = [...(jobId === undefined ? [] : [jobId]), ...(minBytes === undefined ? [] : [minBytes]), ...ownArgs];
       // The large-file claim takes the oldest one (by row id), found through the pending-size index.
       const pendingOrder = minBytes === undefined ? 'next_attempt_at' : 'id';
+      const expired = (filter: string, n: string) =>
+        `SELECT id FROM batch_file_drive_metadata
+          WHERE upload_status = 'uploading' AND lease_until < ? ${filter}
+            AND +batch_job_id IN (${ENABLED_JOB_IDS})
+          ORDER BY lease_until LIMIT ${n}`;
+      const pending = (filter: string, order: string, n: string) =>
+        `SELECT id FROM batch_file_drive_metadata
+          WHERE upload_status = 'pending' AND next_attempt_at <= ? ${filter}
+            AND +batch_job_id IN (${ENABLED_JOB_IDS})
+          ORDER BY ${order} LIMIT ${n}`;
+      // largeFirst: the slot kept for large files is claimed in the same statement (a separate
+      // claim cost a statement per free slot that nearly always found nothing). The oldest due
+      // large row comes first; the other rows, in due order, leave it out so it is not counted twice.
+      const bigFilter = `${jobId === undefined ? '' : 'AND batch_job_id = ?'} AND local_size >= ? ${ownRows}`;
+      const bigArg = largeFirst === undefined ? [] : [...(jobId === undefined ? [] : [jobId]), largeFirst, ...ownArgs];
+      const withBig =
+        largeFirst === undefined
+          ? ''
+          : `WITH big AS MATERIALIZED (SELECT id FROM (SELECT id FROM (${expired(bigFilter, '1')}) UNION ALL SELECT id FROM (${pending(bigFilter, 'id', '1')})) LIMIT 1)`;
+      const notBig = largeFirst === undefined ? '' : 'WHERE id NOT IN big';
       return hot.all<FileRow>(
-        `UPDATE batch_file_drive_metadata
+        `${withBig}
+         UPDATE batch_file_drive_metadata
             SET upload_status = 'uploading', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?,
                 started_at = coalesce(started_at, ?), attempt_started_at = ?, attempt_offset = coalesce(resumable_offset, 0)
           WHERE id IN (
             SELECT id FROM (
-              SELECT id FROM (SELECT id FROM batch_file_drive_metadata
-                               WHERE upload_status = 'uploading' AND lease_until < ? ${jobFilter}
-                                 AND +batch_job_id IN (${ENABLED_JOB_IDS})
-                               ORDER BY lease_until LIMIT ?)
+              ${largeFirst === undefined ? '' : 'SELECT id FROM big UNION ALL'}
+              SELECT id FROM (${expired(jobFilter, '?')}) ${notBig}
               UNION ALL
-              SELECT id FROM (SELECT id FROM batch_file_drive_metadata
-                               WHERE upload_status = 'pending' AND next_attempt_at <= ? ${jobFilter}
-                                 AND +batch_job_id IN (${ENABLED_JOB_IDS})
-                               ORDER BY ${pendingOrder} LIMIT ?)
+              SELECT id FROM (${pending(jobFilter, pendingOrder, '?')}) ${notBig}
             ) LIMIT ?)
           RETURNING ${FILE_ROW_COLUMNS.join(', ')}`,
+        ...(largeFirst === undefined ? [] : [t, ...bigArg, t, ...bigArg]),
         owner,
         t + leaseMs,
         sqlTimestamp(t),
