@@ -71,7 +71,7 @@ async function claimBench(server: PgServer, ctx: Parameters<Benchmark['run']>[0]
     for (let i = 0; i < 7; i++) {
       seen.length = 0;
       const t0 = performance.now();
-      claimed = (await store.claimDue(owner, 1000, 120_000, undefined, undefined, LARGE)).length;
+      claimed = (await store.claimDue(owner, 1000, 120_000, undefined, undefined, { largeFirst: LARGE })).length;
       times.push(performance.now() - t0);
       await release();
     }
@@ -90,7 +90,7 @@ async function claimBench(server: PgServer, ctx: Parameters<Benchmark['run']>[0]
     const claim4: number[] = [];
     for (let i = 0; i < 21; i++) {
       const t0 = performance.now();
-      await store.claimDue(owner, 4, 120_000, undefined, undefined, LARGE);
+      await store.claimDue(owner, 4, 120_000, undefined, undefined, { largeFirst: LARGE });
       claim4.push(performance.now() - t0);
       await release();
     }
