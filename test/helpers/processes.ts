@@ -3,7 +3,7 @@
 // as child processes (killed on exit) and /proc sampling. Polling is ./poll.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './paths.js';
@@ -193,6 +193,8 @@ export interface BenchEmulator extends Emulator {
   onRequest: ((r: LoggedRequest, req: IncomingMessage) => void) | null;
   /** Accepted writes (the emulator counts them; the public type does not declare it yet). */
   writesAccepted(): number;
+  /** The listening server: a tunnel can hand it a client's socket (`emit('connection', socket)`). */
+  server: Server;
 }
 
 export async function startBenchEmulator(opts: EmulatorOptions & { logRequests?: boolean } = {}): Promise<BenchEmulator> {
@@ -215,6 +217,7 @@ export async function startBenchEmulator(opts: EmulatorOptions & { logRequests?:
   const e = await listen();
   emu = Object.assign(Object.create(null) as object, e, {
     requests,
+    server,
     onRequest: null,
     writesAccepted: () => {
       const s = e.stats() as unknown as { writesAccepted?: number };
