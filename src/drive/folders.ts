@@ -55,6 +55,7 @@ export function createFolderResolver(
   const inflight = new Map<string, Promise<string>>();
   // Folders seen to lie under the root folder (in this process): each is checked once.
   const inside = new Set<string>([core.rootFolderId]);
+  const checking = new Map<string, Promise<void>>();
   let aliasResolved = false;
   const markInside = (id: string) => {
     if (inside.size >= maxCached) {
@@ -218,7 +219,18 @@ export function createFolderResolver(
    * through folders that are not trashed. Else a row could send a job's files into a folder
    * someone shared with the account.
    */
-  async function assertInsideRoot(folderId: string): Promise<void> {
+  function assertInsideRoot(folderId: string): Promise<void> {
+    if (inside.has(folderId)) return Promise.resolve();
+    // Uploads into one folder start together (upload.concurrency): one walk up, not one each.
+    let p = checking.get(folderId);
+    if (!p) {
+      p = walkUp(folderId).finally(() => checking.delete(folderId));
+      checking.set(folderId, p);
+    }
+    return p;
+  }
+
+  async function walkUp(folderId: string): Promise<void> {
     if (core.rootFolderId === 'root' && !aliasResolved) {
       // "root" (My Drive) is an alias: chains of parents name the folder's real id.
       aliasResolved = true;

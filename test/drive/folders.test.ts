@@ -150,6 +150,19 @@ test('a creator that crashed mid-creation: its lease runs out, another client ma
   }
 });
 
+test('uploads starting together into a folder this client has not seen check it is inside the root once, not once each', async (t) => {
+  const s = await setup(t);
+  const id = (
+    await api(s.emu, await userToken(s.emu), 'POST', '/drive/v3/files', { name: 'made-by-another-daemon', mimeType: FOLDER_MIME, parents: [ROOT_ID] })
+  ).json.id as string;
+  const gets = () => s.emu.stats().requests['GET /drive/v3/files/{id}']?.['200'] ?? 0;
+  const before = gets();
+  await Promise.all(Array.from({ length: 4 }, () => s.drive.assertInsideRoot(id)));
+  t.is(gets() - before, 1);
+  await s.drive.assertInsideRoot(id);
+  t.is(gets() - before, 1, 'remembered');
+});
+
 test('a folder id recorded but never created (crash between the two) is created with that id on the next run', async (t) => {
   const s = await setup(t);
   const [reserved] = await s.drive.reserveIds(1);
