@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { goal, info, type Benchmark, type BenchContext, type Figure } from './lib/figures.js';
 import { writeBigFile } from './lib/files.js';
-import { googleCertificate, md5File, rclone, rcloneVersion, rcloneRemote, rcloneStat, startTunnel, type RcloneRemote } from './lib/rclone.js';
+import { googleCertificate, md5File, rclone, rcloneVersion, rcloneRemote, rcloneStat, startTunnel, type RcloneRemote } from '../test/helpers/rclone.js';
 import {
   CLI,
   GiB,

@@ -1,8 +1,8 @@
-// rclone against the emulator, as the issue's bar for large files over TLS. rclone's Drive backend
-// has settings for its auth and token URLs but none for the API endpoint: it always dials
-// www.googleapis.com:443. It honours HTTPS_PROXY and --ca-cert, so it reaches the emulator through
-// a CONNECT tunnel whose sockets are handed to the emulator's own TLS server (no copy, no second
-// hop), with a certificate for Google's names signed by a CA made for the run.
+// rclone against the emulator (the rclone conformance test, and the bar for large files over TLS
+// in the benchmark). rclone's Drive backend has settings for its auth and token URLs but none for
+// the API endpoint: it always dials www.googleapis.com:443. It honours HTTPS_PROXY and --ca-cert,
+// so it reaches the emulator through a CONNECT tunnel that ends in the emulator's TLS server, which
+// serves a certificate for Google's names signed by a CA made for the run.
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, writeFileSync } from 'node:fs';
@@ -42,8 +42,12 @@ export interface Tunnel {
   close(): Promise<void>;
 }
 
-/** An HTTP CONNECT endpoint whose every tunnel ends in `server` (the emulator's TLS server), whatever host was asked for. */
-export async function startTunnel(server: Server): Promise<Tunnel> {
+/**
+ * An HTTP CONNECT endpoint whose every tunnel ends at the emulator, whatever host was asked for:
+ * handed to its TLS `Server` in this process (no copy: what the benchmark uses), or piped to its
+ * port on 127.0.0.1.
+ */
+export async function startTunnel(target: Server | number): Promise<Tunnel> {
   const connects: string[] = [];
   const sockets = new Set<net.Socket>();
   const tunnel = net.createServer((c) => {
@@ -66,11 +70,24 @@ export async function startTunnel(server: Server): Promise<Tunnel> {
         c.end('HTTP/1.1 405 Method Not Allowed\r\n\r\n');
         return;
       }
-      c.write('HTTP/1.1 200 Connection established\r\n\r\n');
       const rest = head.subarray(end + 4);
-      if (rest.length) c.unshift(rest);
-      server.emit('connection', c);
-      c.resume();
+      if (typeof target !== 'number') {
+        c.write('HTTP/1.1 200 Connection established\r\n\r\n');
+        if (rest.length) c.unshift(rest);
+        target.emit('connection', c);
+        c.resume();
+        return;
+      }
+      const up = net.connect(target, '127.0.0.1', () => {
+        c.write('HTTP/1.1 200 Connection established\r\n\r\n');
+        if (rest.length) up.write(rest);
+        c.pipe(up).pipe(c);
+        c.resume();
+      });
+      sockets.add(up);
+      up.on('close', () => sockets.delete(up));
+      up.on('error', () => c.destroy());
+      c.on('close', () => up.destroy());
     };
     c.on('data', onData);
   });
@@ -104,31 +121,47 @@ export interface RcloneRemote {
 }
 
 /**
- * A config for a Drive remote `emu:` rooted at `rootFolderId`, holding an access token the
- * emulator issued (valid for the run: rclone never refreshes it).
+ * A config for a Drive remote `emu:`. With `accessToken`, a token the emulator issued, valid for
+ * the run (rclone never refreshes it); with `refreshToken`, an expired access token, so rclone's
+ * first call refreshes it at the emulator's token endpoint (`tokenUrl`, reached directly: Go
+ * never proxies 127.0.0.1). Without `rootFolderId` the remote is My Drive's root.
  */
-export function rcloneRemote(dir: string, o: { accessToken: string; rootFolderId: string; caFile: string; tunnelUrl: string }): RcloneRemote {
+export function rcloneRemote(
+  dir: string,
+  o: { caFile: string; tunnelUrl: string; rootFolderId?: string } & ({ accessToken: string } | { refreshToken: string; tokenUrl: string }),
+): RcloneRemote {
   const conf = join(dir, 'rclone.conf');
-  const token = JSON.stringify({ access_token: o.accessToken, token_type: 'Bearer', expiry: new Date(Date.now() + 3_600_000).toISOString() });
-  writeFileSync(conf, `[emu]\ntype = drive\nscope = drive\nclient_id = bench\nclient_secret = bench\nroot_folder_id = ${o.rootFolderId}\ntoken = ${token}\n`, {
-    mode: 0o600,
-  });
+  const lines = ['[emu]', 'type = drive', 'scope = drive', 'client_id = rclone-client', 'client_secret = rclone-secret'];
+  if (o.rootFolderId) lines.push(`root_folder_id = ${o.rootFolderId}`);
+  if ('accessToken' in o) {
+    lines.push(`token = ${JSON.stringify({ access_token: o.accessToken, token_type: 'Bearer', expiry: new Date(Date.now() + 3_600_000).toISOString() })}`);
+  } else {
+    lines.push(`token_url = ${o.tokenUrl}`);
+    lines.push(`token = ${JSON.stringify({ access_token: 'expired', token_type: 'Bearer', refresh_token: o.refreshToken, expiry: '2000-01-01T00:00:00Z' })}`);
+  }
+  writeFileSync(conf, lines.join('\n') + '\n', { mode: 0o600 });
   return {
     args: ['--config', conf, '--ca-cert', o.caFile],
     env: { ...process.env, HTTPS_PROXY: o.tunnelUrl, https_proxy: o.tunnelUrl, NO_PROXY: '', no_proxy: '' },
   };
 }
 
-/** Runs rclone with the remote's settings; rejects with its stderr on a non-zero exit. */
-export function rclone(remote: RcloneRemote, args: string[]): Promise<string> {
+/** Runs rclone with the remote's settings; its stdout, or a rejection with its stderr on a non-zero exit. */
+export function rclone(remote: RcloneRemote, args: string[]): Promise<string>;
+export function rclone(remote: RcloneRemote, args: string[], as: 'buffer'): Promise<Buffer>;
+export function rclone(remote: RcloneRemote, args: string[], as?: 'buffer'): Promise<string | Buffer> {
   return new Promise((resolve, reject) => {
     const p = spawn('rclone', [...remote.args, ...args], { env: remote.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
+    const out: Buffer[] = [];
     let err = '';
-    p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    p.stdout.on('data', (b: Buffer) => out.push(b));
     p.stderr.on('data', (b: Buffer) => (err += b.toString()));
     p.on('error', reject);
-    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`rclone ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`))));
+    p.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`rclone ${args.join(' ')} exited ${code}: ${err.slice(-2000)}`));
+      const all = Buffer.concat(out);
+      resolve(as === 'buffer' ? all : all.toString('utf8'));
+    });
   });
 }
 
