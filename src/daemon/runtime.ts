@@ -84,6 +84,7 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
         claim: (p, n, id, until) => store.claimFolder(p, n, id, until),
         takeOver: (p, n, id, expired, until) => store.takeFolderCreation(p, n, id, expired, until),
         made: (p, n, id) => store.folderMade(p, n, id),
+        adopt: (p, n, reserved, until, found) => store.adoptFolder(p, n, reserved, until, found),
       },
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });

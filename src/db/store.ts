@@ -93,6 +93,8 @@ export interface FolderStore {
   takeFolderCreation(parentId: string, name: string, id: string, expired: number, until: number): Promise<boolean>;
   /** The folder `id` exists in Drive: its creator's lease ends. */
   folderMade(parentId: string, name: string, id: string): Promise<void>;
+  /** Records `foundId` (a folder made elsewhere) in place of `reservedId` while the lease is still `until`; true when done. */
+  adoptFolder(parentId: string, name: string, reservedId: string, until: number, foundId: string): Promise<boolean>;
 }
 
 /** Read-only summaries for the CLI. */

@@ -120,8 +120,8 @@ export function createFolderResolver(
   }
 
   // Recorded and made → make sure it exists; recorded and being made by another daemon → wait for
-  // its lease to end; else found in Drive → record it; else reserve an id, record it with a
-  // creator's lease (the first record wins), create it with that id, end the lease.
+  // its lease to end; else reserve an id and record it with a creator's lease (the first record
+  // wins), then: found in Drive → record that one instead; else create it with the id, end the lease.
   async function findOrCreate(registry: FolderRegistry, parentId: string, name: string): Promise<string> {
     const key = `${parentId}\u0000${name}`;
     for (;;) {
@@ -160,22 +160,25 @@ export function createFolderResolver(
         }
         // Trashed by someone: fall through and find or make another.
       }
+      if (recorded) {
+        const found = oldest(await list(parentId, name));
+        if (found) return found.id;
+        const fresh = await opts.reserveId();
+        await createWithId(parentId, name, fresh);
+        return fresh;
+      }
+      // Record a reserved id with a lease before looking in Drive: only the holder lists and creates.
+      const mine = await opts.reserveId();
+      const until = core.now() + leaseMs;
+      if ((await registry.claim(parentId, name, mine, until)) !== mine) continue; // another daemon recorded first: wait for it
       const found = oldest(await list(parentId, name));
       if (found) {
-        if (recorded) return found.id;
-        const id = await registry.claim(parentId, name, found.id);
-        if (id === found.id) return id;
-        continue; // another daemon recorded its own first: follow that record
+        // Made elsewhere: record that folder instead of ours, unless the lease was taken over meanwhile.
+        if (await registry.adopt(parentId, name, mine, until, found.id)) return found.id;
+        continue;
       }
-      const mine = await opts.reserveId();
-      if (recorded) {
-        await createWithId(parentId, name, mine);
-        return mine;
-      }
-      const id = await registry.claim(parentId, name, mine, core.now() + leaseMs);
-      if (id !== mine) continue; // another daemon recorded first: it creates, this one waits
-      held.set(key, id);
-      return createHeld(registry, parentId, name, id);
+      held.set(key, mine);
+      return createHeld(registry, parentId, name, mine);
     }
   }
 

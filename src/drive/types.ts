@@ -111,6 +111,8 @@ export interface FolderRegistry {
   takeOver(parentId: string, name: string, id: string, expired: number, until: number): Promise<boolean>;
   /** The folder `id` exists: its creator's lease ends. */
   made(parentId: string, name: string, id: string): Promise<void>;
+  /** Records `foundId` (made elsewhere) in place of `reservedId`, if the lease `until` is still the recorder's; true when done. */
+  adopt(parentId: string, name: string, reservedId: string, until: number, foundId: string): Promise<boolean>;
 }
 
 export interface DriveClientOptions {

@@ -716,6 +716,11 @@ export function storeContract(b: StoreBackend): void {
     await store.folderMade('root', 'job-1', 'id-a');
     t.deepEqual(await store.folderEntry('root', 'job-1'), { id: 'id-a', creatingUntil: null });
     t.is(await store.getFolder('root', 'job-1'), 'id-a');
+    // The holder found the folder made elsewhere: that one is recorded instead, only under its own lease.
+    t.is(await store.claimFolder('root', 'job-2', 'id-r', until), 'id-r');
+    t.false(await store.adoptFolder('root', 'job-2', 'id-r', until + 1, 'id-elsewhere'), 'not under a lease taken over');
+    t.true(await store.adoptFolder('root', 'job-2', 'id-r', until, 'id-elsewhere'));
+    t.deepEqual(await store.folderEntry('root', 'job-2'), { id: 'id-elsewhere', creatingUntil: null });
     // Recorded without a lease (found in Drive): nothing to wait for.
     t.is(await store.claimFolder('root', 'found', 'id-f'), 'id-f');
     t.deepEqual(await store.folderEntry('root', 'found'), { id: 'id-f', creatingUntil: null });

@@ -111,10 +111,12 @@ test('clients racing on one database send one create per folder: the first recor
   const s = await setup(t);
   const clients = await Promise.all(Array.from({ length: 3 }, () => s.make()));
   const before = s.emu.stats().requests['POST /drive/v3/files'] ?? {};
+  const listsBefore = s.emu.stats().requests['GET /drive/v3/files']?.['200'] ?? 0;
   const ids = await Promise.all(clients.map((c) => c.ensureFolderPath(ROOT_ID, ['race', 'job-9'])));
   t.is(new Set(ids).size, 1);
   const creates = s.emu.stats().requests['POST /drive/v3/files'] ?? {};
   t.is((creates['200'] ?? 0) - (before['200'] ?? 0), 2, 'one create per level');
+  t.is((s.emu.stats().requests['GET /drive/v3/files']?.['200'] ?? 0) - listsBefore, 2, 'one look for a folder made elsewhere per level: by the lease holder');
   t.is((creates['409'] ?? 0) - (before['409'] ?? 0), 0, 'no create lost to another client');
   t.deepEqual(
     folders(s.emu.listFiles())

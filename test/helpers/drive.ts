@@ -115,6 +115,7 @@ export async function setup(
     claim: (p, n, id, until) => store.claimFolder(p, n, id, until),
     takeOver: (p, n, id, expired, until) => store.takeFolderCreation(p, n, id, expired, until),
     made: (p, n, id) => store.folderMade(p, n, id),
+    adopt: (p, n, reserved, until, found) => store.adoptFolder(p, n, reserved, until, found),
   };
   const make = (over: Partial<DriveClientOptions> = {}) =>
     createDriveClient({

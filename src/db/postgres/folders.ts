@@ -52,6 +52,12 @@ export function pgFolderStore({ q, now }: PgCtx): FolderStore {
       return n === 1;
     },
 
+    async adoptFolder(parentId, name, reservedId, until, foundId) {
+      const n = await q.count(sql`UPDATE batch_drive_folders SET drive_folder_id = ${foundId}, creating_until = NULL
+                                  WHERE parent_id = ${parentId} AND name = ${name} AND drive_folder_id = ${reservedId} AND creating_until = ${until}`);
+      return n === 1;
+    },
+
     async folderMade(parentId, name, id) {
       await q.count(sql`UPDATE batch_drive_folders SET creating_until = NULL WHERE parent_id = ${parentId} AND name = ${name} AND drive_folder_id = ${id}`);
     },

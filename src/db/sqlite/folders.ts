@@ -73,6 +73,18 @@ export function sqliteFolderStore({ db, hot, now }: SqliteCtx): FolderStore {
       return (r.changes ?? 0) === 1;
     },
 
+    async adoptFolder(parentId, name, reservedId, until, foundId) {
+      const r = await db.run(
+        'UPDATE batch_drive_folders SET drive_folder_id = ?, creating_until = NULL WHERE parent_id = ? AND name = ? AND drive_folder_id = ? AND creating_until = ?',
+        foundId,
+        parentId,
+        name,
+        reservedId,
+        until,
+      );
+      return (r.changes ?? 0) === 1;
+    },
+
     async folderMade(parentId, name, id) {
       await db.run('UPDATE batch_drive_folders SET creating_until = NULL WHERE parent_id = ? AND name = ? AND drive_folder_id = ?', parentId, name, id);
     },
