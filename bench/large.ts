@@ -2,7 +2,7 @@
 // to the same emulator in the same run, and bytes re-sent.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statfsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { goal, info, type Benchmark, type BenchContext, type Figure } from './lib/figures.js';
 import { writeBigFile } from './lib/files.js';
@@ -52,6 +52,19 @@ async function token(emu: BenchEmulator, caFile: string | null): Promise<string>
   });
 }
 
+/**
+ * Time the emulator's thread (this process's main thread) has spent waiting for a CPU, in ms
+ * (/proc schedstat; null where there is none). The emulator, the peers and the daemon share the
+ * machine's cores: a large figure here means a ratio measured under contention.
+ */
+function emulatorCpuWaitMs(): number | null {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+  } catch {
+    return null;
+  }
+}
+
 /** Server-side window of one upload: first request arrival → last response done. */
 function windowMs(reqs: LoggedRequest[]): number {
   const first = reqs[0];
@@ -65,9 +78,16 @@ function windowMs(reqs: LoggedRequest[]): number {
  * `--upload-file` with `-X POST`, not `--data-binary @file`: curl reads a --data-binary file into
  * memory first and fails on 2 GiB ("option --data-binary: out of memory").
  */
-async function peerUpload(emu: BenchEmulator, path: string, size: number, useCurl: boolean, caFile: string | null): Promise<{ ms: number; serverMs: number }> {
+async function peerUpload(
+  emu: BenchEmulator,
+  path: string,
+  size: number,
+  useCurl: boolean,
+  caFile: string | null,
+): Promise<{ ms: number; serverMs: number; waitMs: number | null }> {
   const tok = await token(emu, caFile);
   const from = emu.requests.length;
+  const wait0 = emulatorCpuWaitMs();
   const url = `${emu.url}/upload/drive/v3/files?uploadType=media`;
   const t0 = performance.now();
   if (useCurl) {
@@ -116,22 +136,32 @@ async function peerUpload(emu: BenchEmulator, path: string, size: number, useCur
     });
   }
   const ms = performance.now() - t0;
+  const wait1 = emulatorCpuWaitMs();
   const reqs = emu.requests.slice(from).filter((r) => r.url.startsWith('/upload/'));
-  return { ms, serverMs: windowMs(reqs) };
+  return { ms, serverMs: windowMs(reqs), waitMs: wait0 === null || wait1 === null ? null : wait1 - wait0 };
 }
 
 /** rclone copying the file to the emulator's root folder as `name`: server window, and whether rclone lists Drive's md5 and size equal to the local file's. */
 async function rcloneUpload(emu: BenchEmulator, remote: RcloneRemote, path: string, name: string, localMd5: string, size: number) {
   const from = emu.requests.length;
+  const wait0 = emulatorCpuWaitMs();
   await rclone(remote, ['copyto', '--retries', '1', '--low-level-retries', '1', path, `emu:${name}`]);
+  const wait1 = emulatorCpuWaitMs();
   const reqs = emu.requests.slice(from).filter((r) => r.url.startsWith('/upload/'));
   const listed = await rcloneStat(remote, name);
-  return { serverMs: windowMs(reqs), requests: reqs.length, agrees: listed?.md5 === localMd5 && listed.size === size };
+  return {
+    serverMs: windowMs(reqs),
+    requests: reqs.length,
+    agrees: listed?.md5 === localMd5 && listed.size === size,
+    waitMs: wait0 === null || wait1 === null ? null : wait1 - wait0,
+  };
 }
 
 interface Measured {
   daemonMs: number;
   peerMs: number;
+  /** Load average (1 min) at the start and the end, and the emulator's wait for a CPU in each upload. */
+  contention: string;
   /** rclone's server window (mean of a run before and after the daemon), when it ran. */
   rcloneMs: number | null;
   /** rclone's listing of its uploads showed the local md5 and size, both times. */
@@ -179,8 +209,10 @@ async function measure(ctx: BenchContext, o: { size: number; tls: boolean; useCu
         `${o.label}: rclone #1 ${(o.size / MiB / (rc1.serverMs / 1000)).toFixed(0)} MiB/s over ${rc1.requests} upload requests (server window ${rc1.serverMs.toFixed(0)} ms)`,
       );
 
+    const load0 = loadavg()[0] ?? 0;
     const before = emu.stats();
     const from = emu.requests.length;
+    const wait0 = emulatorCpuWaitMs();
     const d = spawnNode([CLI(), 'run', '--config', ws.configPath]);
     let peakRssKb = 0;
     await waitUntil(
@@ -194,6 +226,7 @@ async function measure(ctx: BenchContext, o: { size: number; tls: boolean; useCu
       'the daemon to upload the large file',
       100,
     );
+    const wait1 = emulatorCpuWaitMs();
     await d.waitForLine(/"message":"uploaded"/, 30_000);
     const mem = procMem(d.pid);
     await stopChild(d);
@@ -207,9 +240,18 @@ async function measure(ctx: BenchContext, o: { size: number; tls: boolean; useCu
     ctx.log(`${o.label}: peer #2 ${(o.size / MiB / (peer2.serverMs / 1000)).toFixed(0)} MiB/s (server window ${peer2.serverMs.toFixed(0)} ms)`);
     const rc2 = remote ? await rcloneUpload(emu, remote, file, 'rclone-2.bin', localMd5, o.size) : null;
     if (rc2) ctx.log(`${o.label}: rclone #2 ${(o.size / MiB / (rc2.serverMs / 1000)).toFixed(0)} MiB/s (server window ${rc2.serverMs.toFixed(0)} ms)`);
+    const s = (ms: number | null | undefined) => (ms === null || ms === undefined ? '?' : (ms / 1000).toFixed(1));
+    const waits = [
+      `${o.useCurl ? 'curl' : 'node http'} ${s(peer1.waitMs)} + ${s(peer2.waitMs)}`,
+      `daemon ${s(wait0 === null || wait1 === null ? null : wait1 - wait0)}`,
+    ];
+    if (rc1 && rc2) waits.push(`rclone ${s(rc1.waitMs)} + ${s(rc2.waitMs)}`);
+    const contention = `load ${load0.toFixed(1)}→${(loadavg()[0] ?? 0).toFixed(1)}; the emulator waited for a CPU (s): ${waits.join(', ')}`;
+    ctx.log(`${o.label}: ${contention}`);
     return {
       daemonMs,
       peerMs: (peer1.serverMs + peer2.serverMs) / 2,
+      contention,
       rcloneMs: rc1 && rc2 ? (rc1.serverMs + rc2.serverMs) / 2 : null,
       rcloneAgrees: rc1 && rc2 ? rc1.agrees && rc2.agrees : null,
       hwmMb: (mem?.hwmKb ?? peakRssKb) / 1000,
@@ -245,7 +287,28 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
   const sz = (n: number) => (n >= GiB ? `${(n / GiB).toFixed(0)} GiB` : `${(n / MiB).toFixed(0)} MiB`);
   const mib = (ms: number, n: number) => (n / MiB / (ms / 1000)).toFixed(0);
 
-  const plain = await measure(ctx, { size, tls: false, useCurl, useRclone: false, label: 'http' });
+  // BENCH_LARGE=http or =tls runs one part only (minutes less when working on one of them).
+  const only = process.env.BENCH_LARGE;
+  if (only !== undefined && only !== 'http' && only !== 'tls') throw new Error(`BENCH_LARGE=${only}: expected http or tls (or unset for both)`);
+  const figures: Figure[] = [];
+  if (only !== 'tls') {
+    const plain = await measure(ctx, { size, tls: false, useCurl, useRclone: false, label: 'http' });
+    figures.push(
+      goal(B, `${sz(size)} file: daemon peak RSS (VmHWM)`, plain.hwmMb, 'MB', '<=', 100, `plain HTTP${note}`),
+      goal(
+        B,
+        `${sz(size)} file: throughput / ${peerName} throughput`,
+        plain.peerMs / plain.daemonMs,
+        'ratio',
+        '>=',
+        0.9,
+        `daemon ${mib(plain.daemonMs, size)} MiB/s vs ${peerName} ${mib(plain.peerMs, size)} MiB/s (mean of a run before and after); server-side windows; daemon with 8 MiB chunks, ${peerName} one media request; ${plain.contention}`,
+      ),
+      goal(B, `${sz(size)} file: bytes re-sent`, plain.resent, 'bytes', '==', 0, 'emulator bytesReceived − file size'),
+      info(B, `${sz(size)} file: daemon upload requests`, plain.requests, 'req', 'resumable start + chunk PUTs'),
+    );
+  }
+  if (only === 'http') return figures;
   const tls = await measure(ctx, { size: tlsSize, tls: true, useCurl, useRclone: rcloneV !== null, label: 'tls' });
   const tlsTimes = `daemon ${(tls.daemonMs / 1000).toFixed(1)} s, ${peerName} ${(tls.peerMs / 1000).toFixed(1)} s${tls.rcloneMs !== null ? `, rclone ${(tls.rcloneMs / 1000).toFixed(1)} s` : ''}`;
   const tlsHow = `server windows, means of a run before and after the daemon; all trust the run's CA (the daemon drive.ca_file, ${peerName} --cacert, rclone --ca-cert)`;
@@ -260,7 +323,7 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
             'ratio',
             '<=',
             1,
-            `${tlsTimes} (${tlsHow}); ${rcloneHow}${note}`,
+            `${tlsTimes} (${tlsHow}); ${rcloneHow}; ${tls.contention}${note}`,
           ),
           info(
             B,
@@ -287,30 +350,20 @@ async function run(ctx: BenchContext): Promise<Figure[]> {
             'ratio',
             '<=',
             1,
-            `${tlsTimes} (${tlsHow}); rclone is not installed, so ${peerName} is the bar${note}`,
+            `${tlsTimes} (${tlsHow}); rclone is not installed, so ${peerName} is the bar; ${tls.contention}${note}`,
           ),
         ];
-  return [
-    goal(B, `${sz(size)} file: daemon peak RSS (VmHWM)`, plain.hwmMb, 'MB', '<=', 100, `plain HTTP${note}`),
-    goal(
-      B,
-      `${sz(size)} file: throughput / ${peerName} throughput`,
-      plain.peerMs / plain.daemonMs,
-      'ratio',
-      '>=',
-      0.9,
-      `daemon ${mib(plain.daemonMs, size)} MiB/s vs ${peerName} ${mib(plain.peerMs, size)} MiB/s (mean of a run before and after); server-side windows; daemon with 8 MiB chunks, ${peerName} one media request`,
-    ),
-    goal(B, `${sz(size)} file: bytes re-sent`, plain.resent, 'bytes', '==', 0, 'emulator bytesReceived − file size'),
-    info(B, `${sz(size)} file: daemon upload requests`, plain.requests, 'req', 'resumable start + chunk PUTs'),
+  figures.push(
     ...tlsFigures,
     goal(B, `${sz(tlsSize)} over TLS: bytes re-sent`, tls.resent, 'bytes', '==', 0),
     info(B, `${sz(tlsSize)} over TLS: daemon peak RSS`, tls.hwmMb, 'MB'),
-  ];
+  );
+  return figures;
 }
 
 export const largeBench: Benchmark = {
   name: 'large',
-  describe: '2 GiB file over HTTP (peak RSS, throughput vs curl, bytes re-sent) and 1 GiB over TLS (time vs rclone and curl)',
+  describe:
+    '2 GiB file over HTTP (peak RSS, throughput vs curl, bytes re-sent) and 1 GiB over TLS (time vs rclone and curl); BENCH_LARGE=http or =tls for one part',
   run,
 };

@@ -11,8 +11,20 @@ export interface QueueStore {
   /**
    * Claim up to `limit` due rows (pending and due, or uploading with an expired lease) in ONE statement.
    * With `minBytes`, only rows of at least that size, oldest first (the slot kept for large files).
+   * With `largeFirst`, the first row taken is the oldest due row of at least that size, when there
+   * is one, and the others are taken in due order as without it (the same as a claim of one with
+   * `minBytes` followed by a claim of the rest, in one statement). With `reserveIds`, each row
+   * taken that has neither a drive_file_id nor a reserved_drive_id gets the next of these ids as
+   * its reserved_drive_id in the same statement (the rows returned show which were used).
    */
-  claimDue(owner: string, limit: number, leaseMs: number, jobId?: string, minBytes?: number): Promise<FileRow[]>;
+  claimDue(
+    owner: string,
+    limit: number,
+    leaseMs: number,
+    jobId?: string,
+    minBytes?: number,
+    opts?: { largeFirst?: number | undefined; reserveIds?: readonly string[] | undefined },
+  ): Promise<FileRow[]>;
   /** Extend a lease we hold; false when the row is no longer ours. */
   extendLease(rowId: number, owner: string, leaseMs: number): Promise<boolean>;
   saveReservedId(rowId: number, owner: string, driveId: string): Promise<boolean>;
@@ -23,8 +35,13 @@ export interface QueueStore {
     r: { driveFileId: string; fileUrl: string; previewUrl: string; size: number; mtimeMs: number; md5: string },
   ): Promise<boolean>;
   /** Back to pending with a later next attempt; `refund` gives the attempt back (rate limits, daily cap, shutdown). */
-  markRetry(rowId: number, owner: string, e: { error: string; reason: string; nextAttemptAt: number; refund?: boolean }): Promise<boolean>;
-  markFailed(rowId: number, owner: string, e: { error: string; reason: string }): Promise<boolean>;
+  /** `dropReservedId`: the row's reserved id is cleared if it is this one (reserved by the claim, no byte ever sent with it). */
+  markRetry(
+    rowId: number,
+    owner: string,
+    e: { error: string; reason: string; nextAttemptAt: number; refund?: boolean; dropReservedId?: string | undefined },
+  ): Promise<boolean>;
+  markFailed(rowId: number, owner: string, e: { error: string; reason: string; dropReservedId?: string | undefined }): Promise<boolean>;
   /** Shutdown (or a crashed owner's rows taken back): rows `owner` holds go back to pending at once, attempt refunded. */
   releaseLeases(owner: string): Promise<number>;
   /** Distinct owners of the leases of uploading rows (a restarted daemon looks for its dead predecessors). */

@@ -131,6 +131,8 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
   return {
     endpoint,
     reserveIds: (n) => ids.take(n),
+    takeFetchedIds: (n) => ids.takeFetched(n),
+    returnIds: (list) => ids.giveBack(list),
     ensureFolderPath: (parentId, names) => folders.ensureFolderPath(parentId, names),
     assertInsideRoot: (folderId) => folders.assertInsideRoot(folderId),
     getFile: (id) => getFile(id),

@@ -5,6 +5,10 @@ import { RetryableDriveError } from './errors.js';
 
 export interface IdPool {
   take(n: number): Promise<string[]>;
+  /** Up to n ids already fetched, at once: never a request (an empty pool answers []). */
+  takeFetched(n: number): string[];
+  /** Ids taken but not used (stored nowhere): the next take hands them out again. */
+  giveBack(ids: readonly string[]): void;
 }
 
 export function createIdPool(core: Pick<DriveCore, 'api' | 'call'>, opts: { batchSize: number }): IdPool {
@@ -21,6 +25,10 @@ export function createIdPool(core: Pick<DriveCore, 'api' | 'call'>, opts: { batc
   }
 
   return {
+    takeFetched: (n) => pool.splice(0, Math.max(0, n)),
+    giveBack(ids) {
+      pool.unshift(...ids);
+    },
     async take(n: number): Promise<string[]> {
       const out: string[] = [];
       while (out.length < n) {

@@ -171,6 +171,13 @@ export function createMediaSender(o: MediaSenderOptions): MediaSender {
             continue;
           }
           for (let pos = p.start; pos <= p.end;) {
+            // From the second read on, the bytes so far must leave while we read (and the second
+            // buffer's wait needs the first written). A body read in one go (a small file) stays
+            // corked to end(): headers, preamble, file and epilogue go out in one writev.
+            if (corked && slot > 0) {
+              corked = false;
+              req.uncork();
+            }
             const i = slot++ % 2;
             await pending[i];
             if (req.destroyed) return;
@@ -180,11 +187,6 @@ export function createMediaSender(o: MediaSenderOptions): MediaSender {
             if (req.destroyed) return;
             const bytes = n === buf.length ? buf : buf.subarray(0, n);
             pending[i] = written(bytes);
-            // The headers, the preamble and the first bytes leave in one write; later ones as they are read.
-            if (corked) {
-              corked = false;
-              req.uncork();
-            }
             // Hashed once handed to the socket: the md5 runs while the bytes travel (the buffer
             // is not touched again until its write is done).
             r.onFileBytes?.(bytes, pos);

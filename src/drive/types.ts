@@ -77,6 +77,10 @@ export interface DriveClient {
   readonly endpoint: string;
   /** files.generateIds, batched (≤ 1000 a call) and pooled: n ids cost about n/1000 requests. */
   reserveIds(count: number): Promise<string[]>;
+  /** Up to `count` ids of the pool already fetched, without a request ([] when none are left). */
+  takeFetchedIds(count: number): string[];
+  /** Ids from takeFetchedIds or reserveIds that were stored nowhere: back to the pool. */
+  returnIds(ids: readonly string[]): void;
   /** Find-then-create each level under parentId (name + parent + folder mime + not trashed). Cached; concurrent calls share one request. Returns the last level's id. */
   ensureFolderPath(parentId: string, names: readonly string[]): Promise<string>;
   /** Throws PermanentDriveError (folderOutsideRoot) unless the folder's parents reach drive.root_folder_id; each folder is read once per process. */

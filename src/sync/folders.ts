@@ -3,10 +3,31 @@ import type { EnabledJob } from '../db/index.js';
 import { folderUrl, type SyncContext } from './context.js';
 
 /**
+ * Job folder ids already read or made during one drain, by job id: the stored row is read once
+ * per job and drain instead of once per file (concurrent files of a job share the one read).
+ * The caller forgets a job's entry when one of its uploads fails, so the next file reads the row
+ * afresh; a read that fails is forgotten here.
+ */
+export type KnownJobFolders = Map<string, Promise<string>>;
+
+/**
  * The job's Drive folder id: stored in batch_drive_metadata once made, else rendered from the
  * job's own pattern or drive.folder_pattern and found-or-created level by level.
  */
-export async function ensureJobFolder(ctx: SyncContext, job: EnabledJob): Promise<string> {
+export function ensureJobFolder(ctx: SyncContext, job: EnabledJob, known?: KnownJobFolders): Promise<string> {
+  const hit = known?.get(job.jobId);
+  if (hit) return hit;
+  const p = readOrMakeJobFolder(ctx, job);
+  if (known) {
+    known.set(job.jobId, p);
+    p.catch(() => {
+      if (known.get(job.jobId) === p) known.delete(job.jobId);
+    });
+  }
+  return p;
+}
+
+async function readOrMakeJobFolder(ctx: SyncContext, job: EnabledJob): Promise<string> {
   const stored = await ctx.store.getJobFolder(job.jobId);
   if (stored) return stored.folderId;
   const inflight = ctx.jobFolders.get(job.jobId);

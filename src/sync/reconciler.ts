@@ -3,6 +3,7 @@ import type { FileRow } from '../db/index.js';
 import { uploadsPausedUntil, type SyncContext } from './context.js';
 import { recomputeJob } from './discover.js';
 import { createEnabledJobs } from './enabled.js';
+import type { KnownJobFolders } from './folders.js';
 import { uploadRow, type RowResult } from './upload-row.js';
 
 export interface DrainSummary {
@@ -39,12 +40,14 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
   const inflight = new Set<Promise<void>>();
   // Each job is looked up once per pass.
   const jobs = createEnabledJobs(ctx.store, { now: ctx.now, ttlMs: Infinity });
+  // And each job's folder row once per pass, not once per file (dropped when an upload of the job fails).
+  const folders: KnownJobFolders = new Map();
   const touched = new Set<string>();
   const largeBytes = ctx.config.upload.resumable_threshold_bytes;
   let largeInFlight = 0;
   const isLarge = (row: FileRow) => (row.local_size ?? 0) >= largeBytes;
-  const run = async (row: FileRow) => {
-    const r: RowResult = await uploadRow(ctx, row, await jobs.get(row.batch_job_id), signals.abortUploads);
+  const run = async (row: FileRow, reservedId: string | undefined) => {
+    const r: RowResult = await uploadRow(ctx, row, await jobs.get(row.batch_job_id), signals.abortUploads, { folders, reservedId });
     if (r === 'uploaded') sum.uploaded++;
     else if (r === 'failed') sum.failed++;
     else if (r === 'retry') sum.retried++;
@@ -60,13 +63,28 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
     const paused = uploadsPausedUntil(ctx);
     const free = ctx.config.upload.concurrency - inflight.size;
     if (free > 0 && paused === null) {
-      const large = largeInFlight === 0 ? await ctx.store.claimDue(ctx.owner, 1, ctx.config.upload.lease_ms, signals.jobId, largeBytes) : [];
-      const rest = free - large.length;
-      const rows = [...large, ...(rest > 0 ? await ctx.store.claimDue(ctx.owner, rest, ctx.config.upload.lease_ms, signals.jobId) : [])];
+      // One statement: with no large file in flight, its first row is the oldest due large file;
+      // ids already in the pool are reserved for the rows taken (no statement per file for that).
+      const ids = ctx.drive.takeFetchedIds(free);
+      let rows: FileRow[];
+      try {
+        rows = await ctx.store.claimDue(ctx.owner, free, ctx.config.upload.lease_ms, signals.jobId, undefined, {
+          largeFirst: largeInFlight === 0 ? largeBytes : undefined,
+          reserveIds: ids,
+        });
+      } catch (e) {
+        ctx.drive.returnIds(ids);
+        throw e;
+      }
+      const taken = new Set(rows.map((r) => r.reserved_drive_id));
+      ctx.drive.returnIds(ids.filter((id) => !taken.has(id)));
+      const fresh = new Set(ids.filter((id) => taken.has(id)));
       for (const row of rows) {
         const big = isLarge(row);
         if (big) largeInFlight++;
-        const p: Promise<void> = run(row)
+        // A fresh id goes in apart: the row looks as if none was reserved before (nothing on Drive can carry it).
+        const reservedId = row.reserved_drive_id !== null && fresh.has(row.reserved_drive_id) ? row.reserved_drive_id : undefined;
+        const p: Promise<void> = run(reservedId ? { ...row, reserved_drive_id: null } : row, reservedId)
           .catch((e: unknown) => ctx.log.error('unexpected error in upload worker', { job: row.batch_job_id, file: row.original_filename, error: String(e) }))
           .finally(() => {
             inflight.delete(p);

@@ -6,7 +6,7 @@ import type { EnabledJob, FileRow } from '../db/index.js';
 import { openJobFile, type LocalFile } from '../local/index.js';
 import { fileAppProperties } from './app-properties.js';
 import { fileUrl, previewUrl, uploadsPausedUntil, type SyncContext } from './context.js';
-import { ensureJobFolder, ensureParentFolder } from './folders.js';
+import { ensureJobFolder, ensureParentFolder, type KnownJobFolders } from './folders.js';
 import { decide } from './outcome.js';
 import { resumableProgressLog } from './progress-log.js';
 import { assertRowOwnsFile, assertUpdatable, trustedResume } from './row-trust.js';
@@ -23,7 +23,25 @@ class LeaseLost extends Error {
  * Exactly once: the Drive id is reserved and stored before the first byte, so any retry or
  * restart re-sends to the same id and Drive answers 409 instead of keeping a duplicate.
  */
-export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob | undefined, shutdown: AbortSignal): Promise<RowResult> {
+export interface UploadRowOptions {
+  /** The drain's job folder ids (folders.ts). */
+  folders?: KnownJobFolders | undefined;
+  /**
+   * An id the claim itself stored as the row's reserved_drive_id (fresh from the pool: no byte was
+   * ever sent with it), passed with the row's reserved_drive_id left null: the upload uses it
+   * without a statement of its own and without asking Drive whether it already holds the file.
+   * If this attempt ends before any byte was sent with it, it is cleared again with the outcome.
+   */
+  reservedId?: string | undefined;
+}
+
+export async function uploadRow(
+  ctx: SyncContext,
+  row: FileRow,
+  job: EnabledJob | undefined,
+  shutdown: AbortSignal,
+  opts: UploadRowOptions = {},
+): Promise<RowResult> {
   // The lease is renewed while we work (a wait for the write pacer can outlast it); if another
   // worker took the row meanwhile, this upload stops at once.
   const rowAbort = new AbortController();
@@ -42,20 +60,29 @@ export async function uploadRow(ctx: SyncContext, row: FileRow, job: EnabledJob 
     Math.max(1000, Math.floor(ctx.config.upload.lease_ms / 3)),
   );
   try {
-    return await uploadRowLeased(ctx, row, job, rowAbort.signal);
+    return await uploadRowLeased(ctx, row, job, rowAbort.signal, opts);
   } finally {
     clearInterval(renew);
     shutdown.removeEventListener('abort', onShutdown);
   }
 }
 
-async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob | undefined, signal: AbortSignal): Promise<RowResult> {
+async function uploadRowLeased(
+  ctx: SyncContext,
+  row: FileRow,
+  job: EnabledJob | undefined,
+  signal: AbortSignal,
+  { folders, reservedId }: UploadRowOptions,
+): Promise<RowResult> {
   const { store, log, owner } = ctx;
   const cfg = ctx.config;
   const started = ctx.now();
   const meta = { job: row.batch_job_id, file: row.original_filename, attempt: row.attempts };
   let bytes = row.local_size ?? 0;
-  if (!job) return jobDisabled(ctx, row);
+  if (!job) return jobDisabled(ctx, row, reservedId);
+  // Set just before the first byte could go out with the row's id: until then a reserved id the
+  // claim stored can be cleared again (no file on Drive can carry it).
+  let sending = false;
   // Opened (and checked) once per attempt; every byte of this attempt is read through it.
   let local: LocalFile | null = null;
   try {
@@ -71,15 +98,16 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
         reason: 'local:unstable',
         nextAttemptAt: Math.ceil(quietAt) + 50,
         refund: true,
+        dropReservedId: reservedId,
       });
       return 'paused';
     }
-    const jobFolderId = await ensureJobFolder(ctx, job);
+    const jobFolderId = await ensureJobFolder(ctx, job, folders);
     // The stored job folder id is input: nothing is made or uploaded in it unless it lies under
     // the root folder (sub-folders are checked against their parent as they are resolved).
     await ctx.drive.assertInsideRoot(jobFolderId);
     const parentId = await ensureParentFolder(ctx, jobFolderId, row.original_filename);
-    let fileId = row.drive_file_id ?? row.reserved_drive_id;
+    let fileId = row.drive_file_id ?? row.reserved_drive_id ?? reservedId ?? null;
     if (!fileId) {
       const [id] = await ctx.drive.reserveIds(1);
       if (!id) throw new Error('files.generateIds returned no id');
@@ -90,6 +118,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     const resume = await trustedResume(ctx, row, fileId);
     if (row.drive_file_id) await assertUpdatable(ctx, row, fileId);
     const progress = resumableProgressLog(ctx, row, local.size);
+    sending = true;
     const res = await ctx.drive.upload({
       fileId,
       name: basename(row.original_filename),
@@ -137,8 +166,11 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     if (now && !now.same) await store.upsertFile(row.batch_job_id, row.original_filename, { size: now.size, mtimeMs: now.mtimeMs });
     return 'uploaded';
   } catch (e) {
+    // Whatever failed may have been the folder (gone, moved, its row changed): the next file of this job reads it afresh.
+    folders?.delete(row.batch_job_id);
     if (e instanceof LeaseLost || (signal.aborted && signal.reason === 'lease lost')) return lostLease(ctx, row);
     const d = decide(e);
+    const dropReservedId = sending ? undefined : reservedId;
     // upload_error is shown by `status` and read by other programs: no secret goes in (a Drive answer may echo one).
     d.message = redactText(d.message, configSecrets(cfg));
     const ms = ctx.now() - started;
@@ -148,7 +180,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     if (d.internal) log.error('internal error while uploading (a bug)', { ...errMeta, stack: e instanceof Error ? e.stack : undefined });
     if (signal.aborted && d.action !== 'fail') {
       // Shutdown: put the row back at once, checkpoint kept, attempt refunded.
-      await store.markRetry(row.id, owner, { error: 'interrupted by shutdown', reason: 'shutdown', nextAttemptAt: ctx.now(), refund: true });
+      await store.markRetry(row.id, owner, { error: 'interrupted by shutdown', reason: 'shutdown', nextAttemptAt: ctx.now(), refund: true, dropReservedId });
       log.notice('upload interrupted by shutdown; will resume', errMeta);
       return 'retry';
     }
@@ -157,7 +189,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       if (d.reason.startsWith('auth')) logIt = ctx.authPause.authFailed(ctx.now(), d.message).first;
       const pausedUntil = uploadsPausedUntil(ctx);
       const next = pausedUntil ?? ctx.now() + backoff();
-      await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: next, refund: true });
+      await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: next, refund: true, dropReservedId });
       ctx.metrics.uploadOutcome('retry', d.reason, 0, ms);
       if (logIt) log.error('Drive refused our credentials: uploads paused for the account', { ...errMeta, resume_in_ms: next - ctx.now() });
       else log.debug('upload waiting for Drive', { ...errMeta, retry_in_ms: next - ctx.now() });
@@ -165,7 +197,8 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
     }
     if (d.action === 'retry' && row.attempts < cfg.upload.max_attempts) {
       const delay = backoff();
-      if (!(await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: ctx.now() + delay }))) return lostLease(ctx, row);
+      if (!(await store.markRetry(row.id, owner, { error: d.message, reason: d.reason, nextAttemptAt: ctx.now() + delay, dropReservedId })))
+        return lostLease(ctx, row);
       ctx.metrics.uploadOutcome('retry', d.reason, 0, ms);
       // A database that cannot take a write (full disk, I/O error) needs the operator, whatever the file.
       (d.reason.startsWith('db:') ? log.error : log.warning)('upload failed, will retry', {
@@ -176,7 +209,7 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
       return 'retry';
     }
     const message = d.action === 'retry' ? `${d.message} (gave up after ${row.attempts} attempts)` : d.message;
-    if (!(await store.markFailed(row.id, owner, { error: message, reason: d.reason }))) return lostLease(ctx, row);
+    if (!(await store.markFailed(row.id, owner, { error: message, reason: d.reason, dropReservedId }))) return lostLease(ctx, row);
     ctx.metrics.uploadOutcome('failed', d.reason, 0, ms);
     log.error('upload failed permanently', { ...errMeta, error: message });
     return 'failed';
@@ -186,12 +219,13 @@ async function uploadRowLeased(ctx: SyncContext, row: FileRow, job: EnabledJob |
 }
 
 /** The job was disabled after its row was claimed: leave the row pending (no attempt used) until it is enabled again. */
-async function jobDisabled(ctx: SyncContext, row: FileRow): Promise<RowResult> {
+async function jobDisabled(ctx: SyncContext, row: FileRow, reservedId: string | undefined): Promise<RowResult> {
   const ok = await ctx.store.markRetry(row.id, ctx.owner, {
     error: 'job is no longer Drive-enabled; the file waits until it is enabled again',
     reason: 'job_disabled',
     nextAttemptAt: ctx.now(),
     refund: true,
+    dropReservedId: reservedId,
   });
   if (!ok) return lostLease(ctx, row);
   ctx.log.notice('job no longer Drive-enabled; file left pending', { job: row.batch_job_id, file: row.original_filename });

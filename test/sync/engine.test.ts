@@ -1,9 +1,11 @@
 // uploadRow / drainDue / scanJobs against a real temp database and the real emulator, in process.
 import { getEventListeners } from 'node:events';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
 import type { DriveClient } from '../../src/drive/index.js';
 import { drainDue, scanJobs, uploadRow, type SyncContext } from '../../src/sync/index.js';
-import { driveFiles, never, setupSync } from './fixtures.js';
+import { ROOT, driveFiles, never, setupSync, type SyncSetup } from './fixtures.js';
 
 const signals = { stopClaiming: never, abortUploads: never };
 
@@ -339,4 +341,114 @@ test('upload.concurrency above 10: no "possible memory leak" warning for the abo
     [],
   );
   t.is(getEventListeners(abortUploads, 'abort').length, 0, 'every listener removed');
+});
+
+test("drainDue reads each job's folder row once per pass, not once per file; every file lands in the job's folder", async (t) => {
+  const s = await setupSync(t, {
+    jobs: [
+      { job_id: 'fa', enabled: true },
+      { job_id: 'fb', enabled: true },
+    ],
+  });
+  const reads: string[] = [];
+  const base = s.rt.ctx.store;
+  const ctx: SyncContext = {
+    ...s.rt.ctx,
+    store: {
+      ...base,
+      getJobFolder: (jobId) => {
+        reads.push(jobId);
+        return base.getJobFolder(jobId);
+      },
+    },
+  };
+  const add = async (job: string, names: string[]) => {
+    for (const name of names) {
+      s.writeFile(job, name, `${job}/${name}`);
+      await base.upsertFile(job, name, { size: 1, mtimeMs: 0 });
+    }
+  };
+  await add('fa', ['1', '2', '3', '4', '5', '6']);
+  await add('fb', ['1', '2', '3', '4', '5', '6']);
+  t.like(await drainDue(ctx, signals), { uploaded: 12, failed: 0 });
+  t.deepEqual(reads.sort(), ['fa', 'fb'], 'one read per job, shared by its concurrent uploads');
+  // The next pass reads the row again (an operator's change between passes is seen).
+  await add('fa', ['7', '8']);
+  t.like(await drainDue(ctx, signals), { uploaded: 2, failed: 0 });
+  t.deepEqual(reads.sort(), ['fa', 'fa', 'fb']);
+  for (const job of ['fa', 'fb']) {
+    const folder = (await base.getJobFolder(job))?.folderId;
+    const inIt = driveFiles(s.emu).filter((f) => f.parents.includes(folder!));
+    t.is(inIt.length, job === 'fa' ? 8 : 6, `files in ${job}'s folder`);
+  }
+});
+
+test('an upload of a job that fails makes the next file of the job read the folder row afresh (a changed row is followed)', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'fj', enabled: true }] });
+  const { store, owner } = s.rt.ctx;
+  for (const name of ['a', 'b', 'c']) {
+    s.writeFile('fj', name, name);
+    await store.upsertFile('fj', name, { size: 1, mtimeMs: 0 });
+  }
+  const rows = await store.claimDue(owner, 3, 60_000);
+  const row = (name: string) => rows.find((r) => r.original_filename === name)!;
+  const job = (await store.listEnabledJobs('fj'))[0];
+  const known = new Map<string, Promise<string>>();
+  t.is(await uploadRow(s.rt.ctx, row('a'), job, never, { folders: known }), 'uploaded');
+  const first = (await store.getJobFolder('fj'))!.folderId;
+  // The stored folder changes (say an operator points the job elsewhere under the root folder)
+  // and the next file of the job fails (its file is gone).
+  const moved = await s.rt.ctx.drive.ensureFolderPath(ROOT, ['moved']);
+  await store.saveJobFolder('fj', { folderId: moved, url: null, path: 'moved' });
+  rmSync(join(s.outputDir, 'fj', 'b'));
+  t.is(await uploadRow(s.rt.ctx, row('b'), job, never, { folders: known }), 'retry');
+  t.is(await uploadRow(s.rt.ctx, row('c'), job, never, { folders: known }), 'uploaded');
+  const parentOf = (name: string) => driveFiles(s.emu).find((f) => f.name === name)?.parents;
+  t.deepEqual(parentOf('a'), [first]);
+  t.deepEqual(parentOf('c'), [moved], 'the file after the failure went to the folder the row names now');
+});
+
+/** files.get requests the emulator answered. */
+const filesGets = (emu: SyncSetup['emu']) => Object.values(emu.stats().requests['GET /drive/v3/files/{id}'] ?? {}).reduce((a, b) => a + b, 0);
+
+test('with ids already in the pool, the claim stores each file its id: no statement of its own, no files.get before the upload', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'ids', enabled: true }] });
+  const base = s.rt.ctx.store;
+  let saves = 0;
+  const ctx: SyncContext = {
+    ...s.rt.ctx,
+    store: {
+      ...base,
+      saveReservedId: (...a) => {
+        saves++;
+        return base.saveReservedId(...a);
+      },
+    },
+  };
+  // Fill the pool (one generateIds call), as the first upload of a run does.
+  s.rt.ctx.drive.returnIds(await s.rt.ctx.drive.reserveIds(1));
+  for (let i = 0; i < 6; i++) {
+    s.writeFile('ids', `f-${i}`, `file ${i}`);
+    await base.upsertFile('ids', `f-${i}`, { size: 6, mtimeMs: 0 });
+  }
+  t.like(await drainDue(ctx, signals), { uploaded: 6, failed: 0 });
+  t.is(saves, 0, 'every id was stored by the claim');
+  t.is(filesGets(s.emu), 0, 'no files.get: a fresh id cannot be on Drive yet');
+  for (const r of await s.rows()) t.like(r, { upload_status: 'uploaded', drive_file_id: r.reserved_drive_id });
+  t.is(driveFiles(s.emu).length, 6);
+});
+
+test('an id the claim reserved is cleared again when the attempt ends before any byte (a file still being written), so the next attempt does not ask Drive for it', async (t) => {
+  const s = await setupSync(t, { jobs: [{ job_id: 'quiet', enabled: true }], watch: { stability_ms: 2000 } });
+  s.rt.ctx.drive.returnIds(await s.rt.ctx.drive.reserveIds(1));
+  const mtime = Math.floor(s.now()) - 100;
+  s.writeFile('quiet', 'late.bin', 'still being written', mtime);
+  await s.rt.ctx.store.upsertFile('quiet', 'late.bin', { size: 19, mtimeMs: mtime });
+  t.like(await drainDue(s.rt.ctx, signals), { paused: 1, uploaded: 0 });
+  t.like((await s.rows())[0], { upload_status: 'pending', attempts: 0, reserved_drive_id: null });
+  s.advance(2200);
+  t.like(await drainDue(s.rt.ctx, signals), { uploaded: 1 });
+  t.is(filesGets(s.emu), 0, 'the second attempt did not ask Drive whether the id holds the file');
+  const row = (await s.rows())[0]!;
+  t.like(row, { upload_status: 'uploaded', drive_file_id: row.reserved_drive_id });
 });

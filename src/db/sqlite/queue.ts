@@ -7,42 +7,70 @@ import { changed, ENABLED_JOB_IDS, sqlTimestamp, type SqliteCtx } from './contex
 // job: seconds at 1 M rows) instead of the small partial due/lease indexes.
 export function sqliteQueueStore({ db, hot, now, ownRows, ownArgs }: SqliteCtx): QueueStore {
   return {
-    async claimDue(owner, limit, leaseMs, jobId, minBytes) {
+    async claimDue(owner, limit, leaseMs, jobId, minBytes, opts = {}) {
+      const { largeFirst, reserveIds } = opts;
       const t = now();
       // The job and size filters are spliced in only when asked for, so the common query keeps its plan.
       const jobFilter = `${jobId === undefined ? '' : 'AND batch_job_id = ?'} ${minBytes === undefined ? '' : 'AND local_size >= ?'} ${ownRows}`;
       const jobArg = [...(jobId === undefined ? [] : [jobId]), ...(minBytes === undefined ? [] : [minBytes]), ...ownArgs];
       // The large-file claim takes the oldest one (by row id), found through the pending-size index.
       const pendingOrder = minBytes === undefined ? 'next_attempt_at' : 'id';
+      const expired = (filter: string, n: string) =>
+        `SELECT id FROM batch_file_drive_metadata
+          WHERE upload_status = 'uploading' AND lease_until < ? ${filter}
+            AND +batch_job_id IN (${ENABLED_JOB_IDS})
+          ORDER BY lease_until LIMIT ${n}`;
+      const pending = (filter: string, order: string, n: string) =>
+        `SELECT id FROM batch_file_drive_metadata
+          WHERE upload_status = 'pending' AND next_attempt_at <= ? ${filter}
+            AND +batch_job_id IN (${ENABLED_JOB_IDS})
+          ORDER BY ${order} LIMIT ${n}`;
+      // largeFirst: the slot kept for large files is claimed in the same statement (a separate
+      // claim cost a statement per free slot that nearly always found nothing). The oldest due
+      // large row comes first; the other rows, in due order, leave it out so it is not counted twice.
+      const bigFilter = `${jobId === undefined ? '' : 'AND batch_job_id = ?'} AND local_size >= ? ${ownRows}`;
+      const bigArg = largeFirst === undefined ? [] : [...(jobId === undefined ? [] : [jobId]), largeFirst, ...ownArgs];
+      const big =
+        largeFirst === undefined
+          ? ''
+          : `big AS MATERIALIZED (SELECT id FROM (SELECT id FROM (${expired(bigFilter, '1')}) UNION ALL SELECT id FROM (${pending(bigFilter, 'id', '1')})) LIMIT 1),`;
+      const notBig = largeFirst === undefined ? '' : 'WHERE id NOT IN big';
+      // reserveIds: a claimed row that has no Drive id yet gets the next of these (by its place in
+      // the claim) in this same statement, so the id is durable before any byte without a
+      // statement of its own. The rows returned show which ids were taken.
+      const reserve = reserveIds?.length
+        ? `, reserved_drive_id = CASE WHEN drive_file_id IS NULL AND reserved_drive_id IS NULL
+              THEN json_extract(?, '$[' || ((SELECT rn FROM picked WHERE picked.id = batch_file_drive_metadata.id) - 1) || ']')
+              ELSE reserved_drive_id END`
+        : '';
       return hot.all<FileRow>(
-        `UPDATE batch_file_drive_metadata
+        `WITH ${big} picked AS MATERIALIZED (
+           SELECT id, row_number() OVER () AS rn FROM (
+             SELECT id FROM (
+               ${largeFirst === undefined ? '' : 'SELECT id FROM big UNION ALL'}
+               SELECT id FROM (${expired(jobFilter, '?')}) ${notBig}
+               UNION ALL
+               SELECT id FROM (${pending(jobFilter, pendingOrder, '?')}) ${notBig}
+             ) LIMIT ?))
+         UPDATE batch_file_drive_metadata
             SET upload_status = 'uploading', attempts = attempts + 1, lease_owner = ?, lease_until = ?, updated_at = ?,
-                started_at = coalesce(started_at, ?), attempt_started_at = ?, attempt_offset = coalesce(resumable_offset, 0)
-          WHERE id IN (
-            SELECT id FROM (
-              SELECT id FROM (SELECT id FROM batch_file_drive_metadata
-                               WHERE upload_status = 'uploading' AND lease_until < ? ${jobFilter}
-                                 AND +batch_job_id IN (${ENABLED_JOB_IDS})
-                               ORDER BY lease_until LIMIT ?)
-              UNION ALL
-              SELECT id FROM (SELECT id FROM batch_file_drive_metadata
-                               WHERE upload_status = 'pending' AND next_attempt_at <= ? ${jobFilter}
-                                 AND +batch_job_id IN (${ENABLED_JOB_IDS})
-                               ORDER BY ${pendingOrder} LIMIT ?)
-            ) LIMIT ?)
+                started_at = coalesce(started_at, ?), attempt_started_at = ?, attempt_offset = coalesce(resumable_offset, 0) ${reserve}
+          WHERE id IN (SELECT id FROM picked)
           RETURNING ${FILE_ROW_COLUMNS.join(', ')}`,
+        ...(largeFirst === undefined ? [] : [t, ...bigArg, t, ...bigArg]),
+        t,
+        ...jobArg,
+        limit,
+        t,
+        ...jobArg,
+        limit,
+        limit,
         owner,
         t + leaseMs,
         sqlTimestamp(t),
         t,
         t,
-        t,
-        ...jobArg,
-        limit,
-        t,
-        ...jobArg,
-        limit,
-        limit,
+        ...(reserve ? [JSON.stringify(reserveIds)] : []),
       );
     },
 
@@ -110,12 +138,14 @@ export function sqliteQueueStore({ db, hot, now, ownRows, ownArgs }: SqliteCtx):
         `UPDATE batch_file_drive_metadata
             SET upload_status = 'pending', upload_error = ?, last_error_reason = ?, next_attempt_at = ?,
                 attempts = CASE WHEN ? THEN max(attempts - 1, 0) ELSE attempts END,
+                reserved_drive_id = CASE WHEN reserved_drive_id = ? THEN NULL ELSE reserved_drive_id END,
                 lease_owner = NULL, lease_until = NULL, updated_at = ?
           WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading'`,
         e.error,
         e.reason,
         e.nextAttemptAt,
         e.refund ? 1 : 0,
+        e.dropReservedId ?? null,
         sqlTimestamp(now()),
         rowId,
         owner,
@@ -126,11 +156,13 @@ export function sqliteQueueStore({ db, hot, now, ownRows, ownArgs }: SqliteCtx):
     async markFailed(rowId, owner, e) {
       const r = await hot.run(
         `UPDATE batch_file_drive_metadata
-            SET upload_status = 'failed', upload_error = ?, last_error_reason = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?
+            SET upload_status = 'failed', upload_error = ?, last_error_reason = ?, lease_owner = NULL, lease_until = NULL, updated_at = ?,
+                reserved_drive_id = CASE WHEN reserved_drive_id = ? THEN NULL ELSE reserved_drive_id END
           WHERE id = ? AND lease_owner = ? AND upload_status = 'uploading'`,
         e.error,
         e.reason,
         sqlTimestamp(now()),
+        e.dropReservedId ?? null,
         rowId,
         owner,
       );
