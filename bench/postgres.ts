@@ -140,6 +140,9 @@ async function daemonsBench(server: PgServer, ctx: Parameters<Benchmark['run']>[
     const names: { job: string; rel: string }[] = [];
     for (let i = 0; i < files; i++) names.push({ job: jobs[i % jobs.length] as string, rel: `f-${i}.txt` });
     const started: { at: number; job: string; file: string }[] = [];
+    // Every Drive request of the three daemons counts, from their start: the job folders are made
+    // by the start-up scans (enabled jobs, no files yet) as much as by the first uploads.
+    const requestsBefore = emu.requests.length;
     for (let i = 0; i < 3; i++) {
       const d = spawnNode([CLI(), 'run', '--config', ws.configPath], {
         onLine: (l) => {
@@ -152,7 +155,9 @@ async function daemonsBench(server: PgServer, ctx: Parameters<Benchmark['run']>[
     }
     await Promise.all(daemons.map((d) => d.waitForLine(/listening for database wake-ups/, 60_000)));
     await Promise.all(daemons.map((d) => d.waitForLine(/daemon started/, 60_000)));
-    const requestsBefore = emu.requests.length;
+    // The start-up scan walks the job directories after "daemon started": a file written before it
+    // is done may be recorded by the walk first, and the batch system's INSERT of it then collides.
+    await Promise.all(daemons.map((d) => d.waitForLine(/"message":"scan done"/, 60_000)));
     const inserted = new Map<string, number>();
     const batchOf = new Map<string, number>();
     const BATCH = 30;
@@ -241,7 +246,15 @@ async function daemonsBench(server: PgServer, ctx: Parameters<Benchmark['run']>[
         1,
         `${started.length} uploads, ${driveFiles} Drive files`,
       ),
-      goal(B, 'three daemons: Drive requests per file', requests / files, 'ratio', '<=', 1.02, `token and folder requests included; ${byRoute}`),
+      goal(
+        B,
+        'three daemons: Drive requests per file',
+        requests / files,
+        'ratio',
+        '<=',
+        1.02,
+        `every request from the daemons' start: tokens, folders, ids; ${byRoute}`,
+      ),
       goal(
         B,
         'wake-up: rows inserted → first of them starts uploading, p50 over inserts',

@@ -33,6 +33,9 @@ async function runOne(ctx: BenchContext, quota: number, files: number, tag: stri
     const accepted = emu.writesAccepted();
     const used = accepted / (quota * windowS);
     const usedWall = accepted / (quota * (r.ms / 1000));
+    // The bucket starts full (one second of quota) and the window runs from the first write to the
+    // last, not one interval past it: counting both in what the quota allowed, 1.0 is the ceiling.
+    const usedStrict = accepted / (quota * windowS + Math.max(quota, 1) + 1);
     const rejected = s.rejectedRateLimit / s.driveRequests;
     return [
       goal(
@@ -45,6 +48,13 @@ async function runOne(ctx: BenchContext, quota: number, files: number, tag: stri
         `${accepted} writes accepted in ${windowS.toFixed(1)} s from first to last write; the bucket also allows a 1 s burst, so 1.0 is not a hard ceiling`,
       ),
       goal(B, `${tag} requests rejected (rate limit / all Drive requests)`, rejected, 'ratio', '<', 0.01, `${s.rejectedRateLimit} of ${s.driveRequests}`),
+      info(
+        B,
+        `${tag} quota used, counting the bucket's initial burst as allowed (accepted / (quota × window + burst + 1))`,
+        usedStrict,
+        'ratio',
+        'the goal figure above leaves the burst out',
+      ),
       info(
         B,
         `${tag} quota used over the whole process (spawn → exit)`,

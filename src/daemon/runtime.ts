@@ -78,7 +78,14 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       ...driveOptions(cfg, log.child({ scope: 'drive' })),
       now,
       pacer: { resume: pacerState.load() },
-      folderRegistry: { get: (p, n) => store.getFolder(p, n), claim: (p, n, id) => store.claimFolder(p, n, id) },
+      folderRegistry: {
+        get: (p, n) => store.getFolder(p, n),
+        entry: (p, n) => store.folderEntry(p, n),
+        claim: (p, n, id, until) => store.claimFolder(p, n, id, until),
+        takeOver: (p, n, id, expired, until) => store.takeFolderCreation(p, n, id, expired, until),
+        made: (p, n, id) => store.folderMade(p, n, id),
+        adopt: (p, n, reserved, until, found) => store.adoptFolder(p, n, reserved, until, found),
+      },
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });
     // The node name (default: the host name) is the "host" of the owner id: daemons that share a

@@ -99,8 +99,19 @@ export interface FolderStore {
   saveJobFolder(jobId: string, f: JobFolder): Promise<void>;
   /** Folder registry (batch_drive_folders): the id recorded for (parent, name), or null. */
   getFolder(parentId: string, name: string): Promise<string | null>;
-  /** Records `id` for (parent, name) unless one is recorded; returns the recorded id (the first wins). */
-  claimFolder(parentId: string, name: string, id: string): Promise<string>;
+  /** The registry's record of (parent, name) with its creator's lease (epoch ms; null once made), or null. */
+  folderEntry(parentId: string, name: string): Promise<{ id: string; creatingUntil: number | null } | null>;
+  /**
+   * Records `id` for (parent, name) unless one is recorded; returns the recorded id (the first wins).
+   * With `creatingUntil` the recorder holds the folder's creation until then (see folderMade).
+   */
+  claimFolder(parentId: string, name: string, id: string, creatingUntil?: number): Promise<string>;
+  /** Takes over the creation of `id` whose lease `expired` ran out (compare-and-set); true when taken. */
+  takeFolderCreation(parentId: string, name: string, id: string, expired: number, until: number): Promise<boolean>;
+  /** The folder `id` exists in Drive: its creator's lease ends. */
+  folderMade(parentId: string, name: string, id: string): Promise<void>;
+  /** Records `foundId` (a folder made elsewhere) in place of `reservedId` while the lease is still `until`; true when done. */
+  adoptFolder(parentId: string, name: string, reservedId: string, until: number, foundId: string): Promise<boolean>;
 }
 
 /** Read-only summaries for the CLI. */

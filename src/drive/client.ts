@@ -84,6 +84,8 @@ export async function createDriveClient(opts: DriveClientOptions): Promise<Drive
   const ids = createIdPool(core, { batchSize: opts.idBatchSize ?? 1000 });
   const folders = createFolderResolver(core, {
     registry: opts.folderRegistry,
+    sleep: (ms) => sleep(ms),
+    ...(opts.folderCreatorLeaseMs ? { creatorLeaseMs: opts.folderCreatorLeaseMs } : {}),
     reserveId: async () => {
       const [id] = await ids.take(1);
       if (!id) throw new PermanentDriveError('files.generateIds returned no id');

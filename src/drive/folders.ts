@@ -1,6 +1,7 @@
 // Find-or-create of folder paths, exactly once: each folder's id is reserved and recorded in the
 // registry (the daemon's database) before it is created, so restarts and other daemons create it
-// with that same id (Drive answers 409) instead of a duplicate. Folders made elsewhere are found
+// with that same id (Drive answers 409) instead of a duplicate. The first recorder holds a lease
+// on the creation; other daemons wait for it to end rather than send a create of their own. Folders made elsewhere are found
 // (name + parent + folder mime + not trashed) and recorded. Within one process concurrent callers
 // share one in-flight lookup per (parent, name).
 import type { drive_v3 } from '@googleapis/drive';
@@ -33,13 +34,28 @@ function oldest(list: Found[]): Found | undefined {
 
 export function createFolderResolver(
   core: DriveCore,
-  opts: { maxCached?: number; registry: FolderRegistry | null; reserveId: () => Promise<string> },
+  opts: {
+    maxCached?: number;
+    registry: FolderRegistry | null;
+    reserveId: () => Promise<string>;
+    sleep: (ms: number) => Promise<void>;
+    /** How long a creator holds a folder's creation before others may take it over (ms). */
+    creatorLeaseMs?: number;
+    /** How often a waiting daemon looks whether the creator is done (ms). */
+    pollMs?: number;
+  },
 ): FolderResolver {
   const maxCached = opts.maxCached ?? 10_000;
+  const leaseMs = opts.creatorLeaseMs ?? 30_000;
+  const pollMs = opts.pollMs ?? 100;
+  const sleep = opts.sleep;
+  // Creations whose lease this process holds (parent\0name → id), kept after a failed create.
+  const held = new Map<string, string>();
   const cache = new Map<string, string>();
   const inflight = new Map<string, Promise<string>>();
   // Folders seen to lie under the root folder (in this process): each is checked once.
   const inside = new Set<string>([core.rootFolderId]);
+  const checking = new Map<string, Promise<void>>();
   let aliasResolved = false;
   const markInside = (id: string) => {
     if (inside.size >= maxCached) {
@@ -103,33 +119,75 @@ export function createFolderResolver(
     }
   }
 
-  // Recorded id → make sure it exists; else found in Drive → record it; else reserve an id,
-  // record it (the first record wins), create with the recorded id.
+  // Recorded and made → make sure it exists; recorded and being made by another daemon → wait for
+  // its lease to end; else reserve an id and record it with a creator's lease (the first record
+  // wins), then: found in Drive → record that one instead; else create it with the id, end the lease.
   async function findOrCreate(registry: FolderRegistry, parentId: string, name: string): Promise<string> {
-    const recorded = await registry.get(parentId, name);
-    if (recorded) {
-      const f = await core.getFile(recorded);
-      // The registry is a table others can write: an entry whose folder is not in this parent
-      // (planted, or moved away by a person) is passed over like a trashed one.
-      if (f && !f.trashed && f.parents.includes(parentId)) return recorded;
-      if (f && !f.trashed) {
-        core.log.warning('folder registry entry names a folder that is not in its parent; finding or making the right one', {
-          parent_id: parentId,
-          name,
-          drive_id: recorded,
-        });
+    const key = `${parentId}\u0000${name}`;
+    for (;;) {
+      const e = await registry.entry(parentId, name);
+      if (e && e.creatingUntil !== null) {
+        const now = core.now();
+        if (held.get(key) !== e.id) {
+          if (e.creatingUntil > now) {
+            // Another daemon is making it: one create in Drive, not one per daemon (the rest answered 409).
+            await sleep(Math.min(pollMs, e.creatingUntil - now));
+            continue;
+          }
+          // Its creator crashed or gave up mid-creation: make it with the recorded id (409 if it was made after all).
+          if (!(await registry.takeOver(parentId, name, e.id, e.creatingUntil, now + leaseMs))) continue;
+          held.set(key, e.id);
+        }
+        return createHeld(registry, parentId, name, e.id);
       }
-      if (!f) {
-        // Recorded but never made (a crash between the two): make it now, with that id.
-        await createWithId(parentId, name, recorded);
-        return recorded;
+      const recorded = e?.id ?? null;
+      if (recorded) {
+        const f = await core.getFile(recorded);
+        // The registry is a table others can write: an entry whose folder is not in this parent
+        // (planted, or moved away by a person) is passed over like a trashed one.
+        if (f && !f.trashed && f.parents.includes(parentId)) return recorded;
+        if (f && !f.trashed) {
+          core.log.warning('folder registry entry names a folder that is not in its parent; finding or making the right one', {
+            parent_id: parentId,
+            name,
+            drive_id: recorded,
+          });
+        }
+        if (!f) {
+          // Recorded but never made (a crash between the two): make it now, with that id.
+          await createWithId(parentId, name, recorded);
+          return recorded;
+        }
+        // Trashed by someone: fall through and find or make another.
       }
-      // Trashed by someone: fall through and find or make another.
+      if (recorded) {
+        const found = oldest(await list(parentId, name));
+        if (found) return found.id;
+        const fresh = await opts.reserveId();
+        await createWithId(parentId, name, fresh);
+        return fresh;
+      }
+      // Record a reserved id with a lease before looking in Drive: only the holder lists and creates.
+      const mine = await opts.reserveId();
+      const until = core.now() + leaseMs;
+      if ((await registry.claim(parentId, name, mine, until)) !== mine) continue; // another daemon recorded first: wait for it
+      const found = oldest(await list(parentId, name));
+      if (found) {
+        // Made elsewhere: record that folder instead of ours, unless the lease was taken over meanwhile.
+        if (await registry.adopt(parentId, name, mine, until, found.id)) return found.id;
+        continue;
+      }
+      held.set(key, mine);
+      return createHeld(registry, parentId, name, mine);
     }
-    const found = oldest(await list(parentId, name));
-    if (found) return recorded ? found.id : registry.claim(parentId, name, found.id);
-    const id = recorded ? await opts.reserveId() : await registry.claim(parentId, name, await opts.reserveId());
+  }
+
+  /** Creates a folder whose creator's lease this process holds, then ends the lease. */
+  async function createHeld(registry: FolderRegistry, parentId: string, name: string, id: string): Promise<string> {
+    // On failure the lease stays held here: a retry in this process creates at once, others wait for it to run out.
     await createWithId(parentId, name, id);
+    await registry.made(parentId, name, id);
+    held.delete(`${parentId}\u0000${name}`);
     return id;
   }
 
@@ -164,7 +222,18 @@ export function createFolderResolver(
    * through folders that are not trashed. Else a row could send a job's files into a folder
    * someone shared with the account.
    */
-  async function assertInsideRoot(folderId: string): Promise<void> {
+  function assertInsideRoot(folderId: string): Promise<void> {
+    if (inside.has(folderId)) return Promise.resolve();
+    // Uploads into one folder start together (upload.concurrency): one walk up, not one each.
+    let p = checking.get(folderId);
+    if (!p) {
+      p = walkUp(folderId).finally(() => checking.delete(folderId));
+      checking.set(folderId, p);
+    }
+    return p;
+  }
+
+  async function walkUp(folderId: string): Promise<void> {
     if (core.rootFolderId === 'root' && !aliasResolved) {
       // "root" (My Drive) is an alias: chains of parents name the folder's real id.
       aliasResolved = true;

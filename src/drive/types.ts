@@ -107,8 +107,16 @@ export interface DriveClient {
 export interface FolderRegistry {
   /** The Drive id recorded for (parent, name), or null. */
   get(parentId: string, name: string): Promise<string | null>;
-  /** Records `id` for (parent, name) unless one is recorded already; returns the recorded id. */
-  claim(parentId: string, name: string, id: string): Promise<string>;
+  /** The record with its creator's lease (epoch ms; null once the folder is made), or null. */
+  entry(parentId: string, name: string): Promise<{ id: string; creatingUntil: number | null } | null>;
+  /** Records `id` for (parent, name) unless one is recorded already; returns the recorded id. With `creatingUntil`, the recorder holds the creation until then. */
+  claim(parentId: string, name: string, id: string, creatingUntil?: number): Promise<string>;
+  /** Takes over the creation of `id` whose lease `expired` ran out; true when this caller got it. */
+  takeOver(parentId: string, name: string, id: string, expired: number, until: number): Promise<boolean>;
+  /** The folder `id` exists: its creator's lease ends. */
+  made(parentId: string, name: string, id: string): Promise<void>;
+  /** Records `foundId` (made elsewhere) in place of `reservedId`, if the lease `until` is still the recorder's; true when done. */
+  adopt(parentId: string, name: string, reservedId: string, until: number, foundId: string): Promise<boolean>;
 }
 
 export interface DriveClientOptions {
@@ -132,6 +140,8 @@ export interface DriveClientOptions {
    * across restarts and daemons. null: this client makes no folders (`check-config`).
    */
   folderRegistry: FolderRegistry | null;
+  /** How long a daemon holds a folder's creation before others take it over (ms); default 30 s. */
+  folderCreatorLeaseMs?: number;
   /** Told how long each write waited for the pacer, in ms (metrics). */
   onPacerWait?: (ms: number) => void;
   /** Local retries of a write Drive answered with a rate limit (after the pacer's wait); default 5. */

@@ -16,7 +16,15 @@ import { makePgTestDb, pgSeedJobs, type TestSql } from '../helpers/store-backend
 
 const DIR = postgresMigrationsDir();
 const FIXED = new Date('2025-09-12T10:00:00.000Z');
-const ALL = ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_nodes_and_wakeup.sql', '006_progress.sql'];
+const ALL = [
+  '001_seed_schema.sql',
+  '002_daemon_state.sql',
+  '003_drive_folders.sql',
+  '004_job_errors.sql',
+  '005_nodes_and_wakeup.sql',
+  '006_progress.sql',
+  '007_folder_creator.sql',
+];
 
 function copyMigrations(t: Parameters<typeof makeTempDir>[0], prefixes?: string[]): string {
   const dir = join(makeTempDir(t, 'bds-pg-migrations-'), 'postgres');

@@ -42,7 +42,15 @@ test('fresh database: every migration applied and recorded with version, name, c
   const { path } = await makeTempDb(t, 'real');
   const db = await openTestDb(t, path);
   const applied = await migrate(db, { now: () => FIXED });
-  t.deepEqual(applied, ['001_seed_schema.sql', '002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_nodes.sql', '006_progress.sql']);
+  t.deepEqual(applied, [
+    '001_seed_schema.sql',
+    '002_daemon_state.sql',
+    '003_drive_folders.sql',
+    '004_job_errors.sql',
+    '005_nodes.sql',
+    '006_progress.sql',
+    '007_folder_creator.sql',
+  ]);
 
   const rows = await db.all<{ version: number; name: string; checksum: string; applied_at: string }[]>(
     'SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version',
@@ -58,6 +66,7 @@ test('fresh database: every migration applied and recorded with version, name, c
     { version: 4, name: '004_job_errors.sql', checksum: sha('004_job_errors.sql'), applied_at: FIXED.toISOString() },
     { version: 5, name: '005_nodes.sql', checksum: sha('005_nodes.sql'), applied_at: FIXED.toISOString() },
     { version: 6, name: '006_progress.sql', checksum: sha('006_progress.sql'), applied_at: FIXED.toISOString() },
+    { version: 7, name: '007_folder_creator.sql', checksum: sha('007_folder_creator.sql'), applied_at: FIXED.toISOString() },
   ]);
   t.deepEqual(await tableNames(db), ['batch_drive_folders', 'batch_drive_metadata', 'batch_file_drive_metadata', 'batch_jobs', 'schema_migrations']);
   t.deepEqual(
@@ -69,6 +78,7 @@ test('fresh database: every migration applied and recorded with version, name, c
       [4, '004_job_errors.sql', 'applied', FIXED.toISOString()],
       [5, '005_nodes.sql', 'applied', FIXED.toISOString()],
       [6, '006_progress.sql', 'applied', FIXED.toISOString()],
+      [7, '007_folder_creator.sql', 'applied', FIXED.toISOString()],
     ],
   );
   await t.notThrowsAsync(assertMigrated(db));
@@ -175,6 +185,7 @@ test('an applied migration whose file changed is refused, naming the file, and n
       ['004_job_errors.sql', 'applied'],
       ['005_nodes.sql', 'applied'],
       ['006_progress.sql', 'applied'],
+      ['007_folder_creator.sql', 'applied'],
       ['099_next.sql', 'pending'],
     ],
   );
@@ -208,6 +219,7 @@ for (const kind of ['real', 'minimal'] as const satisfies readonly BatchJobsKind
       '004_job_errors.sql',
       '005_nodes.sql',
       '006_progress.sql',
+      '007_folder_creator.sql',
     ]);
     await t.notThrowsAsync(assertMigrated(db));
 
@@ -333,5 +345,12 @@ test('duplicate (batch_job_id, original_filename) written before 002: 002 fails 
 
   // Once the operator removes the duplicate, 002 applies.
   await db.exec("DELETE FROM batch_file_drive_metadata WHERE rowid = (SELECT max(rowid) FROM batch_file_drive_metadata WHERE original_filename = 'a.png')");
-  t.deepEqual(await migrate(db), ['002_daemon_state.sql', '003_drive_folders.sql', '004_job_errors.sql', '005_nodes.sql', '006_progress.sql']);
+  t.deepEqual(await migrate(db), [
+    '002_daemon_state.sql',
+    '003_drive_folders.sql',
+    '004_job_errors.sql',
+    '005_nodes.sql',
+    '006_progress.sql',
+    '007_folder_creator.sql',
+  ]);
 });

@@ -701,6 +701,31 @@ export function storeContract(b: StoreBackend): void {
     ]);
   });
 
+  test('folder registry: the creator lease is recorded with the claim, taken over once it ran out (by one claimer), and ended when made', async (t) => {
+    const { store } = await makeTestStore(t, 'real');
+    const until = T0 + 30_000;
+    t.is(await store.claimFolder('root', 'job-1', 'id-a', until), 'id-a');
+    t.is(await store.claimFolder('root', 'job-1', 'id-b', until + 1), 'id-a', 'the first record wins, lease and all');
+    t.deepEqual(await store.folderEntry('root', 'job-1'), { id: 'id-a', creatingUntil: until });
+    t.is(await store.folderEntry('root', 'other'), null);
+    // Compare-and-set on the lease seen: of two claimers that saw the same expired lease, one wins.
+    t.true(await store.takeFolderCreation('root', 'job-1', 'id-a', until, until + 60_000));
+    t.false(await store.takeFolderCreation('root', 'job-1', 'id-a', until, until + 90_000));
+    t.false(await store.takeFolderCreation('root', 'job-1', 'id-b', until + 60_000, until + 90_000), 'only the recorded id');
+    t.deepEqual(await store.folderEntry('root', 'job-1'), { id: 'id-a', creatingUntil: until + 60_000 });
+    await store.folderMade('root', 'job-1', 'id-a');
+    t.deepEqual(await store.folderEntry('root', 'job-1'), { id: 'id-a', creatingUntil: null });
+    t.is(await store.getFolder('root', 'job-1'), 'id-a');
+    // The holder found the folder made elsewhere: that one is recorded instead, only under its own lease.
+    t.is(await store.claimFolder('root', 'job-2', 'id-r', until), 'id-r');
+    t.false(await store.adoptFolder('root', 'job-2', 'id-r', until + 1, 'id-elsewhere'), 'not under a lease taken over');
+    t.true(await store.adoptFolder('root', 'job-2', 'id-r', until, 'id-elsewhere'));
+    t.deepEqual(await store.folderEntry('root', 'job-2'), { id: 'id-elsewhere', creatingUntil: null });
+    // Recorded without a lease (found in Drive): nothing to wait for.
+    t.is(await store.claimFolder('root', 'found', 'id-f'), 'id-f');
+    t.deepEqual(await store.folderEntry('root', 'found'), { id: 'id-f', creatingUntil: null });
+  });
+
   test('repairSchedules: a pending row with text in next_attempt_at and an uploading row without a lease become claimable', async (t) => {
     const { store, db, clock } = await makeTestStore(t, 'real', ['job-1']);
     await store.setJobEnabled('job-1', true);

@@ -107,6 +107,64 @@ test('with a shared folder registry, clients racing (as two daemons on one datab
   t.true(all.every((f) => !f.trashed));
 });
 
+test('clients racing on one database send one create per folder: the first recorder creates, the others wait for it (no 409)', async (t) => {
+  const s = await setup(t);
+  const clients = await Promise.all(Array.from({ length: 3 }, () => s.make()));
+  const before = s.emu.stats().requests['POST /drive/v3/files'] ?? {};
+  const listsBefore = s.emu.stats().requests['GET /drive/v3/files']?.['200'] ?? 0;
+  const ids = await Promise.all(clients.map((c) => c.ensureFolderPath(ROOT_ID, ['race', 'job-9'])));
+  t.is(new Set(ids).size, 1);
+  const creates = s.emu.stats().requests['POST /drive/v3/files'] ?? {};
+  t.is((creates['200'] ?? 0) - (before['200'] ?? 0), 2, 'one create per level');
+  t.is((s.emu.stats().requests['GET /drive/v3/files']?.['200'] ?? 0) - listsBefore, 2, 'one look for a folder made elsewhere per level: by the lease holder');
+  t.is((creates['409'] ?? 0) - (before['409'] ?? 0), 0, 'no create lost to another client');
+  t.deepEqual(
+    folders(s.emu.listFiles())
+      .map((f) => f.name)
+      .sort(),
+    ['job-9', 'race'],
+  );
+  t.deepEqual(await s.registry.entry(ROOT_ID, 'race'), { id: folders(s.emu.listFiles()).find((f) => f.name === 'race')?.id, creatingUntil: null });
+});
+
+test('a creator that crashed mid-creation: its lease runs out, another client makes the folder with the recorded id, once', async (t) => {
+  const s = await setup(t);
+  const [never, made] = await s.drive.reserveIds(2);
+  // Crashed before its create: the lease is live for a moment longer, then taken over.
+  t.is(await s.registry.claim(ROOT_ID, 'never-made', never!, Date.now() + 300), never!);
+  // Crashed after its create, before recording it as made: the take-over's create gets 409.
+  t.is(await s.registry.claim(ROOT_ID, 'made-unrecorded', made!, Date.now() - 1), made!);
+  await api(s.emu, await userToken(s.emu), 'POST', '/drive/v3/files', { id: made, name: 'made-unrecorded', mimeType: FOLDER_MIME, parents: [ROOT_ID] });
+  const c = await s.make();
+  t.deepEqual(await Promise.all([c.ensureFolderPath(ROOT_ID, ['never-made']), c.ensureFolderPath(ROOT_ID, ['made-unrecorded'])]), [never, made]);
+  for (const [name, id] of [
+    ['never-made', never],
+    ['made-unrecorded', made],
+  ] as const) {
+    t.deepEqual(
+      folders(s.emu.listFiles())
+        .filter((f) => f.name === name)
+        .map((f) => f.id),
+      [id],
+      name,
+    );
+    t.deepEqual(await s.registry.entry(ROOT_ID, name), { id, creatingUntil: null }, name);
+  }
+});
+
+test('uploads starting together into a folder this client has not seen check it is inside the root once, not once each', async (t) => {
+  const s = await setup(t);
+  const id = (
+    await api(s.emu, await userToken(s.emu), 'POST', '/drive/v3/files', { name: 'made-by-another-daemon', mimeType: FOLDER_MIME, parents: [ROOT_ID] })
+  ).json.id as string;
+  const gets = () => s.emu.stats().requests['GET /drive/v3/files/{id}']?.['200'] ?? 0;
+  const before = gets();
+  await Promise.all(Array.from({ length: 4 }, () => s.drive.assertInsideRoot(id)));
+  t.is(gets() - before, 1);
+  await s.drive.assertInsideRoot(id);
+  t.is(gets() - before, 1, 'remembered');
+});
+
 test('a folder id recorded but never created (crash between the two) is created with that id on the next run', async (t) => {
   const s = await setup(t);
   const [reserved] = await s.drive.reserveIds(1);

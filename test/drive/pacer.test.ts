@@ -90,6 +90,57 @@ test('429 storms unrelated to the quota cost one cut each and the rate climbs ba
   t.false(r.pacer.atFloor());
 });
 
+// The quota benchmark's shape: a cold start (no saved rate, a full bucket) and a fixed amount of
+// work, measured from the first write that reached the bucket to the last.
+async function coldRun(ratePerSec: number, writes: number, workers: number, latencyMs: number) {
+  const clock = virtualClock();
+  const pacer = createPacer({ now: clock.now, sleep: clock.sleep });
+  let tokens = ratePerSec;
+  let last = 0;
+  let ok = 0;
+  let rejected = 0;
+  let started = 0;
+  let first = -1;
+  let lastAt = 0;
+  const worker = async () => {
+    while (started < writes) {
+      started++;
+      for (;;) {
+        const permit = await pacer.acquire();
+        await clock.sleep(latencyMs / 2);
+        tokens = Math.min(ratePerSec, tokens + ((clock.now() - last) / 1000) * ratePerSec);
+        last = clock.now();
+        const accepted = tokens >= 1;
+        if (accepted) tokens -= 1;
+        if (first < 0) first = clock.now();
+        lastAt = clock.now();
+        await clock.sleep(latencyMs / 2);
+        if (accepted) {
+          ok++;
+          permit.success();
+          break;
+        }
+        rejected++;
+        permit.rateLimited();
+      }
+    }
+  };
+  const all = Promise.all(Array.from({ length: workers }, worker));
+  await clock.runUntil(3_600_000);
+  await all;
+  return { ok, rejected, used: ok / ((ratePerSec * (lastAt - first)) / 1000) };
+}
+
+test('cold start against a 3 writes/s bucket, 246 writes (virtual): >= 95 % of the quota used, one rejection', async (t) => {
+  // Ten successes before the first rejection pin the quota down to one token in ten: the cut
+  // must take the middle of that range, not its floor (which left 89 % of the quota for the run).
+  const r = await coldRun(3, 246, 4, 20);
+  t.log(`used ${(r.used * 100).toFixed(1)} %, ${r.rejected} rejected`);
+  t.is(r.ok, 246);
+  t.true(r.used >= 0.95, `quota used ${r.used}`);
+  t.is(r.rejected, 1);
+});
+
 test('one cut per epoch: rejections of writes sent before a cut do not cut again; Retry-After is honoured', async (t) => {
   const clock = virtualClock();
   const p = createPacer({ now: clock.now, sleep: clock.sleep, initialRatePerSec: 4 });

@@ -109,7 +109,14 @@ export async function setup(
   const log = captureLogger();
   // One registry for every client of this setup: they stand for daemons sharing one database.
   const { store } = await makeTestStore(t, 'real');
-  const folderRegistry = { get: (p: string, n: string) => store.getFolder(p, n), claim: (p: string, n: string, id: string) => store.claimFolder(p, n, id) };
+  const folderRegistry: FolderRegistry = {
+    get: (p, n) => store.getFolder(p, n),
+    entry: (p, n) => store.folderEntry(p, n),
+    claim: (p, n, id, until) => store.claimFolder(p, n, id, until),
+    takeOver: (p, n, id, expired, until) => store.takeFolderCreation(p, n, id, expired, until),
+    made: (p, n, id) => store.folderMade(p, n, id),
+    adopt: (p, n, reserved, until, found) => store.adoptFolder(p, n, reserved, until, found),
+  };
   const make = (over: Partial<DriveClientOptions> = {}) =>
     createDriveClient({
       endpoint: emu.url,

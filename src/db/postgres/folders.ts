@@ -30,12 +30,36 @@ export function pgFolderStore({ q, now }: PgCtx): FolderStore {
       return r?.id ?? null;
     },
 
-    async claimFolder(parentId, name, id) {
+    async folderEntry(parentId, name) {
+      const r = await q.one<{ id: string; until: string | number | null }>(
+        sql`SELECT drive_folder_id AS id, creating_until AS until FROM batch_drive_folders WHERE parent_id = ${parentId} AND name = ${name}`,
+      );
+      return r ? { id: r.id, creatingUntil: r.until === null ? null : Number(r.until) } : null;
+    },
+
+    async claimFolder(parentId, name, id, creatingUntil) {
       // One statement: the insert either records ours or keeps the earlier record, atomically.
-      await q.count(sql`INSERT INTO batch_drive_folders (parent_id, name, drive_folder_id, created_at) VALUES (${parentId}, ${name}, ${id}, ${sqlTimestamp(now())})
+      await q.count(sql`INSERT INTO batch_drive_folders (parent_id, name, drive_folder_id, created_at, creating_until)
+                        VALUES (${parentId}, ${name}, ${id}, ${sqlTimestamp(now())}, ${creatingUntil ?? null})
                         ON CONFLICT (parent_id, name) DO NOTHING`);
       const r = await q.one<{ id: string }>(sql`SELECT drive_folder_id AS id FROM batch_drive_folders WHERE parent_id = ${parentId} AND name = ${name}`);
       return r?.id ?? id;
+    },
+
+    async takeFolderCreation(parentId, name, id, expired, until) {
+      const n = await q.count(sql`UPDATE batch_drive_folders SET creating_until = ${until}
+                                  WHERE parent_id = ${parentId} AND name = ${name} AND drive_folder_id = ${id} AND creating_until = ${expired}`);
+      return n === 1;
+    },
+
+    async adoptFolder(parentId, name, reservedId, until, foundId) {
+      const n = await q.count(sql`UPDATE batch_drive_folders SET drive_folder_id = ${foundId}, creating_until = NULL
+                                  WHERE parent_id = ${parentId} AND name = ${name} AND drive_folder_id = ${reservedId} AND creating_until = ${until}`);
+      return n === 1;
+    },
+
+    async folderMade(parentId, name, id) {
+      await q.count(sql`UPDATE batch_drive_folders SET creating_until = NULL WHERE parent_id = ${parentId} AND name = ${name} AND drive_folder_id = ${id}`);
     },
   };
 }

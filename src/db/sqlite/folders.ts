@@ -38,17 +38,55 @@ export function sqliteFolderStore({ db, hot, now }: SqliteCtx): FolderStore {
       return r?.id ?? null;
     },
 
-    async claimFolder(parentId, name, id) {
+    async folderEntry(parentId, name) {
+      const r = await db.get<{ id: string; until: number | null }>(
+        'SELECT drive_folder_id AS id, creating_until AS until FROM batch_drive_folders WHERE parent_id = ? AND name = ?',
+        parentId,
+        name,
+      );
+      return r ? { id: r.id, creatingUntil: r.until === null ? null : Number(r.until) } : null;
+    },
+
+    async claimFolder(parentId, name, id, creatingUntil) {
       // One statement: the insert either records ours or keeps the earlier record, atomically.
       await db.run(
-        'INSERT INTO batch_drive_folders (parent_id, name, drive_folder_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (parent_id, name) DO NOTHING',
+        'INSERT INTO batch_drive_folders (parent_id, name, drive_folder_id, created_at, creating_until) VALUES (?, ?, ?, ?, ?) ON CONFLICT (parent_id, name) DO NOTHING',
         parentId,
         name,
         id,
         sqlTimestamp(now()),
+        creatingUntil ?? null,
       );
       const r = await db.get<{ id: string }>('SELECT drive_folder_id AS id FROM batch_drive_folders WHERE parent_id = ? AND name = ?', parentId, name);
       return r?.id ?? id;
+    },
+
+    async takeFolderCreation(parentId, name, id, expired, until) {
+      const r = await db.run(
+        'UPDATE batch_drive_folders SET creating_until = ? WHERE parent_id = ? AND name = ? AND drive_folder_id = ? AND creating_until = ?',
+        until,
+        parentId,
+        name,
+        id,
+        expired,
+      );
+      return (r.changes ?? 0) === 1;
+    },
+
+    async adoptFolder(parentId, name, reservedId, until, foundId) {
+      const r = await db.run(
+        'UPDATE batch_drive_folders SET drive_folder_id = ?, creating_until = NULL WHERE parent_id = ? AND name = ? AND drive_folder_id = ? AND creating_until = ?',
+        foundId,
+        parentId,
+        name,
+        reservedId,
+        until,
+      );
+      return (r.changes ?? 0) === 1;
+    },
+
+    async folderMade(parentId, name, id) {
+      await db.run('UPDATE batch_drive_folders SET creating_until = NULL WHERE parent_id = ? AND name = ? AND drive_folder_id = ?', parentId, name, id);
     },
   };
 }
