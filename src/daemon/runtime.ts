@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../log/index.js';
 import { createJobDirCache } from '../local/index.js';
 import { createNoopMetrics, type Metrics } from '../metrics/index.js';
 import { pacerStateStore, stateDirectory } from './pacer-state.js';
-import { createAccountPause, type SyncContext } from '../sync/index.js';
+import { createAccountPause, folderRegistry, type SyncContext } from '../sync/index.js';
 import { leaseOwnerId, takeBackDeadLeases } from './lease-takeback.js';
 
 export interface RuntimeOptions {
@@ -78,14 +78,7 @@ export async function openRuntime(cfg: Readonly<Config>, log: Logger, opts: Runt
       ...driveOptions(cfg, log.child({ scope: 'drive' })),
       now,
       pacer: { resume: pacerState.load() },
-      folderRegistry: {
-        get: (p, n) => store.getFolder(p, n),
-        entry: (p, n) => store.folderEntry(p, n),
-        claim: (p, n, id, until) => store.claimFolder(p, n, id, until),
-        takeOver: (p, n, id, expired, until) => store.takeFolderCreation(p, n, id, expired, until),
-        made: (p, n, id) => store.folderMade(p, n, id),
-        adopt: (p, n, reserved, until, found) => store.adoptFolder(p, n, reserved, until, found),
-      },
+      folderRegistry: folderRegistry(store),
       onPacerWait: (ms) => metrics.rateLimitWait(ms),
     });
     // The node name (default: the host name) is the "host" of the owner id: daemons that share a

@@ -1,5 +1,6 @@
 import { parseFolderPattern, renderFolderPattern } from '../config/index.js';
-import type { EnabledJob } from '../db/index.js';
+import type { EnabledJob, FolderStore } from '../db/index.js';
+import type { FolderRegistry } from '../drive/index.js';
 import { folderUrl, type SyncContext } from './context.js';
 
 /**
@@ -52,4 +53,16 @@ async function readOrMakeJobFolder(ctx: SyncContext, job: EnabledJob): Promise<s
 export async function ensureParentFolder(ctx: SyncContext, jobFolderId: string, relPath: string): Promise<string> {
   const dirs = relPath.split('/').slice(0, -1);
   return dirs.length ? ctx.drive.ensureFolderPath(jobFolderId, dirs) : jobFolderId;
+}
+
+/** The Drive client's folder registry on the database's folder table: daemons sharing the database share it. */
+export function folderRegistry(store: FolderStore): FolderRegistry {
+  return {
+    get: (p, n) => store.getFolder(p, n),
+    entry: (p, n) => store.folderEntry(p, n),
+    claim: (p, n, id, until) => store.claimFolder(p, n, id, until),
+    takeOver: (p, n, id, expired, until) => store.takeFolderCreation(p, n, id, expired, until),
+    made: (p, n, id) => store.folderMade(p, n, id),
+    adopt: (p, n, reserved, until, found) => store.adoptFolder(p, n, reserved, until, found),
+  };
 }

@@ -4,6 +4,6 @@ export { scanJobs, onFileReady, recomputeJob, type ScanSummary } from './discove
 export { drainDue, type DrainSummary, type DrainSignals } from './reconciler.js';
 export { uploadRow, type RowResult } from './upload-row.js';
 export { decide, type ErrorDecision } from './outcome.js';
-export { ensureJobFolder } from './folders.js';
+export { ensureJobFolder, folderRegistry } from './folders.js';
 export { fitAppProperty, fileAppProperties } from './app-properties.js';
 export { createEnabledJobs, type EnabledJobs } from './enabled.js';

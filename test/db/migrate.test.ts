@@ -16,6 +16,17 @@ import {
 import { SEED_MIGRATION_SCRIPT } from '../helpers/seed-spec.js';
 import { makeClock, makeTempDb, makeTempDir, openTestDb, schemaSnapshot, seedJobs, withRawDb, type BatchJobsKind } from '../helpers/db.js';
 
+/** Every migration this version ships, in order. */
+const ALL_MIGRATIONS = [
+  '001_seed_schema.sql',
+  '002_daemon_state.sql',
+  '003_drive_folders.sql',
+  '004_job_errors.sql',
+  '005_nodes.sql',
+  '006_progress.sql',
+  '007_folder_creator.sql',
+];
+
 const MIGRATIONS = defaultMigrationsDir();
 const FIXED = new Date('2025-09-12T10:00:00.000Z');
 
@@ -42,15 +53,7 @@ test('fresh database: every migration applied and recorded with version, name, c
   const { path } = await makeTempDb(t, 'real');
   const db = await openTestDb(t, path);
   const applied = await migrate(db, { now: () => FIXED });
-  t.deepEqual(applied, [
-    '001_seed_schema.sql',
-    '002_daemon_state.sql',
-    '003_drive_folders.sql',
-    '004_job_errors.sql',
-    '005_nodes.sql',
-    '006_progress.sql',
-    '007_folder_creator.sql',
-  ]);
+  t.deepEqual(applied, ALL_MIGRATIONS);
 
   const rows = await db.all<{ version: number; name: string; checksum: string; applied_at: string }[]>(
     'SELECT version, name, checksum, applied_at FROM schema_migrations ORDER BY version',
@@ -212,15 +215,7 @@ for (const kind of ['real', 'minimal'] as const satisfies readonly BatchJobsKind
     // The minimal table may hold the same job_id twice; the real one may not.
     await seedJobs(path, kind === 'real' ? ['job-1', 'job-2'] : ['job-1', 'job-1', 'job-2']);
     const db = await openTestDb(t, path);
-    t.deepEqual(await migrate(db), [
-      '001_seed_schema.sql',
-      '002_daemon_state.sql',
-      '003_drive_folders.sql',
-      '004_job_errors.sql',
-      '005_nodes.sql',
-      '006_progress.sql',
-      '007_folder_creator.sql',
-    ]);
+    t.deepEqual(await migrate(db), ALL_MIGRATIONS);
     await t.notThrowsAsync(assertMigrated(db));
 
     const clock = makeClock();
@@ -345,12 +340,5 @@ test('duplicate (batch_job_id, original_filename) written before 002: 002 fails 
 
   // Once the operator removes the duplicate, 002 applies.
   await db.exec("DELETE FROM batch_file_drive_metadata WHERE rowid = (SELECT max(rowid) FROM batch_file_drive_metadata WHERE original_filename = 'a.png')");
-  t.deepEqual(await migrate(db), [
-    '002_daemon_state.sql',
-    '003_drive_folders.sql',
-    '004_job_errors.sql',
-    '005_nodes.sql',
-    '006_progress.sql',
-    '007_folder_creator.sql',
-  ]);
+  t.deepEqual(await migrate(db), ALL_MIGRATIONS.slice(1));
 });

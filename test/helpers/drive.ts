@@ -7,6 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { AuthConfig } from '../../src/config/index.js';
 import { createDriveClient, type DriveClient, type DriveClientOptions, type FolderRegistry } from '../../src/drive/index.js';
+import { folderRegistry } from '../../src/sync/index.js';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/index.js';
 import { openInside, type LocalFile } from '../../src/local/index.js';
 import { createLogger, type Logger, type LogLevel } from '../../src/log/index.js';
@@ -109,14 +110,7 @@ export async function setup(
   const log = captureLogger();
   // One registry for every client of this setup: they stand for daemons sharing one database.
   const { store } = await makeTestStore(t, 'real');
-  const folderRegistry: FolderRegistry = {
-    get: (p, n) => store.getFolder(p, n),
-    entry: (p, n) => store.folderEntry(p, n),
-    claim: (p, n, id, until) => store.claimFolder(p, n, id, until),
-    takeOver: (p, n, id, expired, until) => store.takeFolderCreation(p, n, id, expired, until),
-    made: (p, n, id) => store.folderMade(p, n, id),
-    adopt: (p, n, reserved, until, found) => store.adoptFolder(p, n, reserved, until, found),
-  };
+  const registry = folderRegistry(store);
   const make = (over: Partial<DriveClientOptions> = {}) =>
     createDriveClient({
       endpoint: emu.url,
@@ -127,7 +121,7 @@ export async function setup(
       chunkSizeBytes: 256 * 1024,
       log: log.logger,
       pacer: { initialRatePerSec: 200, maxRatePerSec: 1000 },
-      folderRegistry,
+      folderRegistry: registry,
       ...o.client,
       ...over,
     });
@@ -137,7 +131,7 @@ export async function setup(
     t.teardown(() => f.close());
     return f;
   };
-  return { emu, dir, drive, auth, log, make, open, registry: folderRegistry };
+  return { emu, dir, drive, auth, log, make, open, registry };
 }
 
 export async function writeRandomFile(dir: string, name: string, size: number): Promise<string> {
