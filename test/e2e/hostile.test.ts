@@ -85,10 +85,13 @@ test('run: a file deleted after it was detected ends with a clear error; the dae
   const ghost = await waitUntil(
     async () => {
       const row = (await e.rows('gone')).find((x) => x.original_filename === 'ghost.txt');
-      return row && row.upload_status !== 'uploading' && row.upload_error ? row : null;
+      // The daemon may have claimed the row while the file was still there and fresh: it then
+      // waits for the file to be still ('file still being written') before trying again, and that
+      // attempt finds the file gone.
+      return row && row.upload_status !== 'uploading' && /not found|deleted/i.test(row.upload_error ?? '') ? row : null;
     },
     15_000,
-    'the ghost row to carry an error',
+    'the ghost row to carry a "not found" error',
   );
   t.true(ghost.upload_status === 'failed' || ghost.upload_status === 'pending', ghost.upload_status);
   t.regex(ghost.upload_error ?? '', /not found|deleted/i);
