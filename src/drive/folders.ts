@@ -158,9 +158,7 @@ export function createFolderResolver(
           await createWithId(parentId, name, recorded);
           return recorded;
         }
-        // Trashed by someone: fall through and find or make another.
-      }
-      if (recorded) {
+        // Trashed by someone (or not in its parent): find or make another.
         const found = oldest(await list(parentId, name));
         if (found) return found.id;
         const fresh = await opts.reserveId();

@@ -105,8 +105,6 @@ export interface DriveClient {
  * and recorded before the folder is created, and a second creator gets 409 for the same id.
  */
 export interface FolderRegistry {
-  /** The Drive id recorded for (parent, name), or null. */
-  get(parentId: string, name: string): Promise<string | null>;
   /** The record with its creator's lease (epoch ms; null once the folder is made), or null. */
   entry(parentId: string, name: string): Promise<{ id: string; creatingUntil: number | null } | null>;
   /** Records `id` for (parent, name) unless one is recorded already; returns the recorded id. With `creatingUntil`, the recorder holds the creation until then. */

@@ -58,7 +58,6 @@ export async function ensureParentFolder(ctx: SyncContext, jobFolderId: string, 
 /** The Drive client's folder registry on the database's folder table: daemons sharing the database share it. */
 export function folderRegistry(store: FolderStore): FolderRegistry {
   return {
-    get: (p, n) => store.getFolder(p, n),
     entry: (p, n) => store.folderEntry(p, n),
     claim: (p, n, id, until) => store.claimFolder(p, n, id, until),
     takeOver: (p, n, id, expired, until) => store.takeFolderCreation(p, n, id, expired, until),
