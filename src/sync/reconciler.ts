@@ -66,16 +66,12 @@ export async function drainDue(ctx: SyncContext, signals: DrainSignals): Promise
       // One statement: with no large file in flight, its first row is the oldest due large file;
       // ids already in the pool are reserved for the rows taken (no statement per file for that).
       const ids = ctx.drive.takeFetchedIds(free);
-      let rows: FileRow[];
-      try {
-        rows = await ctx.store.claimDue(ctx.owner, free, ctx.config.upload.lease_ms, signals.jobId, undefined, {
-          largeFirst: largeInFlight === 0 ? largeBytes : undefined,
-          reserveIds: ids,
-        });
-      } catch (e) {
-        ctx.drive.returnIds(ids);
-        throw e;
-      }
+      // If the claim fails the ids are not handed back: the statement may have committed before the
+      // error reached us, and an id stored on a row must never go to a second file (ids cost nothing).
+      const rows = await ctx.store.claimDue(ctx.owner, free, ctx.config.upload.lease_ms, signals.jobId, undefined, {
+        largeFirst: largeInFlight === 0 ? largeBytes : undefined,
+        reserveIds: ids,
+      });
       const taken = new Set(rows.map((r) => r.reserved_drive_id));
       ctx.drive.returnIds(ids.filter((id) => !taken.has(id)));
       const fresh = new Set(ids.filter((id) => taken.has(id)));
